@@ -1,0 +1,4 @@
+//! Cross-crate scenario tests for steadfast live in `tests/tests/`; fixtures in `tests/conformance/`.
+//!
+//! This library is empty on purpose: the package exists so that scenario tests can depend
+//! on several workspace crates at once, with the features a real user would enable.

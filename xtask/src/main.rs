@@ -1,0 +1,106 @@
+//! steadfast's automation, run as `cargo xtask <command>`.
+//!
+//! - `codegen [--check]` — turn `crates/errors/tables/*.toml` into `generated.rs` and
+//!   `docs/error-mapping.md`; `--check` fails if either is stale.
+//! - `conformance [--fixtures DIR]… [--verbose]` — run wire-format fixtures (default:
+//!   `tests/conformance`) and end with `N passed, M failed[, K skipped]`.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+mod codegen;
+mod conformance;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+const USAGE: &str = "usage: cargo xtask <command>
+
+commands:
+  codegen [--check]                         regenerate the error tables (or check they are fresh)
+  conformance [--fixtures DIR]... [--verbose]  run wire-format fixtures (default: tests/conformance)";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("codegen") => codegen_cmd(&args[1..]),
+        Some("conformance") => conformance_cmd(&args[1..]),
+        Some("-h" | "--help" | "help") => {
+            println!("{USAGE}");
+            Ok(true)
+        }
+        _ => Err(format!("unknown or missing command\n\n{USAGE}")),
+    };
+    match result {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn codegen_cmd(args: &[String]) -> Result<bool, String> {
+    let check = match args {
+        [] => false,
+        [flag] if flag == "--check" => true,
+        _ => return Err(format!("codegen takes only --check\n\n{USAGE}")),
+    };
+    let outputs = codegen::generate(&workspace_root())?;
+    if check {
+        let stale = codegen::stale(&workspace_root(), &outputs);
+        for path in &stale {
+            eprintln!("stale: {} (run `cargo xtask codegen`)", path.display());
+        }
+        if stale.is_empty() {
+            println!("codegen: generated files are fresh");
+        }
+        Ok(stale.is_empty())
+    } else {
+        for out in &outputs {
+            let path = workspace_root().join(&out.path);
+            std::fs::write(&path, &out.contents)
+                .map_err(|e| format!("writing {}: {e}", path.display()))?;
+            println!("wrote {}", out.path.display());
+        }
+        Ok(true)
+    }
+}
+
+fn conformance_cmd(args: &[String]) -> Result<bool, String> {
+    let mut dirs = Vec::new();
+    let mut verbose = false;
+    let mut it = args.iter();
+    while let Some(arg) = it.next() {
+        match arg.as_str() {
+            "--fixtures" => {
+                let dir = it.next().ok_or("--fixtures needs a directory")?;
+                dirs.push(PathBuf::from(dir));
+            }
+            "--verbose" | "-v" => verbose = true,
+            other => return Err(format!("unknown argument `{other}`\n\n{USAGE}")),
+        }
+    }
+    if dirs.is_empty() {
+        dirs.push(workspace_root().join("tests/conformance"));
+    }
+    let mut summary = conformance::Summary::default();
+    for dir in &dirs {
+        if !dir.is_dir() {
+            return Err(format!("{} is not a directory", dir.display()));
+        }
+        summary.merge(conformance::run_dir(dir));
+    }
+    for line in summary.lines(verbose) {
+        println!("{line}");
+    }
+    println!("{}", summary.closing_line());
+    Ok(summary.failed == 0)
+}
+
+/// The workspace root: the parent of this crate's manifest directory.
+pub(crate) fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives inside the workspace")
+        .to_path_buf()
+}
