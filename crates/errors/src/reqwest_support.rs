@@ -51,9 +51,6 @@ fn transport_of(err: &reqwest::Error) -> Transport {
             Transport::ReadTimeout
         };
     }
-    if err.is_decode() {
-        return Transport::BodyDecode;
-    }
     if text.contains("dns error")
         || text.contains("failed to lookup address")
         || text.contains("name or service not known")
@@ -84,7 +81,9 @@ fn transport_of(err: &reqwest::Error) -> Transport {
     {
         return Transport::ConnectionReset;
     }
-    if err.is_body() {
+    // After the connection checks: reqwest reports a body cut by a closed connection as a
+    // decode error too, but that is the network's failure, not the provider's bytes.
+    if err.is_decode() || err.is_body() {
         return Transport::BodyDecode;
     }
     if err.is_connect() {
