@@ -21,6 +21,7 @@
 //! - [`Failure`] — the small trait `steadfast-retry` and `steadfast-circuit` ask; implement
 //!   it for your own errors to use those crates outside AI providers.
 //! - [`redact`] — keeps API keys out of messages, Display and Debug.
+//! - [`serde_duration`] — durations in config files as milliseconds or `"1.5s"` strings.
 //!
 //! # Example
 //!
@@ -42,6 +43,7 @@
 pub mod classify;
 pub mod hint;
 pub mod redact;
+pub mod serde_duration;
 
 mod body;
 mod error;
