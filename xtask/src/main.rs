@@ -4,6 +4,8 @@
 //!   `docs/error-mapping.md`; `--check` fails if either is stale.
 //! - `conformance [--fixtures DIR]… [--verbose]` — run wire-format fixtures (default:
 //!   `tests/conformance`) and end with `N passed, M failed[, K skipped]`.
+//! - `bench [--quick]` — build `steadfast-bench` in release mode and run it: each subject
+//!   next to its raw baseline, measured in the same run.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 mod codegen;
@@ -16,13 +18,15 @@ const USAGE: &str = "usage: cargo xtask <command>
 
 commands:
   codegen [--check]                         regenerate the error tables (or check they are fresh)
-  conformance [--fixtures DIR]... [--verbose]  run wire-format fixtures (default: tests/conformance)";
+  conformance [--fixtures DIR]... [--verbose]  run wire-format fixtures (default: tests/conformance)
+  bench [--quick]                           benchmarks against raw baselines, in release mode";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("codegen") => codegen_cmd(&args[1..]),
         Some("conformance") => conformance_cmd(&args[1..]),
+        Some("bench") => bench_cmd(&args[1..]),
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");
             Ok(true)
@@ -95,6 +99,27 @@ fn conformance_cmd(args: &[String]) -> Result<bool, String> {
     }
     println!("{}", summary.closing_line());
     Ok(summary.failed == 0)
+}
+
+fn bench_cmd(args: &[String]) -> Result<bool, String> {
+    if let Some(bad) = args.iter().find(|a| *a != "--quick") {
+        return Err(format!("unknown argument `{bad}`\n\n{USAGE}"));
+    }
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let status = std::process::Command::new(cargo)
+        .current_dir(workspace_root())
+        .args([
+            "run",
+            "--quiet",
+            "--release",
+            "--package",
+            "steadfast-bench",
+            "--",
+        ])
+        .args(args)
+        .status()
+        .map_err(|e| format!("running the benchmarks: {e}"))?;
+    Ok(status.success())
 }
 
 /// The workspace root: the parent of this crate's manifest directory.
