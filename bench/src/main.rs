@@ -9,6 +9,8 @@ use std::future::Future;
 use std::hint::black_box;
 use std::time::Instant;
 
+mod streams;
+
 use steadfast_circuit::{CircuitBreaker, Config as BreakerConfig};
 use steadfast_errors::ErrorKind;
 use steadfast_retry::{RetryConfig, RetryPolicy};
@@ -145,6 +147,8 @@ fn main() {
         baseline_ns: bare,
     });
 
+    let stream_rows = streams::run(quick, &rt);
+
     println!(
         "steadfast bench ({} iterations x {} samples, median; {})",
         settings.iterations,
@@ -166,4 +170,6 @@ fn main() {
             r.baseline
         );
     }
+    println!();
+    streams::print(&stream_rows);
 }

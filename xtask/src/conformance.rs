@@ -1,8 +1,9 @@
 //! `cargo xtask conformance`: runs wire-format fixtures (`../shared/conformance/README.md`).
 //!
-//! Error expectations are checked against `steadfast_errors::classify`. Stream and response
-//! expectations are reported as skipped — never as passed — until the streaming decoders
-//! exist.
+//! Error expectations are checked against `steadfast_errors::classify`; stream expectations
+//! against the provider's `steadfast_streaming` decoder, with every body delivered whole,
+//! one byte at a time, in its declared `chunks`, and in several seeded pseudo-random splits
+//! (all deliveries must agree); response expectations against `decode_response`.
 
 use std::path::{Path, PathBuf};
 
@@ -11,13 +12,14 @@ use http::{HeaderMap, HeaderName, HeaderValue};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 use steadfast_errors::{Provider, ProviderError, Transport, classify};
+use steadfast_providers_core::ToolCall;
+use steadfast_streaming::{StreamState, WireFormat, decode_response};
 
 /// The outcome of one fixture.
 #[derive(Debug)]
 pub(crate) enum Outcome {
     Passed,
     Failed(String),
-    Skipped(String),
 }
 
 /// Results over one or more fixture directories.
@@ -25,7 +27,6 @@ pub(crate) enum Outcome {
 pub(crate) struct Summary {
     pub(crate) passed: usize,
     pub(crate) failed: usize,
-    pub(crate) skipped: usize,
     /// (fixture path, fixture name, outcome), in path order.
     pub(crate) cases: Vec<(PathBuf, String, Outcome)>,
 }
@@ -34,30 +35,24 @@ impl Summary {
     pub(crate) fn merge(&mut self, other: Summary) {
         self.passed += other.passed;
         self.failed += other.failed;
-        self.skipped += other.skipped;
         self.cases.extend(other.cases);
     }
 
-    /// One line per failing and skipped case (and passing ones when `verbose`).
+    /// One line per failing case (and passing ones when `verbose`).
     pub(crate) fn lines(&self, verbose: bool) -> Vec<String> {
         self.cases
             .iter()
             .filter_map(|(path, name, outcome)| match outcome {
                 Outcome::Failed(why) => Some(format!("FAIL {}: {name}: {why}", path.display())),
-                Outcome::Skipped(why) => Some(format!("SKIP {}: {name}: {why}", path.display())),
                 Outcome::Passed if verbose => Some(format!("ok   {}: {name}", path.display())),
                 Outcome::Passed => None,
             })
             .collect()
     }
 
-    /// `N passed, M failed` plus `, K skipped` when any were skipped.
+    /// `N passed, M failed`.
     pub(crate) fn closing_line(&self) -> String {
-        let mut line = format!("{} passed, {} failed", self.passed, self.failed);
-        if self.skipped > 0 {
-            line.push_str(&format!(", {} skipped", self.skipped));
-        }
-        line
+        format!("{} passed, {} failed", self.passed, self.failed)
     }
 }
 
@@ -80,6 +75,12 @@ struct Response {
     body: Option<String>,
     #[serde(default)]
     body_base64: Option<String>,
+    #[serde(default)]
+    chunks: Option<Vec<String>>,
+    /// Our extension: chunks as base64, for splits inside a multi-byte character (which
+    /// JSON strings cannot express). Other runners ignore it, as the format allows.
+    #[serde(default)]
+    chunks_base64: Option<Vec<String>>,
 }
 
 /// Runs every `*.json` under `dir`, recursively, in path order.
@@ -93,7 +94,6 @@ pub(crate) fn run_dir(dir: &Path) -> Summary {
         match outcome {
             Outcome::Passed => summary.passed += 1,
             Outcome::Failed(_) => summary.failed += 1,
-            Outcome::Skipped(_) => summary.skipped += 1,
         }
         summary.cases.push((path, name, outcome));
     }
@@ -142,26 +142,322 @@ fn run(f: &Fixture) -> Outcome {
             "`expect` must hold exactly one of error / response / stream, found {kinds:?}"
         ));
     };
-    if *kind != "error" {
-        return Outcome::Skipped(format!("`{kind}` expectations need the streaming decoders"));
-    }
-    let want = match f.expect.get("error") {
-        Some(Value::Object(o)) => o,
-        _ => return Outcome::Failed("`expect.error` must be an object".into()),
+    let Some(Value::Object(want)) = f.expect.get(*kind) else {
+        return Outcome::Failed(format!("`expect.{kind}` must be an object"));
     };
-    let err = match actual_error(provider, &f.response) {
-        Ok(Some(e)) => e,
-        Ok(None) => {
-            return Outcome::Skipped(
-                "an error inside a streamed body needs the streaming decoders".into(),
-            );
-        }
-        Err(why) => return Outcome::Failed(why),
+    let result = match *kind {
+        "stream" => run_stream(provider, &f.response, want),
+        "response" => run_response(provider, &f.response, want),
+        _ => run_error(provider, &f.response, want),
     };
-    match check_error(&err, want) {
+    match result {
         Ok(()) => Outcome::Passed,
-        Err(why) => Outcome::Failed(format!("{why} (got: {err})")),
+        Err(why) => Outcome::Failed(why),
     }
+}
+
+fn run_error(provider: Provider, r: &Response, want: &Map<String, Value>) -> Result<(), String> {
+    let err = match actual_error(provider, r)? {
+        Some(e) => e,
+        None => {
+            // An error inside a streamed 200 body: the stream decoder finds it.
+            let summary = stream_summary(provider, r)?;
+            match summary.error {
+                Some(e) => e,
+                None => {
+                    return Err(format!(
+                        "expected an error, the stream completed with text {:?}",
+                        summary.text
+                    ));
+                }
+            }
+        }
+    };
+    check_error(&err, want).map_err(|why| format!("{why} (got: {err})"))
+}
+
+fn run_response(provider: Provider, r: &Response, want: &Map<String, Value>) -> Result<(), String> {
+    let status = r.status.ok_or("a response fixture needs a status")?;
+    if !(200..300).contains(&status) {
+        return Err(format!(
+            "a response fixture needs a 2xx status, got {status}"
+        ));
+    }
+    let body = body(r)?;
+    let format = WireFormat::for_provider(provider);
+    let resp =
+        decode_response(format, provider, &body).map_err(|e| format!("decoding failed: {e}"))?;
+    let mut problems = Vec::new();
+    for (field, expected) in want {
+        let problem = match field.as_str() {
+            "text" => expect_eq(field, expected, &Value::String(resp.text.clone())),
+            "finish_reason" => expect_eq(
+                field,
+                expected,
+                &resp
+                    .finish_reason
+                    .map_or(Value::Null, |r| Value::String(r.as_str().into())),
+            ),
+            "usage" => check_usage(expected, resp.usage),
+            "tool_calls" => check_tool_calls(expected, &resp.tool_calls),
+            _ => None,
+        };
+        problems.extend(problem);
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems.join("; "))
+    }
+}
+
+fn run_stream(provider: Provider, r: &Response, want: &Map<String, Value>) -> Result<(), String> {
+    let summary = stream_summary(provider, r)?;
+    let mut problems = Vec::new();
+    for (field, expected) in want {
+        let problem = match field.as_str() {
+            "text" => expect_eq(field, expected, &Value::String(summary.text.clone())),
+            "finish_reason" => expect_eq(
+                field,
+                expected,
+                &summary
+                    .finish_reason
+                    .clone()
+                    .map_or(Value::Null, Value::String),
+            ),
+            "usage" => check_usage(expected, summary.usage),
+            "tool_calls" => check_tool_calls(expected, &summary.tool_calls),
+            "complete" => expect_eq(field, expected, &Value::Bool(summary.complete)),
+            "error" => match (expected, &summary.error) {
+                (Value::Object(w), Some(e)) => check_error(e, w)
+                    .err()
+                    .map(|why| format!("error: {why} (got: {e})")),
+                (Value::Object(_), None) => Some("error: expected one, the stream had none".into()),
+                (Value::Null, Some(e)) => Some(format!("error: expected none, got {e}")),
+                _ => None,
+            },
+            _ => None,
+        };
+        problems.extend(problem);
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems.join("; "))
+    }
+}
+
+/// What one delivery of a streamed body produced.
+#[derive(Debug, Clone)]
+struct StreamSummary {
+    text: String,
+    finish_reason: Option<String>,
+    usage: Option<steadfast_providers_core::Usage>,
+    tool_calls: Vec<ToolCall>,
+    complete: bool,
+    error: Option<ProviderError>,
+}
+
+impl StreamSummary {
+    /// Everything that must agree across deliveries.
+    fn key(&self) -> String {
+        format!(
+            "{:?}|{:?}|{:?}|{:?}|{}|{:?}",
+            self.text,
+            self.finish_reason,
+            self.usage,
+            self.tool_calls,
+            self.complete,
+            self.error.as_ref().map(|e| (
+                e.kind(),
+                e.is_retryable(),
+                e.retry_after(),
+                e.code().map(str::to_owned),
+                e.message().to_owned()
+            )),
+        )
+    }
+}
+
+fn decode_pieces(provider: Provider, pieces: &[&[u8]]) -> StreamSummary {
+    let mut decoder = WireFormat::for_provider(provider).decoder(provider);
+    let mut items = Vec::new();
+    for piece in pieces {
+        decoder.feed(piece, &mut items);
+    }
+    decoder.finish(&mut items);
+    let mut state = StreamState::default();
+    let mut error = None;
+    for item in items {
+        match item {
+            Ok(event) => state.apply(&event),
+            Err(e) => {
+                state.apply_error(&e);
+                error = Some(e);
+            }
+        }
+    }
+    StreamSummary {
+        text: state.text().to_owned(),
+        finish_reason: state.finish_reason().map(|r| r.as_str().to_owned()),
+        usage: state.usage(),
+        tool_calls: state.tool_calls(),
+        complete: state.is_complete(),
+        error,
+    }
+}
+
+/// Decodes the body in every delivery; they must all agree.
+fn stream_summary(provider: Provider, r: &Response) -> Result<StreamSummary, String> {
+    if let Some(status) = r.status
+        && !(200..300).contains(&status)
+    {
+        return Err(format!("a streamed body needs a 2xx status, got {status}"));
+    }
+    let body = body(r)?;
+    let mut deliveries: Vec<(String, Vec<&[u8]>)> = vec![
+        ("whole".into(), vec![&body[..]]),
+        ("byte by byte".into(), body.chunks(1).collect()),
+    ];
+    let declared: Vec<Vec<u8>> = r
+        .chunks
+        .iter()
+        .flatten()
+        .map(|c| c.clone().into_bytes())
+        .collect();
+    if r.chunks.is_some() {
+        if declared.concat() != body {
+            return Err("`chunks` do not join to the body".into());
+        }
+        deliveries.push((
+            "declared chunks".into(),
+            declared.iter().map(Vec::as_slice).collect(),
+        ));
+    }
+    let declared_bytes: Vec<Vec<u8>> = r
+        .chunks_base64
+        .iter()
+        .flatten()
+        .map(|c| base64::engine::general_purpose::STANDARD.decode(c.trim()))
+        .collect::<Result<_, _>>()
+        .map_err(|e| format!("chunks_base64: {e}"))?;
+    if r.chunks_base64.is_some() {
+        if declared_bytes.concat() != body {
+            return Err("`chunks_base64` do not join to the body".into());
+        }
+        deliveries.push((
+            "declared byte chunks".into(),
+            declared_bytes.iter().map(Vec::as_slice).collect(),
+        ));
+    }
+    let mut seed = body.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    for n in 0..4 {
+        let mut cuts = Vec::new();
+        let mut at = 0;
+        while at < body.len() {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            let step = 1 + (seed % (1 + 16 * (n + 1))) as usize;
+            let end = (at + step).min(body.len());
+            cuts.push(&body[at..end]);
+            at = end;
+        }
+        deliveries.push((format!("random split {n}"), cuts));
+    }
+    let mut first: Option<(String, StreamSummary)> = None;
+    for (name, pieces) in deliveries {
+        let summary = decode_pieces(provider, &pieces);
+        match &first {
+            None => first = Some((name, summary)),
+            Some((first_name, f)) if f.key() != summary.key() => {
+                return Err(format!(
+                    "deliveries disagree: {first_name} gave {:?}, {name} gave {:?}",
+                    f.key(),
+                    summary.key()
+                ));
+            }
+            Some(_) => {}
+        }
+    }
+    let (_, summary) = first.ok_or("no delivery")?;
+    Ok(summary)
+}
+
+fn expect_eq(field: &str, expected: &Value, got: &Value) -> Option<String> {
+    (expected != got).then(|| format!("{field}: expected {expected}, got {got}"))
+}
+
+fn check_usage(expected: &Value, got: Option<steadfast_providers_core::Usage>) -> Option<String> {
+    let Value::Object(want) = expected else {
+        return (expected.is_null() != got.is_none())
+            .then(|| format!("usage: expected {expected}, got {got:?}"));
+    };
+    let Some(u) = got else {
+        return Some(format!("usage: expected {expected}, got none"));
+    };
+    let fields = [
+        ("input_tokens", u.input_tokens),
+        ("output_tokens", u.output_tokens),
+        ("cache_read_tokens", u.cache_read_tokens),
+        ("cache_write_tokens", u.cache_write_tokens),
+    ];
+    let bad: Vec<String> = fields
+        .iter()
+        .filter_map(|(name, value)| {
+            let w = want.get(*name)?;
+            (w.as_u64() != Some(*value)).then(|| format!("{name} expected {w}, got {value}"))
+        })
+        .collect();
+    (!bad.is_empty()).then(|| format!("usage: {}", bad.join(", ")))
+}
+
+fn check_tool_calls(expected: &Value, got: &[ToolCall]) -> Option<String> {
+    let Value::Array(want) = expected else {
+        return Some(format!(
+            "tool_calls: expected a list, fixture has {expected}"
+        ));
+    };
+    if want.len() != got.len() {
+        return Some(format!(
+            "tool_calls: expected {} calls, got {got:?}",
+            want.len()
+        ));
+    }
+    for (i, (w, g)) in want.iter().zip(got).enumerate() {
+        if let Some(id) = w.get("id").and_then(Value::as_str)
+            && id != g.id
+        {
+            return Some(format!("tool_calls[{i}].id: expected {id}, got {}", g.id));
+        }
+        if let Some(name) = w.get("name").and_then(Value::as_str)
+            && name != g.name
+        {
+            return Some(format!(
+                "tool_calls[{i}].name: expected {name}, got {}",
+                g.name
+            ));
+        }
+        if let Some(args) = w.get("arguments") {
+            let want_args = match args {
+                Value::String(s) => {
+                    serde_json::from_str::<Value>(s).unwrap_or(Value::String(s.clone()))
+                }
+                other => other.clone(),
+            };
+            let got_args = g
+                .parsed_arguments()
+                .unwrap_or_else(|_| Value::String(g.arguments.clone()));
+            if want_args != got_args {
+                return Some(format!(
+                    "tool_calls[{i}].arguments: expected {want_args}, got {got_args}"
+                ));
+            }
+        }
+    }
+    None
 }
 
 /// Classifies the fixture's response; `Ok(None)` for a streamed success body.
@@ -331,19 +627,34 @@ mod tests {
     }
 
     #[test]
-    fn streams_are_skipped_not_passed() {
-        let f: Fixture = serde_json::from_value(serde_json::json!({
+    fn stream_expectations_are_checked_in_every_delivery() {
+        let good: Fixture = serde_json::from_value(serde_json::json!({
             "name": "n", "provider": "openai",
-            "response": {"status": 200, "headers": {"content-type": "text/event-stream"}, "body": "data: [DONE]\n\n"},
-            "expect": {"stream": {"text": ""}}
+            "response": {"status": 200, "headers": {"content-type": "text/event-stream"},
+                "body": "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"hi\"}}]}\n\n"},
+            "expect": {"stream": {"text": "hi", "complete": false, "error": {"kind": "stream_interrupted"}}}
         }))
         .unwrap();
-        assert!(matches!(run(&f), Outcome::Skipped(_)));
+        assert!(matches!(run(&good), Outcome::Passed), "{:?}", run(&good));
+        let wrong: Fixture = serde_json::from_value(serde_json::json!({
+            "name": "n", "provider": "openai",
+            "response": {"status": 200, "headers": {"content-type": "text/event-stream"},
+                "body": "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"hi\"}}]}\n\ndata: [DONE]\n\n"},
+            "expect": {"stream": {"text": "ho", "complete": false}}
+        }))
+        .unwrap();
+        let Outcome::Failed(why) = run(&wrong) else {
+            panic!("a wrong stream expectation passed")
+        };
+        assert!(
+            why.contains("text: expected \"ho\"") && why.contains("complete: expected false"),
+            "{why}"
+        );
         let s = Summary {
-            skipped: 2,
             passed: 3,
+            failed: 1,
             ..Summary::default()
         };
-        assert_eq!(s.closing_line(), "3 passed, 0 failed, 2 skipped");
+        assert_eq!(s.closing_line(), "3 passed, 1 failed");
     }
 }

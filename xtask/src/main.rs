@@ -3,7 +3,7 @@
 //! - `codegen [--check]` — turn `crates/errors/tables/*.toml` into `generated.rs` and
 //!   `docs/error-mapping.md`; `--check` fails if either is stale.
 //! - `conformance [--fixtures DIR]… [--verbose]` — run wire-format fixtures (default:
-//!   `tests/conformance`) and end with `N passed, M failed[, K skipped]`.
+//!   `tests/conformance`) and end with `N passed, M failed`.
 //! - `bench [--quick]` — build `steadfast-bench` in release mode and run it: each subject
 //!   next to its raw baseline, measured in the same run.
 #![allow(clippy::print_stdout, clippy::print_stderr)]

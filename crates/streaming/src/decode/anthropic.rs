@@ -1,0 +1,169 @@
+//! The `anthropic-messages` decoder.
+//!
+//! `message_start` (id, model, input usage) → `content_block_start` (text, `tool_use` with id
+//! and name, `thinking`) → `content_block_delta` (`text_delta`, `input_json_delta`,
+//! `thinking_delta`, `signature_delta`; `citations_delta` ignored) → `content_block_stop` →
+//! `message_delta` (stop reason, cumulative output usage) → `message_stop`. `ping` is a
+//! keep-alive, unknown event types are ignored as Anthropic asks, and `event: error` inside
+//! the 200 stream classifies exactly like the status error it names.
+
+use serde_json::Value;
+use steadfast_errors::Provider;
+use steadfast_providers_core::{FinishReason, StreamEvent, ToolCallDelta, Usage};
+
+use super::{Flow, Item, in_band, malformed, push_text};
+use crate::sse::Frame;
+
+#[derive(Debug, Default)]
+pub(crate) struct AnthropicMessages {
+    pub(crate) done: bool,
+    usage: Usage,
+}
+
+fn u64_at(v: &Value, key: &str) -> Option<u64> {
+    v.get(key).and_then(Value::as_u64)
+}
+
+/// Anthropic usage fields into the running usage (absent fields keep their value).
+pub(crate) fn merge_usage(usage: &mut Usage, u: &Value) {
+    if let Some(n) = u64_at(u, "input_tokens") {
+        usage.input_tokens = n;
+    }
+    if let Some(n) = u64_at(u, "output_tokens") {
+        usage.output_tokens = n;
+    }
+    if let Some(n) = u64_at(u, "cache_read_input_tokens") {
+        usage.cache_read_tokens = n;
+    }
+    if let Some(n) = u64_at(u, "cache_creation_input_tokens") {
+        usage.cache_write_tokens = n;
+    }
+}
+
+impl AnthropicMessages {
+    pub(crate) fn frame(&mut self, provider: Provider, frame: Frame, out: &mut Vec<Item>) -> Flow {
+        let ev = match frame {
+            Frame::Event(ev) => ev,
+            Frame::Comment(_) => {
+                out.push(Ok(StreamEvent::KeepAlive));
+                return Flow::Continue;
+            }
+            Frame::Other(_) => return Flow::Continue,
+        };
+        let v: Value = match serde_json::from_str(&ev.data) {
+            Ok(v) => v,
+            Err(e) => {
+                out.push(Err(malformed(provider, &e, &ev.data)));
+                return Flow::Stop;
+            }
+        };
+        // The `type` in the data is authoritative; the `event:` line repeats it.
+        let ty = v
+            .get("type")
+            .and_then(Value::as_str)
+            .or(ev.event.as_deref())
+            .unwrap_or("");
+        match ty {
+            "message_start" => {
+                let msg = v.get("message").unwrap_or(&Value::Null);
+                out.push(Ok(StreamEvent::Start {
+                    id: msg.get("id").and_then(Value::as_str).map(str::to_owned),
+                    model: msg.get("model").and_then(Value::as_str).map(str::to_owned),
+                }));
+                if let Some(u) = msg.get("usage") {
+                    merge_usage(&mut self.usage, u);
+                    out.push(Ok(StreamEvent::Usage(self.usage)));
+                }
+            }
+            "content_block_start" => {
+                let index = v.get("index").and_then(Value::as_u64).unwrap_or(0) as u32;
+                let block = v.get("content_block").unwrap_or(&Value::Null);
+                match block.get("type").and_then(Value::as_str) {
+                    Some("text") => {
+                        push_text(out, block.get("text").and_then(Value::as_str), |text| {
+                            StreamEvent::TextDelta { text }
+                        })
+                    }
+                    Some("tool_use") | Some("server_tool_use") => {
+                        // `input` is `{}` here; the arguments arrive as input_json_delta.
+                        let initial = match block.get("input") {
+                            Some(Value::Object(o)) if !o.is_empty() => {
+                                Value::Object(o.clone()).to_string()
+                            }
+                            _ => String::new(),
+                        };
+                        out.push(Ok(StreamEvent::ToolCallDelta(ToolCallDelta {
+                            index,
+                            id: block.get("id").and_then(Value::as_str).map(str::to_owned),
+                            name: block.get("name").and_then(Value::as_str).map(str::to_owned),
+                            arguments: initial,
+                        })));
+                    }
+                    Some("thinking") => {
+                        push_text(out, block.get("thinking").and_then(Value::as_str), |text| {
+                            StreamEvent::ReasoningDelta { text }
+                        })
+                    }
+                    _ => {}
+                }
+            }
+            "content_block_delta" => {
+                let index = v.get("index").and_then(Value::as_u64).unwrap_or(0) as u32;
+                let delta = v.get("delta").unwrap_or(&Value::Null);
+                let s = |k: &str| delta.get(k).and_then(Value::as_str);
+                match delta.get("type").and_then(Value::as_str) {
+                    Some("text_delta") => {
+                        push_text(out, s("text"), |text| StreamEvent::TextDelta { text })
+                    }
+                    Some("input_json_delta") => {
+                        if let Some(part) = s("partial_json")
+                            && !part.is_empty()
+                        {
+                            out.push(Ok(StreamEvent::ToolCallDelta(ToolCallDelta {
+                                index,
+                                id: None,
+                                name: None,
+                                arguments: part.to_owned(),
+                            })));
+                        }
+                    }
+                    Some("thinking_delta") => push_text(out, s("thinking"), |text| {
+                        StreamEvent::ReasoningDelta { text }
+                    }),
+                    Some("signature_delta") => push_text(out, s("signature"), |signature| {
+                        StreamEvent::ReasoningSignature { signature }
+                    }),
+                    _ => {}
+                }
+            }
+            "message_delta" => {
+                if let Some(u) = v.get("usage") {
+                    merge_usage(&mut self.usage, u);
+                    out.push(Ok(StreamEvent::Usage(self.usage)));
+                }
+                if let Some(raw) = v
+                    .get("delta")
+                    .and_then(|d| d.get("stop_reason"))
+                    .and_then(Value::as_str)
+                {
+                    out.push(Ok(StreamEvent::Finish {
+                        reason: FinishReason::from_anthropic(raw),
+                        raw: raw.to_owned(),
+                    }));
+                }
+            }
+            "message_stop" => {
+                self.done = true;
+                out.push(Ok(StreamEvent::Done));
+            }
+            "ping" => out.push(Ok(StreamEvent::KeepAlive)),
+            "error" => {
+                out.push(Err(in_band(provider, &v)));
+                return Flow::Stop;
+            }
+            // content_block_stop, and event types added after this was written.
+            _ => {}
+        }
+        Flow::Continue
+    }
+}

@@ -1,0 +1,212 @@
+//! The `gemini` decoder for `streamGenerateContent?alt=sse`.
+//!
+//! Each `data:` event is a `GenerateContentResponse`: `candidates[0].content.parts[]` (text,
+//! `thought: true` reasoning, `functionCall`), `finishReason`, `usageMetadata`. There is no
+//! `[DONE]`: the stream is complete when a chunk carried a `finishReason`. A blocked prompt
+//! has `promptFeedback.blockReason` and no candidates (→ `content_filter`). An error after
+//! the stream started arrives as a raw, pretty-printed `{"error":…}` object appended
+//! *outside* SSE framing; the framer reports its lines as `Other` and they are gathered here.
+
+use serde_json::Value;
+use steadfast_errors::{ErrorKind, Provider, ProviderError};
+use steadfast_providers_core::{FinishReason, StreamEvent, ToolCallDelta, Usage};
+
+use super::{Flow, Item, in_band, malformed};
+use crate::sse::Frame;
+
+#[derive(Debug)]
+pub(crate) struct GeminiStream {
+    pub(crate) finished: bool,
+    started: bool,
+    tool_calls: u32,
+    /// Lines outside SSE framing: the appended error object.
+    raw: String,
+    max_raw: usize,
+}
+
+impl GeminiStream {
+    pub(crate) fn new(max_raw: usize) -> GeminiStream {
+        GeminiStream {
+            finished: false,
+            started: false,
+            tool_calls: 0,
+            raw: String::new(),
+            max_raw,
+        }
+    }
+}
+
+/// Gemini's usage metadata in provider-neutral counts.
+pub(crate) fn usage_of(m: &Value) -> Usage {
+    let n = |k: &str| m.get(k).and_then(Value::as_u64).unwrap_or(0);
+    Usage {
+        input_tokens: n("promptTokenCount"),
+        output_tokens: n("candidatesTokenCount") + n("thoughtsTokenCount"),
+        cache_read_tokens: n("cachedContentTokenCount"),
+        cache_write_tokens: 0,
+        reasoning_tokens: n("thoughtsTokenCount"),
+    }
+}
+
+impl GeminiStream {
+    pub(crate) fn frame(&mut self, provider: Provider, frame: Frame, out: &mut Vec<Item>) -> Flow {
+        match frame {
+            Frame::Comment(_) => {
+                out.push(Ok(StreamEvent::KeepAlive));
+                Flow::Continue
+            }
+            Frame::Other(line) => self.raw_line(provider, &line, out),
+            Frame::Event(ev) => {
+                let data = ev.data.trim();
+                if data.is_empty() {
+                    return Flow::Continue;
+                }
+                match serde_json::from_str::<Value>(data) {
+                    Ok(Value::Array(items)) => {
+                        for item in &items {
+                            if self.chunk(provider, item, out) == Flow::Stop {
+                                return Flow::Stop;
+                            }
+                        }
+                        Flow::Continue
+                    }
+                    Ok(v) => self.chunk(provider, &v, out),
+                    Err(e) => {
+                        out.push(Err(malformed(provider, &e, data)));
+                        Flow::Stop
+                    }
+                }
+            }
+        }
+    }
+
+    fn raw_line(&mut self, provider: Provider, line: &str, out: &mut Vec<Item>) -> Flow {
+        if self.raw.is_empty() && !line.trim_start().starts_with(['{', '[']) {
+            return Flow::Continue;
+        }
+        if self.raw.len() + line.len() + 1 > self.max_raw {
+            out.push(Err(ProviderError::new(
+                ErrorKind::Protocol,
+                provider.as_str(),
+                "unframed content after the stream exceeds the event size limit",
+            )
+            .with_first_byte_received(true)));
+            return Flow::Stop;
+        }
+        self.raw.push_str(line);
+        self.raw.push('\n');
+        if let Ok(v) = serde_json::from_str::<Value>(&self.raw) {
+            self.raw.clear();
+            let v = match v {
+                Value::Array(mut items) if !items.is_empty() => items.swap_remove(0),
+                other => other,
+            };
+            if v.get("error").is_some() {
+                out.push(Err(in_band(provider, &v)));
+                return Flow::Stop;
+            }
+            return self.chunk(provider, &v, out);
+        }
+        Flow::Continue
+    }
+
+    /// At end of input: an unterminated raw object is a protocol error.
+    pub(crate) fn finish(&mut self, provider: Provider, out: &mut Vec<Item>) -> Flow {
+        if self.raw.trim().is_empty() {
+            return Flow::Continue;
+        }
+        let preview: String = self.raw.chars().take(120).collect();
+        out.push(Err(ProviderError::new(
+            ErrorKind::Protocol,
+            provider.as_str(),
+            format!("unframed content after the stream is not JSON: {preview}"),
+        )
+        .with_first_byte_received(true)));
+        Flow::Stop
+    }
+
+    fn chunk(&mut self, provider: Provider, v: &Value, out: &mut Vec<Item>) -> Flow {
+        if v.get("error").is_some_and(|e| !e.is_null()) {
+            out.push(Err(in_band(provider, v)));
+            return Flow::Stop;
+        }
+        let candidates = v.get("candidates").and_then(Value::as_array);
+        if candidates.is_none_or(|c| c.is_empty())
+            && v.get("promptFeedback")
+                .and_then(|p| p.get("blockReason"))
+                .is_some()
+        {
+            out.push(Err(in_band(provider, v)));
+            return Flow::Stop;
+        }
+        if !self.started {
+            self.started = true;
+            out.push(Ok(StreamEvent::Start {
+                id: v
+                    .get("responseId")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned),
+                model: v
+                    .get("modelVersion")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned),
+            }));
+        }
+        let mut finish = None;
+        if let Some(c) = candidates.and_then(|c| c.first()) {
+            let parts = c
+                .get("content")
+                .and_then(|c| c.get("parts"))
+                .and_then(Value::as_array);
+            for part in parts.into_iter().flatten() {
+                if let Some(text) = part.get("text").and_then(Value::as_str)
+                    && !text.is_empty()
+                {
+                    let thought = part.get("thought").and_then(Value::as_bool) == Some(true);
+                    out.push(Ok(if thought {
+                        StreamEvent::ReasoningDelta {
+                            text: text.to_owned(),
+                        }
+                    } else {
+                        StreamEvent::TextDelta {
+                            text: text.to_owned(),
+                        }
+                    }));
+                }
+                if let Some(call) = part.get("functionCall") {
+                    let name = call.get("name").and_then(Value::as_str).map(str::to_owned);
+                    let arguments = call.get("args").map(Value::to_string).unwrap_or_default();
+                    out.push(Ok(StreamEvent::ToolCallDelta(ToolCallDelta {
+                        index: self.tool_calls,
+                        id: call
+                            .get("id")
+                            .and_then(Value::as_str)
+                            .map(str::to_owned)
+                            .or_else(|| name.clone()),
+                        name,
+                        arguments,
+                    })));
+                    self.tool_calls += 1;
+                }
+            }
+            finish = c.get("finishReason").and_then(Value::as_str);
+        }
+        if let Some(m) = v.get("usageMetadata") {
+            out.push(Ok(StreamEvent::Usage(usage_of(m))));
+        }
+        if let Some(raw) = finish
+            && !self.finished
+        {
+            self.finished = true;
+            let reason = match FinishReason::from_gemini(raw) {
+                FinishReason::Stop if self.tool_calls > 0 => FinishReason::ToolCalls,
+                r => r,
+            };
+            out.push(Ok(StreamEvent::Finish {
+                reason,
+                raw: raw.to_owned(),
+            }));
+        }
+        Flow::Continue
+    }
+}

@@ -1,0 +1,450 @@
+//! `ResumableStream`: keeps an answer going across dropped connections, every character once.
+//!
+//! # The guarantee
+//!
+//! The consumer receives every character of answer text (and of reasoning) **exactly once**,
+//! and every tool call **whole, once**, provided that each continuation the [`Reopen`]
+//! implementation opens either continues exactly after what was delivered (a prefill such as
+//! Anthropic's assistant prefix) or first repeats at most `overlap_window` bytes of the
+//! delivered tail and then continues.
+//!
+//! How:
+//! - After an interruption (`stream_interrupted`, `timeout`, `network`, or any retryable
+//!   in-band error such as `overloaded`), the stream waits a backoff and asks the [`Reopen`]
+//!   for a continuation, giving it a snapshot of everything delivered ([`StreamState`]). It
+//!   may reopen on the same provider or on a replacement.
+//! - The start of a continuation's text is held until it is clear how much of it repeats the
+//!   delivered tail; the longest repeated overlap of at least `min_overlap` bytes (default 8)
+//!   is dropped. Shorter coincidences are common (a cut inside `w11` leaves `w1`, and the
+//!   true continuation starts with `1`) and are kept. The limits, plainly: a provider that
+//!   repeats fewer than `min_overlap` bytes duplicates them, and one whose genuinely new text
+//!   starts with the same `min_overlap`+ bytes the old text ended with loses them; providers
+//!   that continue exactly from a prefix should be resumed with `overlap_window: 0`.
+//! - Tool calls are held back until complete (the next call starts, or the answer finishes)
+//!   and then delivered as one [`ToolCallDelta`] carrying the whole arguments. A cut inside a
+//!   tool call therefore discards the partial call, and the continuation must produce it
+//!   again whole. A cut *after* a tool call was delivered is not resumed (the continuation
+//!   could not avoid repeating it): the stream ends with an explicit `stream_interrupted`
+//!   error, never silently.
+//! - Usage is added up over every attempt, since every attempt is billed.
+//! - When resumes are exhausted, or the error cannot be resumed (`invalid_request`,
+//!   `content_filter`, …), the stream ends with that error: an explicitly incomplete answer.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use futures_core::Stream;
+use steadfast_errors::{ErrorKind, ProviderError};
+use steadfast_providers_core::{StreamEvent, ToolCallDelta, Usage};
+use steadfast_retry::{Backoff, Jitter};
+use tokio::time::Sleep;
+
+use crate::decode::Item;
+use crate::state::StreamState;
+
+/// A boxed stream of decoded items, as a continuation returns it.
+pub type EventStream = Pin<Box<dyn Stream<Item = Item> + Send>>;
+
+/// A boxed future that opens a continuation.
+pub type ReopenFuture = Pin<Box<dyn Future<Output = Result<EventStream, ProviderError>> + Send>>;
+
+/// Opens a continuation of an interrupted answer; implemented by the provider layer.
+///
+/// `delivered` is everything the consumer has received (text, reasoning, tool calls, usage);
+/// `attempt` is 1 for the first resume. A typical implementation resends the request with
+/// `delivered.text()` as an assistant prefix and asks the model to continue.
+pub trait Reopen: Send + Sync {
+    /// Opens the continuation.
+    fn reopen(&self, delivered: StreamState, attempt: u32) -> ReopenFuture;
+}
+
+/// A [`Reopen`] from a closure.
+///
+/// ```
+/// use steadfast_errors::ProviderError;
+/// use steadfast_streaming::{EventStream, ReopenFn, StreamState};
+///
+/// let reopen = ReopenFn(|delivered: StreamState, _attempt: u32| async move {
+///     // Send the request again with `delivered.text()` as the assistant prefix…
+///     let _prefix = delivered.text().to_owned();
+///     let continuation: EventStream = Box::pin(futures_util::stream::empty());
+///     Ok::<_, ProviderError>(continuation)
+/// });
+/// # let _ = reopen;
+/// ```
+#[derive(Debug, Clone)]
+pub struct ReopenFn<F>(pub F);
+
+impl<F, Fut> Reopen for ReopenFn<F>
+where
+    F: Fn(StreamState, u32) -> Fut + Send + Sync,
+    Fut: Future<Output = Result<EventStream, ProviderError>> + Send + 'static,
+{
+    fn reopen(&self, delivered: StreamState, attempt: u32) -> ReopenFuture {
+        Box::pin((self.0)(delivered, attempt))
+    }
+}
+
+/// How a [`ResumableStream`] resumes.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ResumeConfig {
+    /// Continuations opened at most. Default 3.
+    pub max_resumes: u32,
+    /// The wait before each reopen. Default 250 ms doubling to 4 s, full jitter.
+    pub backoff: Backoff,
+    /// The longest repeated tail a continuation may start with, in bytes; 0 turns overlap
+    /// detection off (for providers that continue exactly from a prefix). Default 1024.
+    pub overlap_window: usize,
+    /// The shortest repeat that is taken for an overlap, in bytes. Default 8.
+    pub min_overlap: usize,
+}
+
+impl Default for ResumeConfig {
+    fn default() -> Self {
+        ResumeConfig {
+            max_resumes: 3,
+            backoff: Backoff {
+                initial: Duration::from_millis(250),
+                multiplier: 2.0,
+                max: Duration::from_secs(4),
+                jitter: Jitter::Full,
+            },
+            overlap_window: 1024,
+            min_overlap: 8,
+        }
+    }
+}
+
+/// Whether an error ends an answer for good or may be resumed.
+pub fn is_resumable(err: &ProviderError) -> bool {
+    matches!(
+        err.kind(),
+        ErrorKind::StreamInterrupted | ErrorKind::Timeout | ErrorKind::Network
+    ) || err.is_retryable()
+}
+
+enum Phase {
+    Streaming(EventStream),
+    Waiting(Pin<Box<Sleep>>),
+    Opening(ReopenFuture),
+    Ended,
+}
+
+/// Holds a continuation's first characters until its overlap with the delivered tail is known.
+#[derive(Debug, Default)]
+struct Dedupe {
+    active: bool,
+    min_overlap: usize,
+    pending: String,
+}
+
+impl Dedupe {
+    /// Feeds continuation text; returns what can be delivered now.
+    fn push(&mut self, delivered: &str, window: usize, text: &str) -> Option<String> {
+        if !self.active {
+            return Some(text.to_owned());
+        }
+        self.pending.push_str(text);
+        let tail = tail(delivered, window);
+        // A longer overlap is still possible if the pending text occurs in the tail with room
+        // to spare after it.
+        let still_open = self.pending.len() < tail.len()
+            && tail
+                .match_indices(self.pending.as_str())
+                .any(|(at, _)| at + self.pending.len() < tail.len());
+        if still_open {
+            return None;
+        }
+        Some(self.decide(tail))
+    }
+
+    /// Decides with what has arrived (end of the continuation, or a non-text event).
+    fn flush(&mut self, delivered: &str, window: usize) -> Option<String> {
+        if !self.active || self.pending.is_empty() {
+            self.active = false;
+            return None;
+        }
+        Some(self.decide(tail(delivered, window)))
+    }
+
+    fn decide(&mut self, tail: &str) -> String {
+        let max = self.pending.len().min(tail.len());
+        let overlap = (self.min_overlap.max(1)..=max)
+            .rev()
+            .find(|&k| self.pending.is_char_boundary(k) && tail.ends_with(&self.pending[..k]))
+            .unwrap_or(0);
+        self.active = false;
+        let rest = self.pending[overlap..].to_owned();
+        self.pending.clear();
+        rest
+    }
+}
+
+fn tail(s: &str, window: usize) -> &str {
+    let mut start = s.len().saturating_sub(window);
+    while !s.is_char_boundary(start) {
+        start += 1;
+    }
+    &s[start..]
+}
+
+/// An event stream that resumes after interruptions; see the [module docs](self) for the
+/// guarantee and its limits.
+pub struct ResumableStream {
+    phase: Phase,
+    reopen: Arc<dyn Reopen>,
+    config: ResumeConfig,
+    /// What the consumer has received.
+    delivered: StreamState,
+    out: std::collections::VecDeque<Item>,
+    resumes: u32,
+    rng: fastrand::Rng,
+    previous_delay: Duration,
+    /// Usage of finished attempts, and the latest report of the current one.
+    usage_before: Usage,
+    usage_now: Option<Usage>,
+    text: Dedupe,
+    reasoning: Dedupe,
+    /// Tool calls of the current attempt, not yet delivered.
+    held: BTreeMap<u32, ToolCallDelta>,
+    tools_delivered: u32,
+    started: bool,
+    last_error: Option<ProviderError>,
+}
+
+impl std::fmt::Debug for ResumableStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ResumableStream")
+            .field("config", &self.config)
+            .field("resumes", &self.resumes)
+            .field("delivered", &self.delivered)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ResumableStream {
+    /// Wraps the first attempt's stream; `reopen` opens continuations.
+    pub fn new(first: EventStream, reopen: Arc<dyn Reopen>, config: ResumeConfig) -> Self {
+        ResumableStream {
+            phase: Phase::Streaming(first),
+            reopen,
+            config,
+            delivered: StreamState::default(),
+            out: std::collections::VecDeque::new(),
+            resumes: 0,
+            rng: fastrand::Rng::new(),
+            previous_delay: Duration::ZERO,
+            usage_before: Usage::default(),
+            usage_now: None,
+            text: Dedupe::default(),
+            reasoning: Dedupe::default(),
+            held: BTreeMap::new(),
+            tools_delivered: 0,
+            started: false,
+            last_error: None,
+        }
+    }
+
+    /// Everything delivered to the consumer so far.
+    pub fn delivered(&self) -> &StreamState {
+        &self.delivered
+    }
+
+    /// How many continuations were opened.
+    pub fn resumes(&self) -> u32 {
+        self.resumes
+    }
+
+    fn emit(&mut self, event: StreamEvent) {
+        self.delivered.apply(&event);
+        self.out.push_back(Ok(event));
+    }
+
+    fn flush_text(&mut self) {
+        let window = self.config.overlap_window;
+        if let Some(rest) = self.text.flush(self.delivered.text(), window)
+            && !rest.is_empty()
+        {
+            self.emit(StreamEvent::TextDelta { text: rest });
+        }
+        if let Some(rest) = self.reasoning.flush(self.delivered.reasoning(), window)
+            && !rest.is_empty()
+        {
+            self.emit(StreamEvent::ReasoningDelta { text: rest });
+        }
+    }
+
+    fn release_tools(&mut self, below: Option<u32>) {
+        let ready: Vec<u32> = self
+            .held
+            .keys()
+            .copied()
+            .filter(|i| below.is_none_or(|b| *i < b))
+            .collect();
+        for i in ready {
+            if let Some(mut call) = self.held.remove(&i) {
+                call.index = self.tools_delivered;
+                self.tools_delivered += 1;
+                self.emit(StreamEvent::ToolCallDelta(call));
+            }
+        }
+    }
+
+    fn on_event(&mut self, event: StreamEvent) {
+        let window = self.config.overlap_window;
+        match event {
+            StreamEvent::Start { .. } if self.started => {}
+            StreamEvent::Start { .. } => {
+                self.started = true;
+                self.emit(event);
+            }
+            StreamEvent::TextDelta { text } => {
+                if let Some(t) = self.text.push(self.delivered.text(), window, &text)
+                    && !t.is_empty()
+                {
+                    self.emit(StreamEvent::TextDelta { text: t });
+                }
+            }
+            StreamEvent::ReasoningDelta { text } => {
+                if let Some(t) = self
+                    .reasoning
+                    .push(self.delivered.reasoning(), window, &text)
+                    && !t.is_empty()
+                {
+                    self.emit(StreamEvent::ReasoningDelta { text: t });
+                }
+            }
+            StreamEvent::ToolCallDelta(d) => {
+                self.flush_text();
+                // A new index means every earlier call is complete.
+                self.release_tools(Some(d.index));
+                let entry = self.held.entry(d.index).or_insert_with(|| ToolCallDelta {
+                    index: d.index,
+                    ..ToolCallDelta::default()
+                });
+                if entry.id.is_none() {
+                    entry.id = d.id;
+                }
+                if entry.name.is_none() {
+                    entry.name = d.name;
+                }
+                entry.arguments.push_str(&d.arguments);
+            }
+            StreamEvent::Usage(u) => {
+                self.usage_now = Some(u);
+                let total = self.usage_before + u;
+                self.emit(StreamEvent::Usage(total));
+            }
+            StreamEvent::Finish { .. } | StreamEvent::Done => {
+                self.flush_text();
+                self.release_tools(None);
+                let done = matches!(event, StreamEvent::Done);
+                self.emit(event);
+                if done {
+                    self.phase = Phase::Ended;
+                }
+            }
+            other => {
+                self.flush_text();
+                self.emit(other);
+            }
+        }
+    }
+
+    /// The current attempt failed with `err`: resume or end.
+    fn on_error(&mut self, err: ProviderError) {
+        // Text held for dedupe is still owed; flush it before deciding.
+        self.flush_text();
+        self.usage_before += self.usage_now.take().unwrap_or_default();
+        let cut_after_tool = self.tools_delivered > 0;
+        if !is_resumable(&err) || self.resumes >= self.config.max_resumes || cut_after_tool {
+            let err = if cut_after_tool && is_resumable(&err) {
+                ProviderError::new(
+                    ErrorKind::StreamInterrupted,
+                    err.provider().to_owned(),
+                    format!(
+                        "the stream was cut after a tool call was delivered; not resumed, so as not to repeat it: {}",
+                        err.message()
+                    ),
+                )
+                .with_first_byte_received(true)
+                .with_source(err)
+            } else {
+                err
+            };
+            self.delivered.apply_error(&err);
+            self.out.push_back(Err(err));
+            self.phase = Phase::Ended;
+            return;
+        }
+        // The partial tool call (if any) is discarded: the continuation produces it whole.
+        self.held.clear();
+        self.resumes += 1;
+        let delay = self
+            .config
+            .backoff
+            .delay(self.resumes - 1, self.previous_delay, &mut self.rng);
+        self.previous_delay = delay;
+        self.last_error = Some(err);
+        self.phase = Phase::Waiting(Box::pin(tokio::time::sleep(delay)));
+    }
+
+    fn begin_continuation(&mut self, stream: EventStream) {
+        let fresh = || Dedupe {
+            active: self.config.overlap_window > 0,
+            min_overlap: self.config.min_overlap,
+            pending: String::new(),
+        };
+        self.text = fresh();
+        self.reasoning = fresh();
+        self.phase = Phase::Streaming(stream);
+    }
+}
+
+impl Stream for ResumableStream {
+    type Item = Item;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Item>> {
+        let this = self.get_mut();
+        loop {
+            if let Some(item) = this.out.pop_front() {
+                return Poll::Ready(Some(item));
+            }
+            match &mut this.phase {
+                Phase::Ended => return Poll::Ready(None),
+                Phase::Streaming(s) => match s.as_mut().poll_next(cx) {
+                    Poll::Pending => return Poll::Pending,
+                    Poll::Ready(Some(Ok(ev))) => this.on_event(ev),
+                    Poll::Ready(Some(Err(e))) => this.on_error(e),
+                    Poll::Ready(None) => {
+                        let provider = this
+                            .last_error
+                            .as_ref()
+                            .map_or("stream", |e| e.provider())
+                            .to_owned();
+                        this.on_error(crate::decode::interrupted_named(
+                            provider,
+                            "the stream ended without its terminator",
+                        ));
+                    }
+                },
+                Phase::Waiting(sleep) => match sleep.as_mut().poll(cx) {
+                    Poll::Pending => return Poll::Pending,
+                    Poll::Ready(()) => {
+                        let snapshot = this.delivered.clone();
+                        this.phase = Phase::Opening(this.reopen.reopen(snapshot, this.resumes));
+                    }
+                },
+                Phase::Opening(fut) => match fut.as_mut().poll(cx) {
+                    Poll::Pending => return Poll::Pending,
+                    Poll::Ready(Ok(stream)) => this.begin_continuation(stream),
+                    Poll::Ready(Err(e)) => this.on_error(e),
+                },
+            }
+        }
+    }
+}
