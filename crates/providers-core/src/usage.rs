@@ -21,7 +21,10 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Usage {
-    /// Prompt tokens, cached ones included.
+    /// Prompt tokens as the provider counts them: OpenAI-style providers and Gemini include
+    /// cached tokens here, Anthropic reports cache reads and writes beside them (see
+    /// [`Pricing::cost`](crate::Pricing::cost) and
+    /// [`Pricing::cost_cache_separate`](crate::Pricing::cost_cache_separate)).
     pub input_tokens: u64,
     /// Completion tokens, reasoning included.
     pub output_tokens: u64,

@@ -1,0 +1,205 @@
+//! Sending a request and classifying whatever comes back: the one place providers touch HTTP
+//! errors.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::{Stream, StreamExt};
+use steadfast_errors::{ErrorKind, Provider, ProviderError, classify};
+
+use crate::ApiKey;
+
+/// The largest error body read in order to classify it; the rest is dropped.
+pub const MAX_ERROR_BODY: usize = 64 * 1024;
+/// The largest non-streamed success body accepted.
+pub const MAX_RESPONSE_BODY: usize = 32 * 1024 * 1024;
+
+/// A reqwest client with the settings every provider shares: rustls, a 10 s connect timeout,
+/// TCP_NODELAY, pooled keep-alive connections. Clone it freely (it is an `Arc`).
+pub fn default_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(10))
+        .tcp_nodelay(true)
+        .pool_idle_timeout(Duration::from_secs(90))
+        .build()
+        .unwrap_or_else(|_| reqwest::Client::new())
+}
+
+/// Who is calling, for the errors: the dialect, the instance id, the model, the key to keep
+/// out of every message.
+#[derive(Debug, Clone, Copy)]
+pub struct Caller<'a> {
+    /// The wire dialect (error table).
+    pub kind: Provider,
+    /// The provider instance's id, shown in errors.
+    pub id: &'a str,
+    /// The model the call is for.
+    pub model: &'a str,
+    /// The key, removed from any message that echoes it.
+    pub key: Option<&'a ApiKey>,
+}
+
+impl Caller<'_> {
+    /// Labels an error with this caller and scrubs the key from it.
+    pub fn label(&self, err: ProviderError) -> ProviderError {
+        let err = err.with_provider(self.id.to_owned());
+        let err = if self.model.is_empty() {
+            err
+        } else {
+            err.with_model(self.model.to_owned())
+        };
+        match self.key {
+            Some(k) if !k.is_empty() => err.redacting(k.expose()),
+            _ => err,
+        }
+    }
+
+    /// Sends `request`; a transport failure or a non-2xx response becomes a classified error.
+    pub async fn send(
+        &self,
+        request: reqwest::RequestBuilder,
+    ) -> Result<reqwest::Response, ProviderError> {
+        let response = request
+            .send()
+            .await
+            .map_err(|e| self.label(classify::reqwest(self.kind, e)))?;
+        let status = response.status();
+        tracing::debug!(
+            provider = self.id,
+            model = self.model,
+            status = status.as_u16(),
+            "response headers received"
+        );
+        if status.is_success() {
+            return Ok(response);
+        }
+        let headers = response.headers().clone();
+        let body = read_limited(response, MAX_ERROR_BODY)
+            .await
+            .unwrap_or_default();
+        Err(self.label(classify::response(
+            self.kind,
+            status.as_u16(),
+            &headers,
+            &body,
+        )))
+    }
+
+    /// Reads a whole success body, refusing one over [`MAX_RESPONSE_BODY`].
+    pub async fn body(&self, response: reqwest::Response) -> Result<Bytes, ProviderError> {
+        match read_limited(response, MAX_RESPONSE_BODY).await {
+            Ok(body) if body.len() < MAX_RESPONSE_BODY => Ok(body),
+            Ok(_) => Err(self.label(ProviderError::new(
+                ErrorKind::Protocol,
+                self.kind.as_str(),
+                "response body exceeds the size limit",
+            ))),
+            Err(e) => Err(self.label(classify::reqwest(self.kind, e))),
+        }
+    }
+
+    /// The body as a stream of chunks, transport failures classified.
+    pub fn body_stream(
+        &self,
+        response: reqwest::Response,
+    ) -> impl Stream<Item = Result<Bytes, ProviderError>> + Send + 'static {
+        let kind = self.kind;
+        let id = self.id.to_owned();
+        let model = self.model.to_owned();
+        let key = self.key.cloned();
+        response.bytes_stream().map(move |chunk| {
+            chunk.map_err(|e| {
+                Caller {
+                    kind,
+                    id: &id,
+                    model: &model,
+                    key: key.as_ref(),
+                }
+                .label(classify::reqwest(kind, e))
+            })
+        })
+    }
+}
+
+/// Reads at most `limit` bytes of a body (the rest is not read).
+async fn read_limited(response: reqwest::Response, limit: usize) -> Result<Bytes, reqwest::Error> {
+    let mut stream = response.bytes_stream();
+    let mut out = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk?;
+        let room = limit.saturating_sub(out.len());
+        out.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        if out.len() >= limit {
+            break;
+        }
+    }
+    Ok(Bytes::from(out))
+}
+
+/// Joins a base URL and a path with exactly one slash.
+///
+/// ```
+/// use steadfast_providers_core::http::join_url;
+///
+/// assert_eq!(join_url("https://api.openai.com/v1/", "/chat/completions"), "https://api.openai.com/v1/chat/completions");
+/// ```
+pub fn join_url(base: &str, path: &str) -> String {
+    format!(
+        "{}/{}",
+        base.trim_end_matches('/'),
+        path.trim_start_matches('/')
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wiremock::matchers::method;
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    #[tokio::test]
+    async fn error_bodies_are_classified_labelled_and_scrubbed() {
+        let server = MockServer::start().await;
+        let key = ApiKey::new("sk-live-unusual-shape-0000");
+        Mock::given(method("POST"))
+            .respond_with(ResponseTemplate::new(401).set_body_string(
+                r#"{"error":{"message":"bad key sk-live-unusual-shape-0000","type":"invalid_request_error","code":"invalid_api_key"}}"#,
+            ))
+            .mount(&server)
+            .await;
+        let caller = Caller {
+            kind: Provider::OpenAi,
+            id: "openai-eu",
+            model: "gpt-4o",
+            key: Some(&key),
+        };
+        let err = caller
+            .send(default_client().post(server.uri()))
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Auth);
+        assert_eq!((err.provider(), err.model()), ("openai-eu", Some("gpt-4o")));
+        assert!(!format!("{err} {err:?}").contains("sk-live-unusual-shape-0000"));
+    }
+
+    #[tokio::test]
+    async fn a_huge_error_body_is_read_only_up_to_the_limit() {
+        let server = MockServer::start().await;
+        Mock::given(method("GET"))
+            .respond_with(ResponseTemplate::new(502).set_body_string("x".repeat(4 * 1024 * 1024)))
+            .mount(&server)
+            .await;
+        let caller = Caller {
+            kind: Provider::OpenAi,
+            id: "openai",
+            model: "",
+            key: None,
+        };
+        let err = caller
+            .send(default_client().get(server.uri()))
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Server);
+        assert!(err.message().len() <= steadfast_errors::MAX_MESSAGE_LEN + 4);
+    }
+}

@@ -1,0 +1,224 @@
+//! `ChatRequest` and its parts: messages, content, tools — in provider-neutral terms.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::ToolCall;
+
+/// Who said a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum Role {
+    /// Instructions (most providers also accept [`ChatRequest::system`]).
+    System,
+    /// The user.
+    User,
+    /// The model (earlier turns, or a prefix to continue from).
+    Assistant,
+    /// A tool's result.
+    Tool,
+}
+
+/// One piece of message content.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "type")]
+#[non_exhaustive]
+pub enum ContentPart {
+    /// Text.
+    Text {
+        /// The text.
+        text: String,
+    },
+    /// An image, by URL (`https://…` or a `data:` URL).
+    Image {
+        /// The image URL.
+        url: String,
+    },
+}
+
+/// A message in the conversation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Message {
+    /// Who said it.
+    pub role: Role,
+    /// What was said; several parts for images.
+    pub content: Vec<ContentPart>,
+    /// Tool calls the assistant made in this turn.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tool_calls: Vec<ToolCall>,
+    /// For a `tool` message: the call it answers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool_call_id: Option<String>,
+}
+
+impl Message {
+    /// A message of plain text.
+    pub fn text(role: Role, text: impl Into<String>) -> Message {
+        Message {
+            role,
+            content: vec![ContentPart::Text { text: text.into() }],
+            tool_calls: Vec::new(),
+            tool_call_id: None,
+        }
+    }
+
+    /// A user message.
+    pub fn user(text: impl Into<String>) -> Message {
+        Message::text(Role::User, text)
+    }
+
+    /// An assistant message.
+    pub fn assistant(text: impl Into<String>) -> Message {
+        Message::text(Role::Assistant, text)
+    }
+
+    /// A system message.
+    pub fn system(text: impl Into<String>) -> Message {
+        Message::text(Role::System, text)
+    }
+
+    /// A tool result answering `call_id`.
+    pub fn tool_result(call_id: impl Into<String>, result: impl Into<String>) -> Message {
+        Message {
+            role: Role::Tool,
+            content: vec![ContentPart::Text {
+                text: result.into(),
+            }],
+            tool_calls: Vec::new(),
+            tool_call_id: Some(call_id.into()),
+        }
+    }
+
+    /// All text parts joined.
+    pub fn joined_text(&self) -> String {
+        self.content
+            .iter()
+            .filter_map(|p| match p {
+                ContentPart::Text { text } => Some(text.as_str()),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+/// A tool the model may call.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Tool {
+    /// The tool's name.
+    pub name: String,
+    /// What it does, for the model.
+    #[serde(default)]
+    pub description: String,
+    /// Its parameters, as a JSON schema.
+    pub parameters: Value,
+}
+
+/// Whether and which tool the model must call.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ToolChoice {
+    /// The model decides.
+    Auto,
+    /// No tool calls.
+    None,
+    /// At least one tool call.
+    Required,
+    /// This tool.
+    Tool(String),
+}
+
+/// A chat request, in provider-neutral terms; each provider translates it to its wire format.
+///
+/// ```
+/// use steadfast_providers_core::{ChatRequest, Message};
+///
+/// let req = ChatRequest::new("gpt-4o-mini", vec![Message::user("Hello!")])
+///     .with_system("Be brief.")
+///     .with_max_tokens(100);
+/// assert_eq!(req.messages.len(), 1);
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ChatRequest {
+    /// The model id, as the provider names it.
+    pub model: String,
+    /// The conversation.
+    pub messages: Vec<Message>,
+    /// A system prompt (sent the way each provider expects it).
+    pub system: Option<String>,
+    /// Tools the model may call.
+    pub tools: Vec<Tool>,
+    /// Whether it must call one.
+    pub tool_choice: Option<ToolChoice>,
+    /// Sampling temperature.
+    pub temperature: Option<f32>,
+    /// Nucleus sampling.
+    pub top_p: Option<f32>,
+    /// The most tokens to generate.
+    pub max_tokens: Option<u32>,
+    /// Stop sequences.
+    pub stop: Vec<String>,
+    /// A response format (e.g. OpenAI's `{"type":"json_schema",…}`), passed through as is.
+    pub response_format: Option<Value>,
+    /// Extra fields merged into the wire body as they are (provider-specific options).
+    pub extra: Map<String, Value>,
+    /// The timeout for this request, overriding the provider's.
+    #[serde(with = "steadfast_errors::serde_duration::option")]
+    pub timeout: Option<Duration>,
+}
+
+impl ChatRequest {
+    /// A request for `model` with `messages`.
+    pub fn new(model: impl Into<String>, messages: Vec<Message>) -> ChatRequest {
+        ChatRequest {
+            model: model.into(),
+            messages,
+            ..ChatRequest::default()
+        }
+    }
+
+    /// Sets the system prompt.
+    pub fn with_system(mut self, system: impl Into<String>) -> Self {
+        self.system = Some(system.into());
+        self
+    }
+
+    /// Sets the token limit.
+    pub fn with_max_tokens(mut self, max_tokens: u32) -> Self {
+        self.max_tokens = Some(max_tokens);
+        self
+    }
+
+    /// Adds a tool.
+    pub fn with_tool(mut self, tool: Tool) -> Self {
+        self.tools.push(tool);
+        self
+    }
+
+    /// Sets the per-request timeout.
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// The request extended to continue a partial answer: `partial` becomes a trailing
+    /// assistant message (merged into one if the conversation already ends with one). This is
+    /// the natural resume hook of providers that accept an assistant prefix (Anthropic's
+    /// prefill, DeepSeek's prefix completion, llama.cpp).
+    pub fn continued_from(&self, partial: &str) -> ChatRequest {
+        let mut req = self.clone();
+        match req.messages.last_mut() {
+            Some(last) if last.role == Role::Assistant && last.tool_calls.is_empty() => {
+                last.content.push(ContentPart::Text {
+                    text: partial.to_owned(),
+                });
+            }
+            _ => req.messages.push(Message::assistant(partial)),
+        }
+        req
+    }
+}
