@@ -1,0 +1,176 @@
+//! The API key never shows: not in TRACE logs, errors (Display or Debug), nor the provider's
+//! or config's Debug, even when the API echoes it back in an error body.
+
+mod common;
+
+use std::io;
+use std::sync::{Arc, Mutex};
+
+use futures_util::StreamExt;
+use serde_json::json;
+use steadfast_providers_anthropic::{AnthropicProvider, Config};
+use steadfast_providers_core::{ApiKey, ChatProvider, ChatRequest, ContentPart, Message};
+use wiremock::matchers::{header, method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+use common::{fixture, respond};
+
+/// A distinctive key, so that any leak is unmistakable.
+const KEY: &str = "sk-ant-api03-LEAKCANARY-7f3a9c2e1d-ZZZ";
+
+#[derive(Clone)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+fn assert_clean(what: &str, text: &str) {
+    assert!(!text.contains(KEY), "{what} leaks the key: {text}");
+    assert!(
+        !text.contains("LEAKCANARY"),
+        "{what} leaks part of the key: {text}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_key_appears_in_no_log_error_or_debug_output() {
+    let logs = Arc::new(Mutex::new(Vec::new()));
+    let writer = Captured(logs.clone());
+    tracing::subscriber::set_global_default(
+        tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::TRACE)
+            .with_writer(move || writer.clone())
+            .finish(),
+    )
+    .unwrap();
+
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/v1/messages"))
+        .and(header("x-api-key", KEY))
+        .and(wiremock::matchers::body_partial_json(
+            json!({"model": "claude-ok"}),
+        ))
+        .respond_with(respond(&fixture(
+            "responses/anthropic/01_text_blocks_cache_usage.json",
+        )))
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/v1/messages"))
+        .and(wiremock::matchers::body_partial_json(
+            json!({"model": "claude-stream"}),
+        ))
+        .respond_with(respond(&fixture(
+            "streams/anthropic/07_cut_after_message_delta.json",
+        )))
+        .mount(&server)
+        .await;
+    // The API echoing the key back in an error message.
+    Mock::given(method("POST"))
+        .and(path("/v1/messages"))
+        .and(wiremock::matchers::body_partial_json(json!({"model": "claude-bad"})))
+        .respond_with(ResponseTemplate::new(401).set_body_json(json!({
+            "type": "error",
+            "error": {"type": "authentication_error", "message": format!("invalid x-api-key: {KEY}")},
+            "request_id": "req_011CXw8h8A796q3f74Ezmhav"
+        })))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/v1/models"))
+        .respond_with(ResponseTemplate::new(403).set_body_json(json!({
+            "type": "error",
+            "error": {"type": "permission_error", "message": format!("key {KEY} may not list models")}
+        })))
+        .mount(&server)
+        .await;
+
+    let config = Config {
+        id: "claude-primary".into(),
+        base_url: server.uri(),
+        api_key: Some(ApiKey::new(KEY)),
+        ..Config::default()
+    };
+    let provider = AnthropicProvider::new(config.clone());
+    let mut errors = Vec::new();
+
+    provider
+        .chat(&ChatRequest::new("claude-ok", vec![Message::user("Hi")]))
+        .await
+        .unwrap();
+    let mut stream = provider
+        .chat_stream(&ChatRequest::new(
+            "claude-stream",
+            vec![Message::user("Hi")],
+        ))
+        .await
+        .unwrap();
+    while let Some(item) = stream.next().await {
+        if let Err(e) = item {
+            errors.push(e);
+        }
+    }
+    errors.push(
+        provider
+            .chat(&ChatRequest::new("claude-bad", vec![Message::user("Hi")]))
+            .await
+            .unwrap_err(),
+    );
+    errors.push(
+        provider
+            .chat_stream(&ChatRequest::new("claude-bad", vec![Message::user("Hi")]))
+            .await
+            .err()
+            .unwrap(),
+    );
+    errors.push(provider.health_check().await.unwrap_err());
+    let mut bad = Message::user("x");
+    bad.content.push(ContentPart::Image {
+        url: format!("data:{KEY}"),
+    });
+    errors.push(
+        provider
+            .chat(&ChatRequest::new("claude-ok", vec![bad]))
+            .await
+            .unwrap_err(),
+    );
+    let closed = AnthropicProvider::new(Config {
+        base_url: "http://127.0.0.1:9".into(),
+        ..config.clone()
+    });
+    errors.push(
+        closed
+            .chat(&ChatRequest::new("claude-ok", vec![Message::user("Hi")]))
+            .await
+            .unwrap_err(),
+    );
+
+    assert_eq!(errors.len(), 6, "{errors:?}");
+    for err in &errors {
+        assert_clean("an error's Display", &err.to_string());
+        assert_clean("an error's Debug", &format!("{err:?}"));
+        assert_eq!(err.provider(), "claude-primary");
+    }
+    assert_clean("the provider's Debug", &format!("{provider:?}"));
+    assert_clean("the config's Debug", &format!("{config:?}"));
+    assert_clean(
+        "the serialized config",
+        &serde_json::to_string(&config).unwrap(),
+    );
+
+    let captured = String::from_utf8(logs.lock().unwrap().clone()).unwrap();
+    assert!(
+        captured.contains("sending an anthropic messages request")
+            && captured.contains("claude-primary"),
+        "the subscriber captured nothing: {captured}"
+    );
+    assert_clean("the TRACE logs", &captured);
+}

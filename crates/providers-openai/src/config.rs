@@ -1,0 +1,329 @@
+//! `OpenAiConfig`: everything one OpenAI-compatible endpoint needs, with a preset per service.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use steadfast_errors::Provider;
+use steadfast_providers_core::{ApiKey, Capabilities, ModelInfo};
+use steadfast_streaming::Timeouts;
+
+use crate::preset::Preset;
+
+/// How the API key is sent.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Auth {
+    /// `Authorization: Bearer <key>` — every preset.
+    #[default]
+    Bearer,
+    /// The bare key in a header of this name (e.g. Azure OpenAI's `api-key`).
+    Header(String),
+}
+
+/// The call [`health_check`](steadfast_providers_core::ChatProvider::health_check) makes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum HealthCheck {
+    /// `GET {base_url}/{path}` with the key: `models` (OpenAI, xAI, DeepSeek, Ollama,
+    /// Pollinations), `key` (OpenRouter, whose model list is public and so proves nothing
+    /// about the key).
+    Get(String),
+    /// llama.cpp server's `GET /health` at the server root (the base URL without a trailing
+    /// `/v1`): `200 {"status":"ok"}` once the model is loaded, `503` while it loads.
+    LlamaCppHealth,
+}
+
+impl Default for HealthCheck {
+    fn default() -> Self {
+        HealthCheck::Get("models".to_owned())
+    }
+}
+
+/// The body field that carries [`ChatRequest::max_tokens`](steadfast_providers_core::ChatRequest::max_tokens).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum MaxTokensField {
+    /// `max_tokens`: what every compatible server reads.
+    #[default]
+    MaxTokens,
+    /// `max_completion_tokens`: OpenAI's current name; its reasoning models refuse
+    /// `max_tokens`.
+    MaxCompletionTokens,
+}
+
+impl MaxTokensField {
+    /// The field name on the wire.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            MaxTokensField::MaxTokens => "max_tokens",
+            MaxTokensField::MaxCompletionTokens => "max_completion_tokens",
+        }
+    }
+}
+
+/// The configuration of one OpenAI-compatible endpoint.
+///
+/// Start from a preset ([`openai`](Self::openai), [`openrouter`](Self::openrouter),
+/// [`xai`](Self::xai), [`deepseek`](Self::deepseek), [`llamacpp_server`](Self::llamacpp_server),
+/// [`ollama_v1`](Self::ollama_v1), [`pollinations`](Self::pollinations)) or from the
+/// environment ([`from_env`](Self::from_env), [`preset_from_env`](Self::preset_from_env)), then
+/// change the public fields. Presets never read the environment; `from_env` does.
+///
+/// In files (serde), durations are milliseconds or strings such as `"30s"`; the API key is read
+/// but never written back. Missing fields take the OpenAI preset's values.
+///
+/// ```
+/// use std::time::Duration;
+/// use steadfast_providers_core::ApiKey;
+/// use steadfast_providers_openai::OpenAiConfig;
+///
+/// let config = OpenAiConfig {
+///     id: "openrouter-main".into(),
+///     api_key: Some(ApiKey::new("sk-or-v1-example")),
+///     app_title: Some("My App".into()),
+///     timeout: Duration::from_secs(120),
+///     ..OpenAiConfig::openrouter()
+/// };
+/// assert_eq!(config.base_url, "https://openrouter.ai/api/v1");
+/// assert!(!format!("{config:?}").contains("sk-or-v1-example"));
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct OpenAiConfig {
+    /// This instance's id, shown in every error (`openai`, `openrouter-eu`, …). Default: the
+    /// preset's name.
+    pub id: String,
+    /// The wire dialect: selects the error table (`steadfast_errors::classify`) and the stream
+    /// decoder. Default: the preset's.
+    pub kind: Provider,
+    /// The API root; requests go to `{base_url}/chat/completions`.
+    pub base_url: String,
+    /// The API key; `None` sends no auth header.
+    #[serde(skip_serializing)]
+    pub api_key: Option<ApiKey>,
+    /// Whether a call without a key is refused locally (an `auth` error, no request sent).
+    /// Default: true for the hosted services, false for llama.cpp, Ollama and Pollinations.
+    pub require_key: bool,
+    /// How the key is sent. Default: [`Auth::Bearer`].
+    pub auth: Auth,
+    /// Extra headers sent with every request (values are not logged).
+    pub headers: BTreeMap<String, String>,
+    /// Sent as `HTTP-Referer` when set: OpenRouter's app attribution (its URL).
+    pub app_url: Option<String>,
+    /// Sent as `X-Title` when set: OpenRouter's app attribution (its name).
+    pub app_title: Option<String>,
+    /// The per-request timeout, overridden by `ChatRequest::timeout`. For a non-streamed call
+    /// it bounds the whole call (connect to last body byte); for a stream it bounds the wait
+    /// for the response headers, and [`stream_timeouts`](Self::stream_timeouts) take over
+    /// from there. Default: 600 s (as openai-python).
+    #[serde(with = "steadfast_errors::serde_duration")]
+    pub timeout: Duration,
+    /// Timers of a streamed answer once its headers arrived. Default: first byte 120 s, idle
+    /// 60 s, no total.
+    pub stream_timeouts: Timeouts,
+    /// Whether streams ask for a final usage chunk
+    /// (`"stream_options": {"include_usage": true}`). Default: true; turn it off for a
+    /// server that refuses `stream_options`.
+    pub stream_usage: bool,
+    /// The body field for the token limit. Default: `max_completion_tokens` for OpenAI,
+    /// `max_tokens` for the others.
+    pub max_tokens_field: MaxTokensField,
+    /// Where a *prefix completion* goes: when set, a request whose last message is an
+    /// assistant message (without tool calls) is sent to `{prefix_base_url}/chat/completions`
+    /// with `"prefix": true` on that message, and the model continues it exactly. Default:
+    /// `https://api.deepseek.com/beta` for DeepSeek (its beta "chat prefix completion"), `None`
+    /// elsewhere.
+    pub prefix_base_url: Option<String>,
+    /// The call `health_check` makes. Default: the preset's (see [`HealthCheck`]).
+    pub health: HealthCheck,
+    /// What the endpoint can do, as the router sees it. Default: the preset's.
+    pub capabilities: Capabilities,
+    /// Models with context windows and prices (empty: whatever the request names).
+    pub models: Vec<ModelInfo>,
+}
+
+impl Default for OpenAiConfig {
+    /// The [`openai`](Self::openai) preset.
+    fn default() -> Self {
+        OpenAiConfig::openai()
+    }
+}
+
+/// The defaults every preset shares.
+pub(crate) fn base(preset: Preset, base_url: &str) -> OpenAiConfig {
+    OpenAiConfig {
+        id: preset.as_str().to_owned(),
+        kind: preset.kind(),
+        base_url: base_url.to_owned(),
+        api_key: None,
+        require_key: true,
+        auth: Auth::Bearer,
+        headers: BTreeMap::new(),
+        app_url: None,
+        app_title: None,
+        timeout: Duration::from_secs(600),
+        stream_timeouts: Timeouts {
+            first_byte: Some(Duration::from_secs(120)),
+            idle: Some(Duration::from_secs(60)),
+            total: None,
+            keep_alive_resets_idle: false,
+        },
+        stream_usage: true,
+        max_tokens_field: MaxTokensField::MaxTokens,
+        prefix_base_url: None,
+        health: HealthCheck::default(),
+        capabilities: Capabilities {
+            streaming: true,
+            tools: true,
+            vision: true,
+            prefill: false,
+            json_mode: true,
+            reasoning: false,
+        },
+        models: Vec::new(),
+    }
+}
+
+impl OpenAiConfig {
+    /// OpenAI: `https://api.openai.com/v1`, `Authorization: Bearer`, key required,
+    /// `max_completion_tokens`, health `GET /models`. No prefill (see the crate docs on
+    /// resume).
+    pub fn openai() -> OpenAiConfig {
+        OpenAiConfig {
+            max_tokens_field: MaxTokensField::MaxCompletionTokens,
+            ..base(Preset::OpenAi, "https://api.openai.com/v1")
+        }
+    }
+
+    /// OpenRouter: `https://openrouter.ai/api/v1`, `Authorization: Bearer`, key required,
+    /// optional `HTTP-Referer` / `X-Title` from [`app_url`](Self::app_url) /
+    /// [`app_title`](Self::app_title), health `GET /key` (the model list is public).
+    pub fn openrouter() -> OpenAiConfig {
+        let mut c = base(Preset::OpenRouter, "https://openrouter.ai/api/v1");
+        c.health = HealthCheck::Get("key".to_owned());
+        c.capabilities.reasoning = true;
+        c
+    }
+
+    /// xAI (Grok): `https://api.x.ai/v1`, `Authorization: Bearer`, key required, health
+    /// `GET /models`; reasoning arrives in `reasoning_content`.
+    pub fn xai() -> OpenAiConfig {
+        let mut c = base(Preset::Xai, "https://api.x.ai/v1");
+        c.capabilities.reasoning = true;
+        c
+    }
+
+    /// DeepSeek: `https://api.deepseek.com` (the documented base; `/v1` is accepted for
+    /// compatibility), `Authorization: Bearer`, key required, health `GET /models`, no
+    /// images. Prefix completion through `https://api.deepseek.com/beta` makes resume exact.
+    pub fn deepseek() -> OpenAiConfig {
+        let mut c = base(Preset::DeepSeek, "https://api.deepseek.com");
+        c.prefix_base_url = Some("https://api.deepseek.com/beta".to_owned());
+        c.capabilities.vision = false;
+        c.capabilities.reasoning = true;
+        c.capabilities.prefill = true;
+        c
+    }
+
+    /// llama.cpp server: `http://127.0.0.1:8080/v1`, optional `Authorization: Bearer` (the
+    /// server's `--api-key`), health `GET /health` at the server root. The server continues a
+    /// trailing assistant message by default, so `prefill` is set.
+    pub fn llamacpp_server() -> OpenAiConfig {
+        let mut c = base(Preset::LlamaCppServer, "http://127.0.0.1:8080/v1");
+        c.require_key = false;
+        c.health = HealthCheck::LlamaCppHealth;
+        c.capabilities.reasoning = true;
+        c.capabilities.prefill = true;
+        c
+    }
+
+    /// Ollama's OpenAI-compatible API: `http://127.0.0.1:11434/v1`, no key, health
+    /// `GET /v1/models`. ([`preset_from_env`](Self::preset_from_env) reads `OLLAMA_HOST`.)
+    pub fn ollama_v1() -> OpenAiConfig {
+        let mut c = base(Preset::OllamaV1, "http://127.0.0.1:11434/v1");
+        c.require_key = false;
+        c.capabilities.reasoning = true;
+        c
+    }
+
+    /// Pollinations: `https://gen.pollinations.ai/v1` (the current gateway; the legacy
+    /// `https://text.pollinations.ai/openai` is in maintenance mode), optional
+    /// `Authorization: Bearer`, health `GET /models`.
+    pub fn pollinations() -> OpenAiConfig {
+        let mut c = base(Preset::Pollinations, "https://gen.pollinations.ai/v1");
+        c.require_key = false;
+        c
+    }
+
+    /// The configuration of `preset`, without reading the environment.
+    pub fn preset(preset: Preset) -> OpenAiConfig {
+        match preset {
+            Preset::OpenAi => OpenAiConfig::openai(),
+            Preset::OpenRouter => OpenAiConfig::openrouter(),
+            Preset::Xai => OpenAiConfig::xai(),
+            Preset::DeepSeek => OpenAiConfig::deepseek(),
+            Preset::LlamaCppServer => OpenAiConfig::llamacpp_server(),
+            Preset::OllamaV1 => OpenAiConfig::ollama_v1(),
+            Preset::Pollinations => OpenAiConfig::pollinations(),
+        }
+    }
+
+    /// The OpenAI preset with `OPENAI_API_KEY` (and `OPENAI_BASE_URL`, when set) from the
+    /// environment.
+    pub fn from_env() -> OpenAiConfig {
+        OpenAiConfig::preset_from_env(Preset::OpenAi)
+    }
+
+    /// `preset` with its key (and base URL where the service has a convention) from the
+    /// environment; see [`Preset::key_vars`] and [`Preset::base_url_var`]. Values are never
+    /// logged.
+    pub fn preset_from_env(preset: Preset) -> OpenAiConfig {
+        OpenAiConfig::preset_from_lookup(preset, |name| std::env::var(name).ok())
+    }
+
+    /// As [`preset_from_env`](Self::preset_from_env), reading variables through `lookup`
+    /// (for tests and for configuration systems other than the process environment).
+    ///
+    /// ```
+    /// use steadfast_providers_openai::{OpenAiConfig, Preset};
+    ///
+    /// let env = |name: &str| match name {
+    ///     "GROK_API_KEY" => Some("xai-from-grok-var".to_owned()),
+    ///     _ => None,
+    /// };
+    /// let xai = OpenAiConfig::preset_from_lookup(Preset::Xai, env);
+    /// assert_eq!(xai.api_key.unwrap().expose(), "xai-from-grok-var");
+    ///
+    /// let ollama = OpenAiConfig::preset_from_lookup(Preset::OllamaV1, |name| {
+    ///     (name == "OLLAMA_HOST").then(|| "gpu-box:11500".to_owned())
+    /// });
+    /// assert_eq!(ollama.base_url, "http://gpu-box:11500/v1");
+    /// ```
+    pub fn preset_from_lookup(
+        preset: Preset,
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> OpenAiConfig {
+        let mut config = OpenAiConfig::preset(preset);
+        config.api_key = preset
+            .key_vars()
+            .iter()
+            .filter_map(|name| lookup(name))
+            .map(|v| v.trim().to_owned())
+            .find(|v| !v.is_empty())
+            .map(ApiKey::new);
+        if let Some(var) = preset.base_url_var()
+            && let Some(value) = lookup(var).map(|v| v.trim().to_owned())
+            && !value.is_empty()
+        {
+            config.base_url = match preset {
+                Preset::OllamaV1 => format!("{}/v1", crate::preset::ollama_host_url(&value)),
+                _ => value.trim_end_matches('/').to_owned(),
+            };
+        }
+        config
+    }
+}
