@@ -1,0 +1,371 @@
+//! `OpenAiImageProvider`: `POST {base}/images/generations` on OpenAI and every compatible
+//! server, and the request/response handling xAI's image endpoint shares with it.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use steadfast_errors::{Provider, ProviderError, classify};
+use steadfast_providers_core::http::{Caller, default_client, join_url};
+use steadfast_providers_core::{
+    ApiKey, GeneratedImage, ImageProvider, ImageRequest, ImageResponse,
+};
+
+use crate::common;
+
+/// OpenAI's API base.
+pub const OPENAI_BASE_URL: &str = "https://api.openai.com/v1";
+
+/// How the server should return images (`response_format`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ImageFormat {
+    /// A URL to fetch the image from (OpenAI's expire after an hour).
+    Url,
+    /// The image inline, base64.
+    B64Json,
+}
+
+impl ImageFormat {
+    fn as_str(self) -> &'static str {
+        match self {
+            ImageFormat::Url => "url",
+            ImageFormat::B64Json => "b64_json",
+        }
+    }
+}
+
+/// Configuration of an [`OpenAiImageProvider`].
+///
+/// ```
+/// use steadfast_providers_runway::{ImageFormat, OpenAiImageConfig};
+///
+/// let config: OpenAiImageConfig = serde_json::from_str(r#"{
+///     "id": "local-sd",
+///     "base_url": "http://127.0.0.1:8080/v1",
+///     "model": "sdxl",
+///     "response_format": "b64_json"
+/// }"#).unwrap();
+/// assert_eq!(config.response_format, Some(ImageFormat::B64Json));
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OpenAiImageConfig {
+    /// The instance id shown in errors. Default `openai`.
+    pub id: String,
+    /// The API base, up to and including `/v1`. Default [`OPENAI_BASE_URL`].
+    pub base_url: String,
+    /// Sent as `Authorization: Bearer` when set (local servers may need none). Never
+    /// serialized.
+    #[serde(skip_serializing)]
+    pub api_key: Option<ApiKey>,
+    /// The error dialect of the server. Default [`Provider::OpenAi`].
+    pub dialect: Provider,
+    /// The timeout of the request; image generation is slow. Default 120 s.
+    #[serde(with = "steadfast_errors::serde_duration")]
+    pub timeout: Duration,
+    /// The model when the request names none; `None` sends no model. Default `gpt-image-1`.
+    pub model: Option<String>,
+    /// `response_format` to ask for; `None` leaves it to the server. Never sent for
+    /// `gpt-image-*` models, which reject it and always answer base64. Default none.
+    pub response_format: Option<ImageFormat>,
+    /// Extra headers sent with every request.
+    pub headers: BTreeMap<String, String>,
+}
+
+impl Default for OpenAiImageConfig {
+    fn default() -> Self {
+        OpenAiImageConfig {
+            id: "openai".to_owned(),
+            base_url: OPENAI_BASE_URL.to_owned(),
+            api_key: None,
+            dialect: Provider::OpenAi,
+            timeout: Duration::from_secs(120),
+            model: Some("gpt-image-1".to_owned()),
+            response_format: None,
+            headers: BTreeMap::new(),
+        }
+    }
+}
+
+impl OpenAiImageConfig {
+    /// The defaults, with the key from `OPENAI_API_KEY`.
+    pub fn from_env() -> OpenAiImageConfig {
+        OpenAiImageConfig {
+            api_key: ApiKey::from_env(&["OPENAI_API_KEY"]),
+            ..OpenAiImageConfig::default()
+        }
+    }
+}
+
+/// Image generation on any OpenAI-compatible `POST {base}/images/generations`: `model`,
+/// `prompt`, `size`, `n`, `response_format` and the request's `extra` fields in the body;
+/// `data[].url | b64_json | revised_prompt` in the answer.
+#[derive(Clone)]
+pub struct OpenAiImageProvider {
+    config: OpenAiImageConfig,
+    client: reqwest::Client,
+}
+
+impl fmt::Debug for OpenAiImageProvider {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        common::debug_provider(
+            f,
+            "OpenAiImageProvider",
+            &self.config.id,
+            &self.config.base_url,
+            self.config.api_key.is_some(),
+        )
+    }
+}
+
+impl OpenAiImageProvider {
+    /// A provider with its own [`default_client`].
+    pub fn new(config: OpenAiImageConfig) -> OpenAiImageProvider {
+        OpenAiImageProvider::with_client(config, default_client())
+    }
+
+    /// A provider sharing `client` with others.
+    pub fn with_client(config: OpenAiImageConfig, client: reqwest::Client) -> OpenAiImageProvider {
+        OpenAiImageProvider { config, client }
+    }
+
+    /// Its configuration.
+    pub fn config(&self) -> &OpenAiImageConfig {
+        &self.config
+    }
+
+    /// A cheap authenticated call: `GET {base}/models`.
+    pub async fn health_check(&self) -> Result<(), ProviderError> {
+        self.endpoint().health_check("/models").await
+    }
+
+    fn endpoint(&self) -> Endpoint<'_> {
+        Endpoint {
+            dialect: self.config.dialect,
+            id: &self.config.id,
+            base_url: &self.config.base_url,
+            path: "/images/generations",
+            key: self.config.api_key.as_ref(),
+            key_required: false,
+            key_vars: "OPENAI_API_KEY",
+            headers: &self.config.headers,
+            timeout: self.config.timeout,
+            client: &self.client,
+            model: self.config.model.as_deref(),
+            response_format: self.config.response_format,
+            send_size: true,
+        }
+    }
+}
+
+#[async_trait]
+impl ImageProvider for OpenAiImageProvider {
+    fn id(&self) -> &str {
+        &self.config.id
+    }
+
+    fn kind(&self) -> Provider {
+        self.config.dialect
+    }
+
+    async fn generate_image(&self, request: &ImageRequest) -> Result<ImageResponse, ProviderError> {
+        self.endpoint().generate(request).await
+    }
+}
+
+/// One OpenAI-style images endpoint, as the OpenAI and xAI providers configure it.
+#[derive(Debug)]
+pub(crate) struct Endpoint<'a> {
+    pub(crate) dialect: Provider,
+    pub(crate) id: &'a str,
+    pub(crate) base_url: &'a str,
+    pub(crate) path: &'a str,
+    pub(crate) key: Option<&'a ApiKey>,
+    pub(crate) key_required: bool,
+    pub(crate) key_vars: &'a str,
+    pub(crate) headers: &'a BTreeMap<String, String>,
+    pub(crate) timeout: Duration,
+    pub(crate) client: &'a reqwest::Client,
+    pub(crate) model: Option<&'a str>,
+    pub(crate) response_format: Option<ImageFormat>,
+    /// xAI's image API does not take `size`.
+    pub(crate) send_size: bool,
+}
+
+#[derive(Debug, Deserialize)]
+struct ImagesBody {
+    #[serde(default)]
+    data: Vec<ImageData>,
+    #[serde(default)]
+    model: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct ImageData {
+    #[serde(default)]
+    url: Option<String>,
+    #[serde(default)]
+    b64_json: Option<String>,
+    #[serde(default)]
+    revised_prompt: Option<String>,
+}
+
+impl Endpoint<'_> {
+    fn caller<'b>(&'b self, model: &'b str) -> Caller<'b> {
+        Caller {
+            kind: self.dialect,
+            id: self.id,
+            model,
+            key: self.key,
+        }
+    }
+
+    fn checked_key(&self, caller: &Caller<'_>) -> Result<Option<&ApiKey>, ProviderError> {
+        let key = self.key.filter(|k| !k.is_empty());
+        if self.key_required && key.is_none() {
+            return Err(common::missing_key(caller, self.key_vars));
+        }
+        Ok(key)
+    }
+
+    pub(crate) async fn health_check(&self, path: &str) -> Result<(), ProviderError> {
+        let caller = self.caller("");
+        let key = self.checked_key(&caller)?;
+        let request = self.client.get(join_url(self.base_url, path));
+        caller
+            .send(common::prepare(request, key, self.headers, self.timeout))
+            .await?;
+        Ok(())
+    }
+
+    pub(crate) fn body(&self, request: &ImageRequest, model: Option<&str>) -> Map<String, Value> {
+        let mut body = Map::new();
+        common::put(&mut body, "model", model);
+        body.insert("prompt".into(), request.prompt.as_str().into());
+        common::put(&mut body, "n", request.n);
+        if self.send_size {
+            common::put(&mut body, "size", request.size.as_deref());
+        } else if request.size.is_some() {
+            tracing::debug!(
+                provider = self.id,
+                "size is not accepted by this API; not sent"
+            );
+        }
+        let gpt_image = model.is_some_and(|m| m.starts_with("gpt-image"));
+        if !gpt_image {
+            common::put(
+                &mut body,
+                "response_format",
+                self.response_format.map(ImageFormat::as_str),
+            );
+        }
+        common::merge(&mut body, &request.extra);
+        body
+    }
+
+    pub(crate) async fn generate(
+        &self,
+        request: &ImageRequest,
+    ) -> Result<ImageResponse, ProviderError> {
+        let model = request.model.as_deref().or(self.model);
+        let caller = self.caller(model.unwrap_or(""));
+        let key = self.checked_key(&caller)?;
+        if request.prompt.trim().is_empty() {
+            return Err(common::invalid(&caller, "an image request needs a prompt"));
+        }
+        let body = self.body(request, model);
+        let http = self
+            .client
+            .post(join_url(self.base_url, self.path))
+            .json(&body);
+        let response = caller
+            .send(common::prepare(http, key, self.headers, self.timeout))
+            .await?;
+        let (parsed, raw) = common::json::<ImagesBody>(&caller, response).await?;
+        if let Some(err) = classify::in_band_value(self.dialect, &raw) {
+            return Err(caller.label(err));
+        }
+        let images: Vec<GeneratedImage> = parsed
+            .data
+            .into_iter()
+            .filter(|d| d.url.is_some() || d.b64_json.is_some())
+            .map(|d| GeneratedImage {
+                url: d.url,
+                b64_json: d.b64_json.map(strip_data_url),
+                revised_prompt: d.revised_prompt,
+            })
+            .collect();
+        if images.is_empty() {
+            return Err(common::protocol(&caller, "the response holds no image"));
+        }
+        Ok(ImageResponse {
+            images,
+            model: parsed.model.or_else(|| model.map(str::to_owned)),
+        })
+    }
+}
+
+/// xAI has been seen answering `b64_json` as a whole data URL (`data:image/png;base64,…`);
+/// keep only the base64 payload.
+fn strip_data_url(b64: String) -> String {
+    match b64
+        .strip_prefix("data:")
+        .and_then(|rest| rest.split_once(";base64,"))
+    {
+        Some((_, payload)) => payload.to_owned(),
+        None => b64,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn data_urls_are_reduced_to_their_payload() {
+        assert_eq!(
+            strip_data_url("data:image/png;base64,iVBORw0".into()),
+            "iVBORw0"
+        );
+        assert_eq!(strip_data_url("iVBORw0".into()), "iVBORw0");
+    }
+
+    #[test]
+    fn gpt_image_models_never_get_a_response_format() {
+        let headers = BTreeMap::new();
+        let client = reqwest::Client::new();
+        let endpoint = Endpoint {
+            dialect: Provider::OpenAi,
+            id: "openai",
+            base_url: OPENAI_BASE_URL,
+            path: "/images/generations",
+            key: None,
+            key_required: false,
+            key_vars: "OPENAI_API_KEY",
+            headers: &headers,
+            timeout: Duration::from_secs(1),
+            client: &client,
+            model: None,
+            response_format: Some(ImageFormat::Url),
+            send_size: true,
+        };
+        let request = ImageRequest {
+            prompt: "a fox".into(),
+            ..ImageRequest::default()
+        };
+        assert!(
+            !endpoint
+                .body(&request, Some("gpt-image-1"))
+                .contains_key("response_format")
+        );
+        assert_eq!(
+            endpoint.body(&request, Some("dall-e-3"))["response_format"],
+            "url"
+        );
+    }
+}
