@@ -204,6 +204,7 @@ fn resolve(
     };
     crate::generated::rules(provider)
         .iter()
+        .flat_map(|table| table.iter())
         .chain(crate::generated::DEFAULT)
         .find(|rule| rule.matches(&facts))
         .map_or((ErrorKind::Unknown, None), |rule| {

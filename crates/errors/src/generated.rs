@@ -4,15 +4,15 @@ use crate::kind::ErrorKind;
 use crate::provider::Provider;
 use crate::table::{Rule, StatusMatch};
 
-/// `anthropic.toml`, followed by the tables it inherits.
-static ANTHROPIC: &[Rule] = &[
+/// The rules of `anthropic.toml`.
+const ANTHROPIC: &[Rule] = &[
     Rule {
         status: StatusMatch::Any,
         codes: &["enforced_spend_limit_reached"],
         messages: &[],
         kind: ErrorKind::QuotaExhausted,
         retryable: None,
-    }, // anthropic
+    },
     Rule {
         status: StatusMatch::Any,
         codes: &[],
@@ -24,7 +24,7 @@ static ANTHROPIC: &[Rule] = &[
         ],
         kind: ErrorKind::QuotaExhausted,
         retryable: None,
-    }, // anthropic
+    },
     Rule {
         status: StatusMatch::Any,
         codes: &[],
@@ -36,242 +36,148 @@ static ANTHROPIC: &[Rule] = &[
         ],
         kind: ErrorKind::ContextLength,
         retryable: None,
-    }, // anthropic
+    },
     Rule {
         status: StatusMatch::Any,
         codes: &["authentication_error"],
         messages: &[],
         kind: ErrorKind::Auth,
         retryable: None,
-    }, // anthropic
+    },
     Rule {
         status: StatusMatch::Any,
         codes: &["billing_error"],
         messages: &[],
         kind: ErrorKind::QuotaExhausted,
         retryable: None,
-    }, // anthropic
+    },
     Rule {
         status: StatusMatch::Any,
         codes: &["permission_error"],
         messages: &[],
         kind: ErrorKind::Permission,
         retryable: None,
-    }, // anthropic
+    },
     Rule {
         status: StatusMatch::Any,
         codes: &["not_found_error"],
         messages: &[],
         kind: ErrorKind::NotFound,
         retryable: None,
-    }, // anthropic
+    },
     Rule {
         status: StatusMatch::Any,
         codes: &["request_too_large"],
         messages: &[],
         kind: ErrorKind::InvalidRequest,
         retryable: None,
-    }, // anthropic
+    },
     Rule {
         status: StatusMatch::Any,
         codes: &["rate_limit_error"],
         messages: &[],
         kind: ErrorKind::RateLimited,
         retryable: None,
-    }, // anthropic
+    },
     Rule {
         status: StatusMatch::Any,
         codes: &["overloaded_error"],
         messages: &[],
         kind: ErrorKind::Overloaded,
         retryable: None,
-    }, // anthropic
+    },
     Rule {
         status: StatusMatch::Any,
         codes: &["api_error"],
         messages: &[],
         kind: ErrorKind::Server,
         retryable: None,
-    }, // anthropic
+    },
     Rule {
         status: StatusMatch::Any,
         codes: &["timeout_error"],
         messages: &[],
         kind: ErrorKind::Timeout,
         retryable: None,
-    }, // anthropic
+    },
     Rule {
         status: StatusMatch::Any,
         codes: &["conflict_error"],
         messages: &[],
         kind: ErrorKind::Server,
         retryable: None,
-    }, // anthropic
+    },
     Rule {
         status: StatusMatch::Any,
         codes: &["invalid_request_error"],
         messages: &[],
         kind: ErrorKind::InvalidRequest,
         retryable: None,
-    }, // anthropic
+    },
 ];
 
-/// `deepseek.toml`, followed by the tables it inherits.
-static DEEPSEEK: &[Rule] = &[
+/// The rules of `deepseek.toml`.
+const DEEPSEEK: &[Rule] = &[
     Rule {
         status: StatusMatch::In(&[(402, 402)]),
         codes: &[],
         messages: &[],
         kind: ErrorKind::QuotaExhausted,
         retryable: None,
-    }, // deepseek
+    },
     Rule {
         status: StatusMatch::Any,
         codes: &[],
         messages: &["insufficient balance"],
         kind: ErrorKind::QuotaExhausted,
         retryable: None,
-    }, // deepseek
+    },
     Rule {
         status: StatusMatch::Any,
         codes: &[],
         messages: &["content exists risk"],
         kind: ErrorKind::ContentFilter,
         retryable: None,
-    }, // deepseek
+    },
     Rule {
         status: StatusMatch::Any,
         codes: &[],
         messages: &["server overloaded"],
         kind: ErrorKind::Overloaded,
         retryable: None,
-    }, // deepseek
+    },
     Rule {
         status: StatusMatch::Any,
         codes: &[],
         messages: &["model not exist"],
         kind: ErrorKind::NotFound,
         retryable: None,
-    }, // deepseek
+    },
     Rule {
         status: StatusMatch::In(&[(401, 401)]),
         codes: &[],
         messages: &[],
         kind: ErrorKind::Auth,
         retryable: None,
-    }, // deepseek
-    Rule {
-        status: StatusMatch::Any,
-        codes: &[
-            "insufficient_quota",
-            "billing_hard_limit_reached",
-            "billing_not_active",
-            "credit_balance_exhausted",
-            "organization_spend_limit_exceeded",
-            "project_spend_limit_exceeded",
-            "organization_usage_limit_exceeded",
-        ],
-        messages: &[],
-        kind: ErrorKind::QuotaExhausted,
-        retryable: None,
-    }, // openai
-    Rule {
-        status: StatusMatch::In(&[(429, 429)]),
-        codes: &[],
-        messages: &["exceeded your current quota", "request too large for"],
-        kind: ErrorKind::QuotaExhausted,
-        retryable: None,
-    }, // openai
-    Rule {
-        status: StatusMatch::Any,
-        codes: &[
-            "invalid_api_key",
-            "invalid_authentication",
-            "mismatched_organization",
-            "invalid_organization",
-        ],
-        messages: &[],
-        kind: ErrorKind::Auth,
-        retryable: None,
-    }, // openai
-    Rule {
-        status: StatusMatch::Any,
-        codes: &["model_not_found"],
-        messages: &[],
-        kind: ErrorKind::NotFound,
-        retryable: None,
-    }, // openai
-    Rule {
-        status: StatusMatch::Any,
-        codes: &["context_length_exceeded", "string_above_max_length"],
-        messages: &[],
-        kind: ErrorKind::ContextLength,
-        retryable: None,
-    }, // openai
-    Rule {
-        status: StatusMatch::Any,
-        codes: &[
-            "content_filter",
-            "content_policy_violation",
-            "invalid_prompt",
-        ],
-        messages: &[],
-        kind: ErrorKind::ContentFilter,
-        retryable: None,
-    }, // openai
-    Rule {
-        status: StatusMatch::In(&[(400, 400)]),
-        codes: &[],
-        messages: &["safety system", "flagged as potentially violating"],
-        kind: ErrorKind::ContentFilter,
-        retryable: None,
-    }, // openai
-    Rule {
-        status: StatusMatch::Any,
-        codes: &["rate_limit_exceeded", "slow_down"],
-        messages: &[],
-        kind: ErrorKind::RateLimited,
-        retryable: None,
-    }, // openai
-    Rule {
-        status: StatusMatch::Any,
-        codes: &["server_is_overloaded", "service_unavailable_error"],
-        messages: &[],
-        kind: ErrorKind::Overloaded,
-        retryable: None,
-    }, // openai
-    Rule {
-        status: StatusMatch::Any,
-        codes: &[],
-        messages: &["currently overloaded", "server is overloaded"],
-        kind: ErrorKind::Overloaded,
-        retryable: None,
-    }, // openai
-    Rule {
-        status: StatusMatch::Any,
-        codes: &["unsupported_country_region_territory", "request_forbidden"],
-        messages: &[],
-        kind: ErrorKind::Permission,
-        retryable: None,
-    }, // openai
+    },
 ];
 
-/// `default.toml`, followed by the tables it inherits.
-pub(crate) static DEFAULT: &[Rule] = &[
+/// The rules of `default.toml`.
+pub(crate) const DEFAULT: &[Rule] = &[
     Rule {
         status: StatusMatch::Any,
         codes: &["rate_limit_exceeded", "rate_limit_error"],
         messages: &[],
         kind: ErrorKind::RateLimited,
         retryable: None,
-    }, // default
+    },
     Rule {
         status: StatusMatch::Any,
         codes: &["overloaded_error", "server_is_overloaded"],
         messages: &[],
         kind: ErrorKind::Overloaded,
         retryable: None,
-    }, // default
+    },
     Rule {
         status: StatusMatch::Any,
         codes: &[
@@ -283,14 +189,14 @@ pub(crate) static DEFAULT: &[Rule] = &[
         messages: &[],
         kind: ErrorKind::Server,
         retryable: None,
-    }, // default
+    },
     Rule {
         status: StatusMatch::Any,
         codes: &["context_length_exceeded"],
         messages: &[],
         kind: ErrorKind::ContextLength,
         retryable: None,
-    }, // default
+    },
     Rule {
         status: StatusMatch::Any,
         codes: &[],
@@ -301,7 +207,7 @@ pub(crate) static DEFAULT: &[Rule] = &[
         ],
         kind: ErrorKind::ContextLength,
         retryable: None,
-    }, // default
+    },
     Rule {
         status: StatusMatch::In(&[
             (400, 400),
@@ -315,109 +221,109 @@ pub(crate) static DEFAULT: &[Rule] = &[
         messages: &[],
         kind: ErrorKind::InvalidRequest,
         retryable: None,
-    }, // default
+    },
     Rule {
         status: StatusMatch::In(&[(401, 401)]),
         codes: &[],
         messages: &[],
         kind: ErrorKind::Auth,
         retryable: None,
-    }, // default
+    },
     Rule {
         status: StatusMatch::In(&[(402, 402)]),
         codes: &[],
         messages: &[],
         kind: ErrorKind::QuotaExhausted,
         retryable: None,
-    }, // default
+    },
     Rule {
         status: StatusMatch::In(&[(403, 403), (451, 451)]),
         codes: &[],
         messages: &[],
         kind: ErrorKind::Permission,
         retryable: None,
-    }, // default
+    },
     Rule {
         status: StatusMatch::In(&[(404, 404), (410, 410), (501, 501)]),
         codes: &[],
         messages: &[],
         kind: ErrorKind::NotFound,
         retryable: None,
-    }, // default
+    },
     Rule {
         status: StatusMatch::In(&[(408, 408)]),
         codes: &[],
         messages: &[],
         kind: ErrorKind::Timeout,
         retryable: None,
-    }, // default
+    },
     Rule {
         status: StatusMatch::In(&[(409, 409), (425, 425)]),
         codes: &[],
         messages: &[],
         kind: ErrorKind::Server,
         retryable: None,
-    }, // default
+    },
     Rule {
         status: StatusMatch::In(&[(429, 429)]),
         codes: &[],
         messages: &[],
         kind: ErrorKind::RateLimited,
         retryable: None,
-    }, // default
+    },
     Rule {
         status: StatusMatch::In(&[(499, 499)]),
         codes: &[],
         messages: &[],
         kind: ErrorKind::Cancelled,
         retryable: None,
-    }, // default
+    },
     Rule {
         status: StatusMatch::In(&[(503, 503), (529, 529)]),
         codes: &[],
         messages: &[],
         kind: ErrorKind::Overloaded,
         retryable: None,
-    }, // default
+    },
     Rule {
         status: StatusMatch::In(&[(504, 504), (522, 522), (524, 524)]),
         codes: &[],
         messages: &[],
         kind: ErrorKind::Timeout,
         retryable: None,
-    }, // default
+    },
     Rule {
         status: StatusMatch::In(&[(500, 599)]),
         codes: &[],
         messages: &[],
         kind: ErrorKind::Server,
         retryable: None,
-    }, // default
+    },
     Rule {
         status: StatusMatch::In(&[(400, 499)]),
         codes: &[],
         messages: &[],
         kind: ErrorKind::Unknown,
         retryable: None,
-    }, // default
+    },
     Rule {
         status: StatusMatch::In(&[(100, 199), (300, 399)]),
         codes: &[],
         messages: &[],
         kind: ErrorKind::Protocol,
         retryable: None,
-    }, // default
+    },
 ];
 
-/// `gemini.toml`, followed by the tables it inherits.
-static GEMINI: &[Rule] = &[
+/// The rules of `gemini.toml`.
+const GEMINI: &[Rule] = &[
     Rule {
         status: StatusMatch::Any,
         codes: &["API_KEY_INVALID", "API_KEY_EXPIRED", "UNAUTHENTICATED"],
         messages: &[],
         kind: ErrorKind::Auth,
         retryable: None,
-    }, // gemini
+    },
     Rule {
         status: StatusMatch::Any,
         codes: &[],
@@ -428,116 +334,116 @@ static GEMINI: &[Rule] = &[
         ],
         kind: ErrorKind::Auth,
         retryable: None,
-    }, // gemini
+    },
     Rule {
         status: StatusMatch::Any,
         codes: &[],
         messages: &["exceeds the maximum number of tokens"],
         kind: ErrorKind::ContextLength,
         retryable: None,
-    }, // gemini
+    },
     Rule {
         status: StatusMatch::In(&[(402, 402)]),
         codes: &[],
         messages: &[],
         kind: ErrorKind::QuotaExhausted,
         retryable: None,
-    }, // gemini
+    },
     Rule {
         status: StatusMatch::Any,
         codes: &[],
         messages: &["prepayment credits are depleted"],
         kind: ErrorKind::QuotaExhausted,
         retryable: None,
-    }, // gemini
+    },
     Rule {
         status: StatusMatch::In(&[(429, 429)]),
         codes: &[],
         messages: &["perday", "limit: 0"],
         kind: ErrorKind::QuotaExhausted,
         retryable: None,
-    }, // gemini
+    },
     Rule {
         status: StatusMatch::Any,
         codes: &["blockReason"],
         messages: &[],
         kind: ErrorKind::ContentFilter,
         retryable: None,
-    }, // gemini
+    },
     Rule {
         status: StatusMatch::Any,
         codes: &["RESOURCE_EXHAUSTED"],
         messages: &[],
         kind: ErrorKind::RateLimited,
         retryable: None,
-    }, // gemini
+    },
     Rule {
         status: StatusMatch::Any,
         codes: &["FAILED_PRECONDITION"],
         messages: &[],
         kind: ErrorKind::Permission,
         retryable: None,
-    }, // gemini
+    },
     Rule {
         status: StatusMatch::Any,
         codes: &["PERMISSION_DENIED"],
         messages: &[],
         kind: ErrorKind::Permission,
         retryable: None,
-    }, // gemini
+    },
     Rule {
         status: StatusMatch::Any,
         codes: &["NOT_FOUND"],
         messages: &[],
         kind: ErrorKind::NotFound,
         retryable: None,
-    }, // gemini
+    },
     Rule {
         status: StatusMatch::Any,
         codes: &["INTERNAL"],
         messages: &[],
         kind: ErrorKind::Server,
         retryable: None,
-    }, // gemini
+    },
     Rule {
         status: StatusMatch::Any,
         codes: &["UNAVAILABLE"],
         messages: &[],
         kind: ErrorKind::Overloaded,
         retryable: None,
-    }, // gemini
+    },
     Rule {
         status: StatusMatch::Any,
         codes: &["DEADLINE_EXCEEDED"],
         messages: &[],
         kind: ErrorKind::Timeout,
         retryable: None,
-    }, // gemini
+    },
     Rule {
         status: StatusMatch::Any,
         codes: &["CANCELLED"],
         messages: &[],
         kind: ErrorKind::Cancelled,
         retryable: None,
-    }, // gemini
+    },
     Rule {
         status: StatusMatch::Any,
         codes: &["INVALID_ARGUMENT", "OUT_OF_RANGE"],
         messages: &[],
         kind: ErrorKind::InvalidRequest,
         retryable: None,
-    }, // gemini
+    },
 ];
 
-/// `llamacpp.toml`, followed by the tables it inherits.
-static LLAMACPP: &[Rule] = &[
+/// The rules of `llamacpp.toml`.
+const LLAMACPP: &[Rule] = &[
     Rule {
         status: StatusMatch::Any,
         codes: &["exceed_context_size_error"],
         messages: &[],
         kind: ErrorKind::ContextLength,
         retryable: None,
-    }, // llamacpp
+    },
     Rule {
         status: StatusMatch::Any,
         codes: &[],
@@ -547,161 +453,67 @@ static LLAMACPP: &[Rule] = &[
         ],
         kind: ErrorKind::ContextLength,
         retryable: None,
-    }, // llamacpp
+    },
     Rule {
         status: StatusMatch::Any,
         codes: &["unavailable_error"],
         messages: &[],
         kind: ErrorKind::Overloaded,
         retryable: None,
-    }, // llamacpp
+    },
     Rule {
         status: StatusMatch::Any,
         codes: &[],
         messages: &["loading model"],
         kind: ErrorKind::Overloaded,
         retryable: None,
-    }, // llamacpp
+    },
     Rule {
         status: StatusMatch::Any,
         codes: &["not_supported_error"],
         messages: &[],
         kind: ErrorKind::NotFound,
         retryable: None,
-    }, // llamacpp
+    },
     Rule {
         status: StatusMatch::Any,
         codes: &["authentication_error"],
         messages: &[],
         kind: ErrorKind::Auth,
         retryable: None,
-    }, // llamacpp
+    },
     Rule {
         status: StatusMatch::Any,
         codes: &["permission_error"],
         messages: &[],
         kind: ErrorKind::Permission,
         retryable: None,
-    }, // llamacpp
+    },
     Rule {
         status: StatusMatch::Any,
         codes: &["not_found_error"],
         messages: &[],
         kind: ErrorKind::NotFound,
         retryable: None,
-    }, // llamacpp
+    },
     Rule {
         status: StatusMatch::Any,
         codes: &["invalid_request_error"],
         messages: &[],
         kind: ErrorKind::InvalidRequest,
         retryable: None,
-    }, // llamacpp
-    Rule {
-        status: StatusMatch::Any,
-        codes: &[
-            "insufficient_quota",
-            "billing_hard_limit_reached",
-            "billing_not_active",
-            "credit_balance_exhausted",
-            "organization_spend_limit_exceeded",
-            "project_spend_limit_exceeded",
-            "organization_usage_limit_exceeded",
-        ],
-        messages: &[],
-        kind: ErrorKind::QuotaExhausted,
-        retryable: None,
-    }, // openai
-    Rule {
-        status: StatusMatch::In(&[(429, 429)]),
-        codes: &[],
-        messages: &["exceeded your current quota", "request too large for"],
-        kind: ErrorKind::QuotaExhausted,
-        retryable: None,
-    }, // openai
-    Rule {
-        status: StatusMatch::Any,
-        codes: &[
-            "invalid_api_key",
-            "invalid_authentication",
-            "mismatched_organization",
-            "invalid_organization",
-        ],
-        messages: &[],
-        kind: ErrorKind::Auth,
-        retryable: None,
-    }, // openai
-    Rule {
-        status: StatusMatch::Any,
-        codes: &["model_not_found"],
-        messages: &[],
-        kind: ErrorKind::NotFound,
-        retryable: None,
-    }, // openai
-    Rule {
-        status: StatusMatch::Any,
-        codes: &["context_length_exceeded", "string_above_max_length"],
-        messages: &[],
-        kind: ErrorKind::ContextLength,
-        retryable: None,
-    }, // openai
-    Rule {
-        status: StatusMatch::Any,
-        codes: &[
-            "content_filter",
-            "content_policy_violation",
-            "invalid_prompt",
-        ],
-        messages: &[],
-        kind: ErrorKind::ContentFilter,
-        retryable: None,
-    }, // openai
-    Rule {
-        status: StatusMatch::In(&[(400, 400)]),
-        codes: &[],
-        messages: &["safety system", "flagged as potentially violating"],
-        kind: ErrorKind::ContentFilter,
-        retryable: None,
-    }, // openai
-    Rule {
-        status: StatusMatch::Any,
-        codes: &["rate_limit_exceeded", "slow_down"],
-        messages: &[],
-        kind: ErrorKind::RateLimited,
-        retryable: None,
-    }, // openai
-    Rule {
-        status: StatusMatch::Any,
-        codes: &["server_is_overloaded", "service_unavailable_error"],
-        messages: &[],
-        kind: ErrorKind::Overloaded,
-        retryable: None,
-    }, // openai
-    Rule {
-        status: StatusMatch::Any,
-        codes: &[],
-        messages: &["currently overloaded", "server is overloaded"],
-        kind: ErrorKind::Overloaded,
-        retryable: None,
-    }, // openai
-    Rule {
-        status: StatusMatch::Any,
-        codes: &["unsupported_country_region_territory", "request_forbidden"],
-        messages: &[],
-        kind: ErrorKind::Permission,
-        retryable: None,
-    }, // openai
+    },
 ];
 
-/// `ollama.toml`, followed by the tables it inherits.
-static OLLAMA: &[Rule] = &[
+/// The rules of `ollama.toml`.
+const OLLAMA: &[Rule] = &[
     Rule {
         status: StatusMatch::Any,
         codes: &[],
         messages: &["not found, try pulling it first", "model not found"],
         kind: ErrorKind::NotFound,
         retryable: None,
-    }, // ollama
+    },
     Rule {
         status: StatusMatch::Any,
         codes: &[],
@@ -712,7 +524,7 @@ static OLLAMA: &[Rule] = &[
         ],
         kind: ErrorKind::QuotaExhausted,
         retryable: None,
-    }, // ollama
+    },
     Rule {
         status: StatusMatch::Any,
         codes: &[],
@@ -724,7 +536,11 @@ static OLLAMA: &[Rule] = &[
         ],
         kind: ErrorKind::Server,
         retryable: None,
-    }, // ollama
+    },
+];
+
+/// The rules of `openai.toml`.
+const OPENAI: &[Rule] = &[
     Rule {
         status: StatusMatch::Any,
         codes: &[
@@ -739,14 +555,14 @@ static OLLAMA: &[Rule] = &[
         messages: &[],
         kind: ErrorKind::QuotaExhausted,
         retryable: None,
-    }, // openai
+    },
     Rule {
         status: StatusMatch::In(&[(429, 429)]),
         codes: &[],
         messages: &["exceeded your current quota", "request too large for"],
         kind: ErrorKind::QuotaExhausted,
         retryable: None,
-    }, // openai
+    },
     Rule {
         status: StatusMatch::Any,
         codes: &[
@@ -758,21 +574,21 @@ static OLLAMA: &[Rule] = &[
         messages: &[],
         kind: ErrorKind::Auth,
         retryable: None,
-    }, // openai
+    },
     Rule {
         status: StatusMatch::Any,
         codes: &["model_not_found"],
         messages: &[],
         kind: ErrorKind::NotFound,
         retryable: None,
-    }, // openai
+    },
     Rule {
         status: StatusMatch::Any,
         codes: &["context_length_exceeded", "string_above_max_length"],
         messages: &[],
         kind: ErrorKind::ContextLength,
         retryable: None,
-    }, // openai
+    },
     Rule {
         status: StatusMatch::Any,
         codes: &[
@@ -783,165 +599,67 @@ static OLLAMA: &[Rule] = &[
         messages: &[],
         kind: ErrorKind::ContentFilter,
         retryable: None,
-    }, // openai
+    },
     Rule {
         status: StatusMatch::In(&[(400, 400)]),
         codes: &[],
         messages: &["safety system", "flagged as potentially violating"],
         kind: ErrorKind::ContentFilter,
         retryable: None,
-    }, // openai
+    },
     Rule {
         status: StatusMatch::Any,
         codes: &["rate_limit_exceeded", "slow_down"],
         messages: &[],
         kind: ErrorKind::RateLimited,
         retryable: None,
-    }, // openai
+    },
     Rule {
         status: StatusMatch::Any,
         codes: &["server_is_overloaded", "service_unavailable_error"],
         messages: &[],
         kind: ErrorKind::Overloaded,
         retryable: None,
-    }, // openai
+    },
     Rule {
         status: StatusMatch::Any,
         codes: &[],
         messages: &["currently overloaded", "server is overloaded"],
         kind: ErrorKind::Overloaded,
         retryable: None,
-    }, // openai
+    },
     Rule {
         status: StatusMatch::Any,
         codes: &["unsupported_country_region_territory", "request_forbidden"],
         messages: &[],
         kind: ErrorKind::Permission,
         retryable: None,
-    }, // openai
+    },
 ];
 
-/// `openai.toml`, followed by the tables it inherits.
-static OPENAI: &[Rule] = &[
-    Rule {
-        status: StatusMatch::Any,
-        codes: &[
-            "insufficient_quota",
-            "billing_hard_limit_reached",
-            "billing_not_active",
-            "credit_balance_exhausted",
-            "organization_spend_limit_exceeded",
-            "project_spend_limit_exceeded",
-            "organization_usage_limit_exceeded",
-        ],
-        messages: &[],
-        kind: ErrorKind::QuotaExhausted,
-        retryable: None,
-    }, // openai
-    Rule {
-        status: StatusMatch::In(&[(429, 429)]),
-        codes: &[],
-        messages: &["exceeded your current quota", "request too large for"],
-        kind: ErrorKind::QuotaExhausted,
-        retryable: None,
-    }, // openai
-    Rule {
-        status: StatusMatch::Any,
-        codes: &[
-            "invalid_api_key",
-            "invalid_authentication",
-            "mismatched_organization",
-            "invalid_organization",
-        ],
-        messages: &[],
-        kind: ErrorKind::Auth,
-        retryable: None,
-    }, // openai
-    Rule {
-        status: StatusMatch::Any,
-        codes: &["model_not_found"],
-        messages: &[],
-        kind: ErrorKind::NotFound,
-        retryable: None,
-    }, // openai
-    Rule {
-        status: StatusMatch::Any,
-        codes: &["context_length_exceeded", "string_above_max_length"],
-        messages: &[],
-        kind: ErrorKind::ContextLength,
-        retryable: None,
-    }, // openai
-    Rule {
-        status: StatusMatch::Any,
-        codes: &[
-            "content_filter",
-            "content_policy_violation",
-            "invalid_prompt",
-        ],
-        messages: &[],
-        kind: ErrorKind::ContentFilter,
-        retryable: None,
-    }, // openai
-    Rule {
-        status: StatusMatch::In(&[(400, 400)]),
-        codes: &[],
-        messages: &["safety system", "flagged as potentially violating"],
-        kind: ErrorKind::ContentFilter,
-        retryable: None,
-    }, // openai
-    Rule {
-        status: StatusMatch::Any,
-        codes: &["rate_limit_exceeded", "slow_down"],
-        messages: &[],
-        kind: ErrorKind::RateLimited,
-        retryable: None,
-    }, // openai
-    Rule {
-        status: StatusMatch::Any,
-        codes: &["server_is_overloaded", "service_unavailable_error"],
-        messages: &[],
-        kind: ErrorKind::Overloaded,
-        retryable: None,
-    }, // openai
-    Rule {
-        status: StatusMatch::Any,
-        codes: &[],
-        messages: &["currently overloaded", "server is overloaded"],
-        kind: ErrorKind::Overloaded,
-        retryable: None,
-    }, // openai
-    Rule {
-        status: StatusMatch::Any,
-        codes: &["unsupported_country_region_territory", "request_forbidden"],
-        messages: &[],
-        kind: ErrorKind::Permission,
-        retryable: None,
-    }, // openai
-];
-
-/// `openrouter.toml`, followed by the tables it inherits.
-static OPENROUTER: &[Rule] = &[
+/// The rules of `openrouter.toml`.
+const OPENROUTER: &[Rule] = &[
     Rule {
         status: StatusMatch::In(&[(403, 403)]),
         codes: &["flagged_input", "reasons"],
         messages: &[],
         kind: ErrorKind::ContentFilter,
         retryable: None,
-    }, // openrouter
+    },
     Rule {
         status: StatusMatch::Any,
         codes: &["openrouter_in_flight_budget"],
         messages: &[],
         kind: ErrorKind::RateLimited,
         retryable: None,
-    }, // openrouter
+    },
     Rule {
         status: StatusMatch::Any,
         codes: &[],
         messages: &["key limit exceeded", "per-day", "free-models-per-day"],
         kind: ErrorKind::QuotaExhausted,
         retryable: None,
-    }, // openrouter
+    },
     Rule {
         status: StatusMatch::Any,
         codes: &[
@@ -954,301 +672,113 @@ static OPENROUTER: &[Rule] = &[
         messages: &[],
         kind: ErrorKind::QuotaExhausted,
         retryable: None,
-    }, // openrouter
+    },
     Rule {
         status: StatusMatch::In(&[(402, 402)]),
         codes: &[],
         messages: &[],
         kind: ErrorKind::QuotaExhausted,
         retryable: None,
-    }, // openrouter
+    },
     Rule {
         status: StatusMatch::Any,
         codes: &[],
         messages: &["no endpoints found", "no allowed providers"],
         kind: ErrorKind::NotFound,
         retryable: None,
-    }, // openrouter
-    Rule {
-        status: StatusMatch::Any,
-        codes: &[
-            "insufficient_quota",
-            "billing_hard_limit_reached",
-            "billing_not_active",
-            "credit_balance_exhausted",
-            "organization_spend_limit_exceeded",
-            "project_spend_limit_exceeded",
-            "organization_usage_limit_exceeded",
-        ],
-        messages: &[],
-        kind: ErrorKind::QuotaExhausted,
-        retryable: None,
-    }, // openai
-    Rule {
-        status: StatusMatch::In(&[(429, 429)]),
-        codes: &[],
-        messages: &["exceeded your current quota", "request too large for"],
-        kind: ErrorKind::QuotaExhausted,
-        retryable: None,
-    }, // openai
-    Rule {
-        status: StatusMatch::Any,
-        codes: &[
-            "invalid_api_key",
-            "invalid_authentication",
-            "mismatched_organization",
-            "invalid_organization",
-        ],
-        messages: &[],
-        kind: ErrorKind::Auth,
-        retryable: None,
-    }, // openai
-    Rule {
-        status: StatusMatch::Any,
-        codes: &["model_not_found"],
-        messages: &[],
-        kind: ErrorKind::NotFound,
-        retryable: None,
-    }, // openai
-    Rule {
-        status: StatusMatch::Any,
-        codes: &["context_length_exceeded", "string_above_max_length"],
-        messages: &[],
-        kind: ErrorKind::ContextLength,
-        retryable: None,
-    }, // openai
-    Rule {
-        status: StatusMatch::Any,
-        codes: &[
-            "content_filter",
-            "content_policy_violation",
-            "invalid_prompt",
-        ],
-        messages: &[],
-        kind: ErrorKind::ContentFilter,
-        retryable: None,
-    }, // openai
-    Rule {
-        status: StatusMatch::In(&[(400, 400)]),
-        codes: &[],
-        messages: &["safety system", "flagged as potentially violating"],
-        kind: ErrorKind::ContentFilter,
-        retryable: None,
-    }, // openai
-    Rule {
-        status: StatusMatch::Any,
-        codes: &["rate_limit_exceeded", "slow_down"],
-        messages: &[],
-        kind: ErrorKind::RateLimited,
-        retryable: None,
-    }, // openai
-    Rule {
-        status: StatusMatch::Any,
-        codes: &["server_is_overloaded", "service_unavailable_error"],
-        messages: &[],
-        kind: ErrorKind::Overloaded,
-        retryable: None,
-    }, // openai
-    Rule {
-        status: StatusMatch::Any,
-        codes: &[],
-        messages: &["currently overloaded", "server is overloaded"],
-        kind: ErrorKind::Overloaded,
-        retryable: None,
-    }, // openai
-    Rule {
-        status: StatusMatch::Any,
-        codes: &["unsupported_country_region_territory", "request_forbidden"],
-        messages: &[],
-        kind: ErrorKind::Permission,
-        retryable: None,
-    }, // openai
+    },
 ];
 
-/// `pollinations.toml`, followed by the tables it inherits.
-static POLLINATIONS: &[Rule] = &[
+/// The rules of `pollinations.toml`.
+const POLLINATIONS: &[Rule] = &[
     Rule {
         status: StatusMatch::In(&[(402, 402)]),
         codes: &[],
         messages: &[],
         kind: ErrorKind::QuotaExhausted,
         retryable: None,
-    }, // pollinations
+    },
     Rule {
         status: StatusMatch::Any,
         codes: &["PAYMENT_REQUIRED", "INSUFFICIENT_BALANCE"],
         messages: &[],
         kind: ErrorKind::QuotaExhausted,
         retryable: None,
-    }, // pollinations
+    },
     Rule {
         status: StatusMatch::Any,
         codes: &["BAD_REQUEST", "VALIDATION_ERROR"],
         messages: &[],
         kind: ErrorKind::InvalidRequest,
         retryable: None,
-    }, // pollinations
+    },
     Rule {
         status: StatusMatch::Any,
         codes: &["UNAUTHORIZED"],
         messages: &[],
         kind: ErrorKind::Auth,
         retryable: None,
-    }, // pollinations
+    },
     Rule {
         status: StatusMatch::Any,
         codes: &["FORBIDDEN"],
         messages: &[],
         kind: ErrorKind::Permission,
         retryable: None,
-    }, // pollinations
+    },
     Rule {
         status: StatusMatch::Any,
         codes: &["NOT_FOUND"],
         messages: &[],
         kind: ErrorKind::NotFound,
         retryable: None,
-    }, // pollinations
+    },
     Rule {
         status: StatusMatch::Any,
         codes: &["RATE_LIMITED"],
         messages: &[],
         kind: ErrorKind::RateLimited,
         retryable: None,
-    }, // pollinations
+    },
     Rule {
         status: StatusMatch::Any,
         codes: &["INTERNAL_ERROR", "BAD_GATEWAY"],
         messages: &[],
         kind: ErrorKind::Server,
         retryable: None,
-    }, // pollinations
+    },
     Rule {
         status: StatusMatch::Any,
         codes: &["SERVICE_UNAVAILABLE"],
         messages: &[],
         kind: ErrorKind::Overloaded,
         retryable: None,
-    }, // pollinations
+    },
     Rule {
         status: StatusMatch::Any,
         codes: &["GATEWAY_TIMEOUT"],
         messages: &[],
         kind: ErrorKind::Timeout,
         retryable: None,
-    }, // pollinations
-    Rule {
-        status: StatusMatch::Any,
-        codes: &[
-            "insufficient_quota",
-            "billing_hard_limit_reached",
-            "billing_not_active",
-            "credit_balance_exhausted",
-            "organization_spend_limit_exceeded",
-            "project_spend_limit_exceeded",
-            "organization_usage_limit_exceeded",
-        ],
-        messages: &[],
-        kind: ErrorKind::QuotaExhausted,
-        retryable: None,
-    }, // openai
-    Rule {
-        status: StatusMatch::In(&[(429, 429)]),
-        codes: &[],
-        messages: &["exceeded your current quota", "request too large for"],
-        kind: ErrorKind::QuotaExhausted,
-        retryable: None,
-    }, // openai
-    Rule {
-        status: StatusMatch::Any,
-        codes: &[
-            "invalid_api_key",
-            "invalid_authentication",
-            "mismatched_organization",
-            "invalid_organization",
-        ],
-        messages: &[],
-        kind: ErrorKind::Auth,
-        retryable: None,
-    }, // openai
-    Rule {
-        status: StatusMatch::Any,
-        codes: &["model_not_found"],
-        messages: &[],
-        kind: ErrorKind::NotFound,
-        retryable: None,
-    }, // openai
-    Rule {
-        status: StatusMatch::Any,
-        codes: &["context_length_exceeded", "string_above_max_length"],
-        messages: &[],
-        kind: ErrorKind::ContextLength,
-        retryable: None,
-    }, // openai
-    Rule {
-        status: StatusMatch::Any,
-        codes: &[
-            "content_filter",
-            "content_policy_violation",
-            "invalid_prompt",
-        ],
-        messages: &[],
-        kind: ErrorKind::ContentFilter,
-        retryable: None,
-    }, // openai
-    Rule {
-        status: StatusMatch::In(&[(400, 400)]),
-        codes: &[],
-        messages: &["safety system", "flagged as potentially violating"],
-        kind: ErrorKind::ContentFilter,
-        retryable: None,
-    }, // openai
-    Rule {
-        status: StatusMatch::Any,
-        codes: &["rate_limit_exceeded", "slow_down"],
-        messages: &[],
-        kind: ErrorKind::RateLimited,
-        retryable: None,
-    }, // openai
-    Rule {
-        status: StatusMatch::Any,
-        codes: &["server_is_overloaded", "service_unavailable_error"],
-        messages: &[],
-        kind: ErrorKind::Overloaded,
-        retryable: None,
-    }, // openai
-    Rule {
-        status: StatusMatch::Any,
-        codes: &[],
-        messages: &["currently overloaded", "server is overloaded"],
-        kind: ErrorKind::Overloaded,
-        retryable: None,
-    }, // openai
-    Rule {
-        status: StatusMatch::Any,
-        codes: &["unsupported_country_region_territory", "request_forbidden"],
-        messages: &[],
-        kind: ErrorKind::Permission,
-        retryable: None,
-    }, // openai
+    },
 ];
 
-/// `runway.toml`, followed by the tables it inherits.
-static RUNWAY: &[Rule] = &[
+/// The rules of `runway.toml`.
+const RUNWAY: &[Rule] = &[
     Rule {
         status: StatusMatch::Any,
         codes: &["SAFETY.INPUT.*"],
         messages: &[],
         kind: ErrorKind::ContentFilter,
         retryable: Some(false),
-    }, // runway
+    },
     Rule {
         status: StatusMatch::Any,
         codes: &["SAFETY.OUTPUT.*", "INPUT_PREPROCESSING.SAFETY.*"],
         messages: &[],
         kind: ErrorKind::ContentFilter,
         retryable: None,
-    }, // runway
+    },
     Rule {
         status: StatusMatch::Any,
         codes: &[
@@ -1259,21 +789,21 @@ static RUNWAY: &[Rule] = &[
         messages: &[],
         kind: ErrorKind::Server,
         retryable: None,
-    }, // runway
+    },
     Rule {
         status: StatusMatch::Any,
         codes: &["THIRD_PARTY.UNAVAILABLE*"],
         messages: &[],
         kind: ErrorKind::Overloaded,
         retryable: None,
-    }, // runway
+    },
     Rule {
         status: StatusMatch::Any,
         codes: &["ASSET.INVALID*", "INPUT_PREPROCESSING.*"],
         messages: &[],
         kind: ErrorKind::InvalidRequest,
         retryable: None,
-    }, // runway
+    },
     Rule {
         status: StatusMatch::Any,
         codes: &[],
@@ -1285,11 +815,11 @@ static RUNWAY: &[Rule] = &[
         ],
         kind: ErrorKind::QuotaExhausted,
         retryable: None,
-    }, // runway
+    },
 ];
 
-/// `xai.toml`, followed by the tables it inherits.
-static XAI: &[Rule] = &[
+/// The rules of `xai.toml`.
+const XAI: &[Rule] = &[
     Rule {
         status: StatusMatch::Any,
         codes: &[],
@@ -1303,7 +833,7 @@ static XAI: &[Rule] = &[
         ],
         kind: ErrorKind::Auth,
         retryable: None,
-    }, // xai
+    },
     Rule {
         status: StatusMatch::Any,
         codes: &[],
@@ -1314,7 +844,7 @@ static XAI: &[Rule] = &[
         ],
         kind: ErrorKind::ContextLength,
         retryable: None,
-    }, // xai
+    },
     Rule {
         status: StatusMatch::In(&[(402, 402), (403, 403), (429, 429)]),
         codes: &[],
@@ -1327,14 +857,14 @@ static XAI: &[Rule] = &[
         ],
         kind: ErrorKind::QuotaExhausted,
         retryable: None,
-    }, // xai
+    },
     Rule {
         status: StatusMatch::Any,
         codes: &[],
         messages: &["does not exist or your team does not have access"],
         kind: ErrorKind::NotFound,
         retryable: None,
-    }, // xai
+    },
     Rule {
         status: StatusMatch::Any,
         codes: &[
@@ -1345,7 +875,7 @@ static XAI: &[Rule] = &[
         messages: &[],
         kind: ErrorKind::RateLimited,
         retryable: None,
-    }, // xai
+    },
     Rule {
         status: StatusMatch::Any,
         codes: &[
@@ -1356,7 +886,7 @@ static XAI: &[Rule] = &[
         messages: &[],
         kind: ErrorKind::Auth,
         retryable: None,
-    }, // xai
+    },
     Rule {
         status: StatusMatch::Any,
         codes: &[
@@ -1368,7 +898,7 @@ static XAI: &[Rule] = &[
         messages: &[],
         kind: ErrorKind::Permission,
         retryable: None,
-    }, // xai
+    },
     Rule {
         status: StatusMatch::Any,
         codes: &[
@@ -1379,7 +909,7 @@ static XAI: &[Rule] = &[
         messages: &[],
         kind: ErrorKind::NotFound,
         retryable: None,
-    }, // xai
+    },
     Rule {
         status: StatusMatch::Any,
         codes: &[
@@ -1390,14 +920,14 @@ static XAI: &[Rule] = &[
         messages: &[],
         kind: ErrorKind::Overloaded,
         retryable: None,
-    }, // xai
+    },
     Rule {
         status: StatusMatch::Any,
         codes: &["Internal error", "Internal error.", "internal"],
         messages: &[],
         kind: ErrorKind::Server,
         retryable: None,
-    }, // xai
+    },
     Rule {
         status: StatusMatch::Any,
         codes: &[
@@ -1408,7 +938,7 @@ static XAI: &[Rule] = &[
         messages: &[],
         kind: ErrorKind::Timeout,
         retryable: None,
-    }, // xai
+    },
     Rule {
         status: StatusMatch::Any,
         codes: &[
@@ -1420,115 +950,22 @@ static XAI: &[Rule] = &[
         messages: &[],
         kind: ErrorKind::InvalidRequest,
         retryable: None,
-    }, // xai
-    Rule {
-        status: StatusMatch::Any,
-        codes: &[
-            "insufficient_quota",
-            "billing_hard_limit_reached",
-            "billing_not_active",
-            "credit_balance_exhausted",
-            "organization_spend_limit_exceeded",
-            "project_spend_limit_exceeded",
-            "organization_usage_limit_exceeded",
-        ],
-        messages: &[],
-        kind: ErrorKind::QuotaExhausted,
-        retryable: None,
-    }, // openai
-    Rule {
-        status: StatusMatch::In(&[(429, 429)]),
-        codes: &[],
-        messages: &["exceeded your current quota", "request too large for"],
-        kind: ErrorKind::QuotaExhausted,
-        retryable: None,
-    }, // openai
-    Rule {
-        status: StatusMatch::Any,
-        codes: &[
-            "invalid_api_key",
-            "invalid_authentication",
-            "mismatched_organization",
-            "invalid_organization",
-        ],
-        messages: &[],
-        kind: ErrorKind::Auth,
-        retryable: None,
-    }, // openai
-    Rule {
-        status: StatusMatch::Any,
-        codes: &["model_not_found"],
-        messages: &[],
-        kind: ErrorKind::NotFound,
-        retryable: None,
-    }, // openai
-    Rule {
-        status: StatusMatch::Any,
-        codes: &["context_length_exceeded", "string_above_max_length"],
-        messages: &[],
-        kind: ErrorKind::ContextLength,
-        retryable: None,
-    }, // openai
-    Rule {
-        status: StatusMatch::Any,
-        codes: &[
-            "content_filter",
-            "content_policy_violation",
-            "invalid_prompt",
-        ],
-        messages: &[],
-        kind: ErrorKind::ContentFilter,
-        retryable: None,
-    }, // openai
-    Rule {
-        status: StatusMatch::In(&[(400, 400)]),
-        codes: &[],
-        messages: &["safety system", "flagged as potentially violating"],
-        kind: ErrorKind::ContentFilter,
-        retryable: None,
-    }, // openai
-    Rule {
-        status: StatusMatch::Any,
-        codes: &["rate_limit_exceeded", "slow_down"],
-        messages: &[],
-        kind: ErrorKind::RateLimited,
-        retryable: None,
-    }, // openai
-    Rule {
-        status: StatusMatch::Any,
-        codes: &["server_is_overloaded", "service_unavailable_error"],
-        messages: &[],
-        kind: ErrorKind::Overloaded,
-        retryable: None,
-    }, // openai
-    Rule {
-        status: StatusMatch::Any,
-        codes: &[],
-        messages: &["currently overloaded", "server is overloaded"],
-        kind: ErrorKind::Overloaded,
-        retryable: None,
-    }, // openai
-    Rule {
-        status: StatusMatch::Any,
-        codes: &["unsupported_country_region_territory", "request_forbidden"],
-        messages: &[],
-        kind: ErrorKind::Permission,
-        retryable: None,
-    }, // openai
+    },
 ];
 
-/// The rules of one provider (without the default rules, which always apply last).
-pub(crate) fn rules(provider: Provider) -> &'static [Rule] {
+/// The tables that apply to one provider, in order: its own, then those it inherits
+/// (the default rules always apply last and are not listed).
+pub(crate) fn rules(provider: Provider) -> &'static [&'static [Rule]] {
     match provider {
-        Provider::OpenAi => OPENAI,
-        Provider::Anthropic => ANTHROPIC,
-        Provider::OpenRouter => OPENROUTER,
-        Provider::Ollama => OLLAMA,
-        Provider::LlamaCpp => LLAMACPP,
-        Provider::Xai => XAI,
-        Provider::DeepSeek => DEEPSEEK,
-        Provider::Gemini => GEMINI,
-        Provider::Runway => RUNWAY,
-        Provider::Pollinations => POLLINATIONS,
+        Provider::OpenAi => &[OPENAI],
+        Provider::Anthropic => &[ANTHROPIC],
+        Provider::OpenRouter => &[OPENROUTER, OPENAI],
+        Provider::Ollama => &[OLLAMA, OPENAI],
+        Provider::LlamaCpp => &[LLAMACPP, OPENAI],
+        Provider::Xai => &[XAI, OPENAI],
+        Provider::DeepSeek => &[DEEPSEEK, OPENAI],
+        Provider::Gemini => &[GEMINI],
+        Provider::Runway => &[RUNWAY],
+        Provider::Pollinations => &[POLLINATIONS, OPENAI],
     }
 }

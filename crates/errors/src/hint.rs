@@ -117,6 +117,14 @@ pub fn parse_duration(s: &str) -> Option<Duration> {
 
 /// Parses the longest duration at the start of `s`, returning it and the rest.
 fn duration_prefix(s: &str) -> Option<(Duration, &str)> {
+    let (secs, rest) = duration_secs_prefix(s)?;
+    Some((seconds(secs)?, rest))
+}
+
+/// Scans the longest Go-style duration at the start of `s` (`1h2m3.5s`, `250ms`, `12us`),
+/// returning it in seconds, uncapped, and the rest of `s`. Shared with
+/// [`serde_duration`](crate::serde_duration), which must not cap config durations.
+pub(crate) fn duration_secs_prefix(s: &str) -> Option<(f64, &str)> {
     let mut total = 0f64;
     let mut rest = s;
     let mut parsed_any = false;
@@ -146,11 +154,7 @@ fn duration_prefix(s: &str) -> Option<(Duration, &str)> {
         rest = &after[unit.len()..];
         parsed_any = true;
     }
-    if !parsed_any {
-        return None;
-    }
-    let d = seconds(total)?;
-    Some((d, rest))
+    parsed_any.then_some((total, rest))
 }
 
 /// Finds OpenAI's "try again in 41.724s" (also "in 20ms", "in 1m30s") in a message.

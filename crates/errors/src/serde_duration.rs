@@ -90,26 +90,17 @@ fn parse(s: &str) -> Option<Duration> {
     if s == "0" {
         return Some(Duration::ZERO);
     }
-    let mut total = Duration::ZERO;
-    let mut rest = s;
-    while !rest.is_empty() {
-        let num_len = rest.find(|c: char| !(c.is_ascii_digit() || c == '.'))?;
-        let n: f64 = rest[..num_len].parse().ok()?;
-        let after = &rest[num_len..];
-        let (unit, scale) = [
-            ("ms", 1e-3),
-            ("us", 1e-6),
-            ("ns", 1e-9),
-            ("h", 3600.0),
-            ("m", 60.0),
-            ("s", 1.0),
-        ]
-        .into_iter()
-        .find(|(u, _)| after.starts_with(u))?;
-        total = total.checked_add(Duration::try_from_secs_f64(n * scale).ok()?)?;
-        rest = &after[unit.len()..];
+    let (secs, rest) = crate::hint::duration_secs_prefix(s)?;
+    if !rest.is_empty() || !secs.is_finite() || secs < 0.0 {
+        return None;
     }
-    (!s.is_empty()).then_some(total)
+    // Round to the nanosecond so that "1001ms" is exactly 1.001 s.
+    let nanos = (secs * 1e9).round();
+    if nanos < u64::MAX as f64 {
+        Some(Duration::from_nanos(nanos as u64))
+    } else {
+        Duration::try_from_secs_f64(secs).ok()
+    }
 }
 
 /// The same for `Option<Duration>` (`null` or absent with `#[serde(default)]` is `None`).

@@ -220,8 +220,13 @@ impl OpenAiConfig {
     /// DeepSeek: `https://api.deepseek.com` (the documented base; `/v1` is accepted for
     /// compatibility), `Authorization: Bearer`, key required, health `GET /models`, no
     /// images. Prefix completion through `https://api.deepseek.com/beta` makes resume exact.
+    /// While a request waits for capacity DeepSeek sends only `: keep-alive` comments, so here
+    /// keep-alives reset the idle timer (a total stream deadline of 30 minutes still bounds
+    /// the wait).
     pub fn deepseek() -> OpenAiConfig {
         let mut c = base(Preset::DeepSeek, "https://api.deepseek.com");
+        c.stream_timeouts.keep_alive_resets_idle = true;
+        c.stream_timeouts.total = Some(std::time::Duration::from_secs(30 * 60));
         c.prefix_base_url = Some("https://api.deepseek.com/beta".to_owned());
         c.capabilities.vision = false;
         c.capabilities.reasoning = true;

@@ -557,3 +557,17 @@ fn a_config_file_round_trips_without_the_key() {
     assert!(!written.contains("sk-from-file"), "{written}");
     assert!(written.contains("\"timeout\":\"90s\""), "{written}");
 }
+
+#[test]
+fn deepseek_keep_alives_hold_a_queued_stream_open_but_a_total_deadline_bounds_it() {
+    // DeepSeek queues requests behind `: keep-alive` comments; an idle timer that ignored
+    // them would cut every queued stream after 60 s.
+    let c = steadfast_providers_openai::OpenAiConfig::deepseek();
+    assert!(c.stream_timeouts.keep_alive_resets_idle);
+    assert!(c.stream_timeouts.total.is_some());
+    assert!(
+        !steadfast_providers_openai::OpenAiConfig::openai()
+            .stream_timeouts
+            .keep_alive_resets_idle
+    );
+}
