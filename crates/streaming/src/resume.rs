@@ -15,11 +15,14 @@
 //!   may reopen on the same provider or on a replacement.
 //! - The start of a continuation's text is held until it is clear how much of it repeats the
 //!   delivered tail; the longest repeated overlap of at least `min_overlap` bytes (default 8)
-//!   is dropped. Shorter coincidences are common (a cut inside `w11` leaves `w1`, and the
-//!   true continuation starts with `1`) and are kept. The limits, plainly: a provider that
-//!   repeats fewer than `min_overlap` bytes duplicates them, and one whose genuinely new text
-//!   starts with the same `min_overlap`+ bytes the old text ended with loses them; providers
-//!   that continue exactly from a prefix should be resumed with `overlap_window: 0`.
+//!   is dropped, as is a restart that repeats the *whole* delivered text however short it
+//!   is (best-effort continuations often start over). Shorter coincidences are common (a cut
+//!   inside `w11` leaves `w1`, and the true continuation starts with `1`) and are kept. The
+//!   limits, plainly: a provider that repeats fewer than `min_overlap` bytes of a longer
+//!   answer duplicates them, and one whose genuinely new text starts with the same
+//!   `min_overlap`+ bytes the old text ended with (or with the whole of a short answer) loses
+//!   them; providers that continue exactly from a prefix should be resumed with
+//!   `overlap_window: 0`.
 //! - Tool calls are held back until complete (the next call starts, or the answer finishes)
 //!   and then delivered as one [`ToolCallDelta`] carrying the whole arguments. A cut inside a
 //!   tool call therefore discards the partial call, and the continuation must produce it
@@ -159,23 +162,32 @@ impl Dedupe {
         if still_open {
             return None;
         }
-        Some(self.decide(tail))
+        Some(self.decide(tail, tail.len() == delivered.len()))
     }
 
-    /// Decides with what has arrived (end of the continuation, or a non-text event).
+    /// Decides with what has arrived (end of the continuation, or a content event of another
+    /// kind). With nothing pending there is nothing to decide yet: detection stays on for the
+    /// continuation's first text, which may still repeat the tail.
     fn flush(&mut self, delivered: &str, window: usize) -> Option<String> {
         if !self.active || self.pending.is_empty() {
-            self.active = false;
             return None;
         }
-        Some(self.decide(tail(delivered, window)))
+        let tail = tail(delivered, window);
+        Some(self.decide(tail, tail.len() == delivered.len()))
     }
 
-    fn decide(&mut self, tail: &str) -> String {
+    /// `whole` says the tail is the entire delivered text: a continuation that starts with all
+    /// of it is a restart from scratch (what best-effort continuations often do), taken for an
+    /// overlap however short the answer was.
+    fn decide(&mut self, tail: &str, whole: bool) -> String {
         let max = self.pending.len().min(tail.len());
-        let overlap = (self.min_overlap.max(1)..=max)
+        let overlap = (1..=max)
             .rev()
-            .find(|&k| self.pending.is_char_boundary(k) && tail.ends_with(&self.pending[..k]))
+            .find(|&k| {
+                (k >= self.min_overlap || (whole && k == tail.len()))
+                    && self.pending.is_char_boundary(k)
+                    && tail.ends_with(&self.pending[..k])
+            })
             .unwrap_or(0);
         self.active = false;
         let rest = self.pending[overlap..].to_owned();
@@ -348,6 +360,9 @@ impl ResumableStream {
                     self.phase = Phase::Ended;
                 }
             }
+            // Keep-alives (an Anthropic `ping` comes before the first text) and usage carry no
+            // content: they must not end overlap detection.
+            StreamEvent::KeepAlive => self.emit(event),
             other => {
                 self.flush_text();
                 self.emit(other);

@@ -79,14 +79,15 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(300))]
 
     /// Random answer, random cut points (several interruptions, often inside a word or a
-    /// multi-byte character), random repeated overlaps (none, or 8..60 bytes of the tail — the
-    /// documented guarantee) and random chunking: the answer arrives exactly once, usage is
+    /// multi-byte character), random repeated overlaps (none, 8..60 bytes of the tail, or a
+    /// restart of the whole answer — the documented guarantee), keep-alives and usage before
+    /// a continuation's text, and random chunking: the answer arrives exactly once, usage is
     /// summed.
     #[test]
     fn resume_never_duplicates_or_drops_text(
         words in 3usize..80,
         cut_fracs in proptest::collection::vec(0.0f64..1.0, 1..4),
-        overlaps in proptest::collection::vec(prop_oneof![Just(0usize), 8usize..60], 4),
+        overlaps in proptest::collection::vec(prop_oneof![Just(0usize), 8usize..60, Just(usize::MAX)], 4),
         sizes in proptest::collection::vec(1usize..12, 1..5),
     ) {
         let answer: String = (0..words).map(|i| format!("w{i} ")).collect::<String>() + "ünïcødé ✓ end.";
@@ -119,13 +120,21 @@ proptest! {
                     // repeat a few characters of the tail.
                     let from = delivered.text().len();
                     assert!(answer.starts_with(delivered.text()), "delivered text diverged");
-                    // Repeat nothing, or min_overlap..60 bytes (never a shorter stub).
+                    // Repeat nothing, min_overlap..60 bytes (never a shorter stub), or start
+                    // the whole answer over (usize::MAX), as best-effort continuations do.
                     let wanted = overlaps[attempt as usize % overlaps.len()];
-                    let repeat = if wanted <= from { wanted } else { 0 };
+                    let repeat = if wanted == usize::MAX { from } else if wanted <= from { wanted } else { 0 };
                     let mut start = from - repeat;
                     while !answer.is_char_boundary(start) { start -= 1; }
                     let end = cuts.get(attempt as usize).copied().unwrap_or(answer.len()).max(from);
-                    let mut items: Vec<Item> = vec![Ok(StreamEvent::Start { id: Some("b".into()), model: None })];
+                    // Real continuations send events before their first text: Anthropic's
+                    // message_start usage and ping, SSE keep-alive comments.
+                    let mut items: Vec<Item> = vec![
+                        Ok(StreamEvent::Start { id: Some("b".into()), model: None }),
+                        Ok(StreamEvent::KeepAlive),
+                        Ok(StreamEvent::Usage(Usage { input_tokens: 20, output_tokens: 1, ..Usage::default() })),
+                        Ok(StreamEvent::KeepAlive),
+                    ];
                     items.extend(pieces(&answer[start..end], &sizes).iter().map(|p| text(p)));
                     items.push(Ok(StreamEvent::Usage(Usage { input_tokens: 20, output_tokens: 2, ..Usage::default() })));
                     if end < answer.len() {
