@@ -1,0 +1,378 @@
+//! The call loop: each provider in the plan's order under its retry policy, each attempt
+//! behind the provider's breaker and the call's deadline.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use steadfast_circuit::{Permit, Rejected};
+use steadfast_errors::{ErrorKind, Failure, ProviderError};
+use steadfast_providers_core::{ChatProvider, ChatRequest, ChatResponse};
+use tokio::time::Instant;
+
+use crate::chain::{Entry, Inner};
+use crate::error::{FallbackError, StopReason};
+use crate::plan::{Constraints, Plan};
+use crate::record::{AttemptOutcome, AttemptRecord};
+
+/// The future of one operation on one provider.
+pub(crate) type OpFuture<'a, T> =
+    Pin<Box<dyn Future<Output = Result<T, ProviderError>> + Send + 'a>>;
+
+/// What is done with a provider on each attempt: `chat`, or open a stream.
+pub(crate) trait Op: Sync {
+    type Output: Send;
+
+    /// Whether a success is logged later, when the result is complete (a stream at its end),
+    /// rather than when the attempt returns.
+    const LOGS_SUCCESS_LATER: bool = false;
+
+    fn call<'a>(
+        &'a self,
+        provider: &'a dyn ChatProvider,
+        request: &'a ChatRequest,
+    ) -> OpFuture<'a, Self::Output>;
+}
+
+/// A whole answer.
+#[derive(Debug)]
+pub(crate) struct ChatOp;
+
+impl Op for ChatOp {
+    type Output = ChatResponse;
+
+    fn call<'a>(
+        &'a self,
+        provider: &'a dyn ChatProvider,
+        request: &'a ChatRequest,
+    ) -> OpFuture<'a, ChatResponse> {
+        provider.chat(request)
+    }
+}
+
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Why one attempt failed, as the retry policy sees it.
+#[derive(Debug)]
+enum AttemptError {
+    /// The provider failed.
+    Provider(ProviderError),
+    /// The call's deadline cut the attempt short (or left no time to start it).
+    Deadline(ProviderError),
+    /// The breaker refused the attempt.
+    Rejected(Rejected),
+}
+
+impl Failure for AttemptError {
+    fn is_retryable(&self) -> bool {
+        match self {
+            AttemptError::Provider(e) => e.is_retryable(),
+            AttemptError::Deadline(_) | AttemptError::Rejected(_) => false,
+        }
+    }
+
+    fn retry_after(&self) -> Option<Duration> {
+        match self {
+            AttemptError::Provider(e) => e.retry_after(),
+            _ => None,
+        }
+    }
+
+    fn counts_against_health(&self) -> bool {
+        match self {
+            AttemptError::Provider(e) => e.counts_against_health(),
+            _ => false,
+        }
+    }
+
+    fn kind(&self) -> Option<ErrorKind> {
+        match self {
+            AttemptError::Provider(e) | AttemptError::Deadline(e) => Some(e.kind()),
+            AttemptError::Rejected(_) => None,
+        }
+    }
+}
+
+/// The error of an attempt the call's deadline cut short.
+pub(crate) fn deadline_error(provider: &str, model: &str) -> ProviderError {
+    ProviderError::new(
+        ErrorKind::Timeout,
+        provider.to_owned(),
+        "the call's deadline passed",
+    )
+    .with_model(model.to_owned())
+}
+
+/// `request` with its own timeout, if it has one, capped at `left`. A request without one
+/// keeps none, so that the provider's configured timeout applies: replacing it with the
+/// time left would let one slow provider eat the whole deadline (the attempt is cut at the
+/// deadline separately).
+pub(crate) fn capped(request: &ChatRequest, left: Duration) -> ChatRequest {
+    let mut capped = request.clone();
+    capped.timeout = request.timeout.map(|t| t.min(left));
+    capped
+}
+
+/// One structured event per attempt (DESIGN §8, seed 000).
+pub(crate) fn attempt_event(
+    provider: &str,
+    model: &str,
+    elapsed: Duration,
+    error: Option<&ProviderError>,
+    attempt: u32,
+    fallback: bool,
+) {
+    let duration_ms = elapsed.as_secs_f64() * 1000.0;
+    let retry_count = attempt.saturating_sub(1);
+    match error {
+        None => tracing::info!(
+            target: "steadfast_fallback",
+            provider,
+            model,
+            duration_ms,
+            success = true,
+            attempt,
+            retry_count,
+            fallback,
+            "attempt succeeded"
+        ),
+        Some(e) => tracing::warn!(
+            target: "steadfast_fallback",
+            provider,
+            model,
+            duration_ms,
+            success = false,
+            error_kind = e.kind().as_str(),
+            category5 = e.category5().as_str(),
+            status = e.status(),
+            attempt,
+            retry_count,
+            fallback,
+            error = %e,
+            "attempt failed"
+        ),
+    }
+}
+
+fn skip_event(provider: &str, model: &str, outcome: AttemptOutcome) {
+    tracing::debug!(
+        target: "steadfast_fallback",
+        provider,
+        model,
+        outcome = outcome.as_str(),
+        "provider skipped"
+    );
+}
+
+/// How one provider's turn ended.
+enum RunEnd<T> {
+    Won(T, Permit),
+    /// The breaker refused the first attempt.
+    Skipped(Rejected),
+    Failed(ProviderError),
+}
+
+struct Run<T> {
+    end: RunEnd<T>,
+    retries: u32,
+    duration: Duration,
+}
+
+/// One provider's turn: its retry policy around attempts, each behind its breaker, each cut
+/// at the deadline. Failures are reported to the breaker and health here; a success's
+/// permit is handed back to the caller to report when the success is complete.
+async fn run_on<O: Op>(
+    entry: &Entry,
+    plan: &Plan,
+    request: &ChatRequest,
+    fallback: bool,
+    op: &O,
+) -> Run<O::Output> {
+    let started = Instant::now();
+    let policy = entry.policy_within(plan.remaining());
+    let base = entry.request_for(request);
+    let base: &ChatRequest = &base;
+    let model = base.model.as_str();
+    let id = entry.id();
+    // The last provider error, for when the breaker refuses a later attempt.
+    let last: Mutex<Option<ProviderError>> = Mutex::new(None);
+    let last = &last;
+    let outcome = policy
+        .run(|ctx| async move {
+            let permit = entry
+                .breaker
+                .try_acquire()
+                .map_err(AttemptError::Rejected)?;
+            let attempt_started = Instant::now();
+            let result = match plan.remaining() {
+                None => op.call(&*entry.provider, base).await,
+                Some(left) if left.is_zero() => {
+                    drop(permit);
+                    return Err(AttemptError::Deadline(deadline_error(id, model)));
+                }
+                Some(left) => {
+                    let req = capped(base, left);
+                    match tokio::time::timeout(left, op.call(&*entry.provider, &req)).await {
+                        Ok(result) => result,
+                        Err(_) => {
+                            // The caller's deadline, not the provider's fault: the permit is
+                            // dropped (cancelled) and health is left alone.
+                            drop(permit);
+                            let e = deadline_error(id, model);
+                            attempt_event(
+                                id,
+                                model,
+                                attempt_started.elapsed(),
+                                Some(&e),
+                                ctx.number,
+                                fallback,
+                            );
+                            return Err(AttemptError::Deadline(e));
+                        }
+                    }
+                }
+            };
+            let elapsed = attempt_started.elapsed();
+            match result {
+                // The provider's own timeout (capped at the time left) firing at the
+                // deadline is the deadline's doing, as above.
+                Err(e) if e.kind() == ErrorKind::Timeout && plan.expired() => {
+                    drop(permit);
+                    attempt_event(id, model, elapsed, Some(&e), ctx.number, fallback);
+                    Err(AttemptError::Deadline(e))
+                }
+                Ok(value) => {
+                    if !O::LOGS_SUCCESS_LATER {
+                        attempt_event(id, model, elapsed, None, ctx.number, fallback);
+                    }
+                    Ok((value, permit))
+                }
+                Err(e) => {
+                    permit.failure(&e);
+                    entry.health.failure(e.counts_against_health());
+                    attempt_event(id, model, elapsed, Some(&e), ctx.number, fallback);
+                    *lock(last) = Some(e.clone());
+                    Err(AttemptError::Provider(e))
+                }
+            }
+        })
+        .await;
+    let made = u32::try_from(outcome.attempts.len()).unwrap_or(u32::MAX);
+    let (end, made) = match outcome.result {
+        Ok((value, permit)) => (RunEnd::Won(value, permit), made),
+        Err(AttemptError::Provider(e) | AttemptError::Deadline(e)) => (RunEnd::Failed(e), made),
+        Err(AttemptError::Rejected(rejected)) => match lock(last).take() {
+            Some(e) => (RunEnd::Failed(e), made - 1),
+            None => (RunEnd::Skipped(rejected), 0),
+        },
+    };
+    Run {
+        end,
+        retries: made.saturating_sub(1),
+        duration: started.elapsed(),
+    }
+}
+
+/// The provider that answered, with what the caller needs to finish the call.
+pub(crate) struct Won<T> {
+    pub(crate) value: T,
+    pub(crate) permit: Permit,
+    /// Its position in the plan's order.
+    pub(crate) position: usize,
+    /// Its index among the chain's entries.
+    pub(crate) entry: usize,
+    pub(crate) model: String,
+    /// Every turn so far; the last is the winner's.
+    pub(crate) attempts: Vec<AttemptRecord>,
+}
+
+/// Runs the plan: each provider in order until one succeeds or the rules say stop.
+pub(crate) async fn drive<O: Op>(
+    inner: &Inner,
+    request: &ChatRequest,
+    plan: &Plan,
+    constraints: &mut Constraints,
+    op: &O,
+) -> Result<Won<O::Output>, FallbackError> {
+    let mut attempts = Vec::new();
+    let mut last: Option<ProviderError> = None;
+    let mut called = false;
+    for (position, &index) in plan.order.iter().enumerate() {
+        if plan.expired() {
+            return Err(FallbackError::new(
+                attempts,
+                last,
+                StopReason::DeadlineExceeded,
+            ));
+        }
+        let entry = &inner.entries[index];
+        let model = entry.model_for(request);
+        if let Some(skip) = entry.excluded(constraints) {
+            skip_event(entry.id(), model, skip);
+            attempts.push(entry.record(request, skip));
+            continue;
+        }
+        let run = run_on(entry, plan, request, position > 0, op).await;
+        match run.end {
+            RunEnd::Won(value, permit) => {
+                let mut record = entry.record(request, AttemptOutcome::Succeeded);
+                record.retries = run.retries;
+                record.duration = run.duration;
+                attempts.push(record);
+                return Ok(Won {
+                    value,
+                    permit,
+                    position,
+                    entry: index,
+                    model: model.to_owned(),
+                    attempts,
+                });
+            }
+            RunEnd::Skipped(rejected) => {
+                skip_event(entry.id(), model, AttemptOutcome::SkippedBreakerOpen);
+                attempts.push(AttemptRecord::skipped(
+                    entry.id(),
+                    model,
+                    AttemptOutcome::SkippedBreakerOpen,
+                    Some(rejected.to_string()),
+                ));
+            }
+            RunEnd::Failed(err) => {
+                called = true;
+                let mut record = entry.record(request, AttemptOutcome::Failed);
+                record.fail(&err);
+                record.retries = run.retries;
+                record.duration = run.duration;
+                attempts.push(record);
+                let kind = err.kind();
+                if !kind.may_fall_back() {
+                    return Err(FallbackError::new(
+                        attempts,
+                        Some(err),
+                        StopReason::NoFallback,
+                    ));
+                }
+                constraints.after_failure(kind, &entry.config);
+                last = Some(err);
+                if !plan.fallback {
+                    return Err(FallbackError::new(
+                        attempts,
+                        last,
+                        StopReason::FallbackDisabled,
+                    ));
+                }
+            }
+        }
+    }
+    let reason = if plan.expired() {
+        StopReason::DeadlineExceeded
+    } else if called {
+        StopReason::AllFailed
+    } else {
+        StopReason::NoEligibleProvider
+    };
+    Err(FallbackError::new(attempts, last, reason))
+}

@@ -1,0 +1,381 @@
+//! `FallbackChain` and its `ChainBuilder`: providers in priority order, each with its own
+//! retry policy, circuit breaker and health; `CallOptions` and `Answered` for one call.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use steadfast_circuit::CircuitBreaker;
+use steadfast_providers_core::{ChatProvider, ChatRequest, ChatResponse};
+use steadfast_retry::RetryPolicy;
+
+use crate::call::{ChatOp, drive};
+use crate::config::{ChainConfig, EntryConfig};
+use crate::error::FallbackError;
+use crate::health::{HealthTracker, ProviderStatus};
+use crate::plan::{Constraints, Plan};
+use crate::record::{AttemptOutcome, AttemptRecord};
+use crate::stream::{FallbackStream, OpenOp};
+
+/// Providers tried in order, each behind its own retry policy and circuit breaker; see the
+/// [crate docs](crate) for the rules.
+///
+/// Cheap to clone (an [`Arc`]); clones share breakers, retry budgets, health and the enabled
+/// flags, so one chain serves every task of a service.
+///
+/// ```
+/// use std::sync::Arc;
+/// use steadfast_errors::ErrorKind;
+/// use steadfast_fallback::{EntryConfig, FallbackChain, Health};
+/// use steadfast_providers_core::{ChatRequest, Message};
+/// use steadfast_providers_mock::{Outcome, ScriptedConfig, ScriptedProvider};
+///
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
+/// let config = |id: &str| ScriptedConfig { id: id.into(), ..ScriptedConfig::default() };
+/// let chain = FallbackChain::builder()
+///     .provider(Arc::new(ScriptedProvider::new(config("a"), [Outcome::Error(ErrorKind::Auth)])), EntryConfig::default())
+///     .provider(Arc::new(ScriptedProvider::new(config("b"), [Outcome::text("hi")])), EntryConfig::default())
+///     .build();
+/// let request = ChatRequest::new("m", vec![Message::user("Hello")]);
+/// for _ in 0..2 {
+///     assert_eq!(chain.chat(&request).await.unwrap().provider, "b");
+/// }
+/// let status = chain.status();
+/// assert_eq!(status[0].health, Health::Degraded); // two bad keys in a row
+/// assert!(chain.set_enabled("a", false));
+/// assert_eq!(chain.chat(&request).await.unwrap().attempts.len(), 2); // skipped, then b
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct FallbackChain {
+    inner: Arc<Inner>,
+}
+
+/// Builds a [`FallbackChain`]; providers are added in priority order.
+#[derive(Debug, Default)]
+pub struct ChainBuilder {
+    entries: Vec<(Arc<dyn ChatProvider>, EntryConfig)>,
+    config: ChainConfig,
+}
+
+pub(crate) struct Inner {
+    pub(crate) entries: Vec<Entry>,
+    pub(crate) config: ChainConfig,
+}
+
+/// One provider with its policy, breaker and health.
+pub(crate) struct Entry {
+    pub(crate) provider: Arc<dyn ChatProvider>,
+    pub(crate) config: EntryConfig,
+    pub(crate) policy: RetryPolicy,
+    pub(crate) breaker: CircuitBreaker,
+    pub(crate) enabled: AtomicBool,
+    pub(crate) health: HealthTracker,
+}
+
+impl Entry {
+    pub(crate) fn id(&self) -> &str {
+        self.provider.id()
+    }
+
+    /// The model this entry asks for.
+    pub(crate) fn model_for<'a>(&'a self, request: &'a ChatRequest) -> &'a str {
+        self.config.model.as_deref().unwrap_or(&request.model)
+    }
+
+    /// The request as this entry sends it (its model, when it overrides the request's).
+    pub(crate) fn request_for<'a>(&self, request: &'a ChatRequest) -> Cow<'a, ChatRequest> {
+        match &self.config.model {
+            Some(model) if *model != request.model => {
+                let mut owned = request.clone();
+                owned.model.clone_from(model);
+                Cow::Owned(owned)
+            }
+            _ => Cow::Borrowed(request),
+        }
+    }
+
+    /// Why this entry may not be tried now, if it may not (disabled, or excluded by an
+    /// earlier failure). The breaker is asked later, per attempt.
+    pub(crate) fn excluded(&self, constraints: &Constraints) -> Option<AttemptOutcome> {
+        if self.enabled.load(Ordering::Relaxed) {
+            constraints.excludes(&self.config)
+        } else {
+            Some(AttemptOutcome::SkippedDisabled)
+        }
+    }
+
+    /// The entry's retry policy, bounded by a call deadline `remaining` away. The policy's
+    /// config is shared, so a bounded copy is made (sharing the entry's retry budget).
+    pub(crate) fn policy_within(&self, remaining: Option<Duration>) -> Cow<'_, RetryPolicy> {
+        let Some(left) = remaining else {
+            return Cow::Borrowed(&self.policy);
+        };
+        let mut config = self.policy.config().clone();
+        config.deadline = Some(config.deadline.map_or(left, |d| d.min(left)));
+        config.budget = None;
+        let policy = RetryPolicy::new(config);
+        Cow::Owned(match self.policy.budget() {
+            Some(budget) => policy.with_budget(budget.clone()),
+            None => policy,
+        })
+    }
+
+    pub(crate) fn record(&self, request: &ChatRequest, outcome: AttemptOutcome) -> AttemptRecord {
+        AttemptRecord::new(self.id(), self.model_for(request), outcome)
+    }
+}
+
+impl fmt::Debug for FallbackChain {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        struct Providers<'a>(&'a [Entry]);
+        impl fmt::Debug for Providers<'_> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.debug_list()
+                    .entries(self.0.iter().map(|e| {
+                        (
+                            e.id(),
+                            e.enabled.load(Ordering::Relaxed),
+                            e.breaker.state(),
+                            e.health.health(),
+                        )
+                    }))
+                    .finish()
+            }
+        }
+        f.debug_struct("FallbackChain")
+            .field("providers", &Providers(&self.inner.entries))
+            .field("config", &self.inner.config)
+            .finish()
+    }
+}
+
+/// Per-call options.
+///
+/// ```
+/// use std::time::Duration;
+/// use steadfast_fallback::CallOptions;
+///
+/// // Only runway, and give up after 30 s (seed 000's `prefer="runway", fallback=False`).
+/// let pinned = CallOptions {
+///     prefer: Some("runway".into()),
+///     fallback: false,
+///     deadline: Some(Duration::from_secs(30)),
+/// };
+/// assert!(CallOptions::default().fallback);
+/// # let _ = pinned;
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CallOptions {
+    /// Try the provider with this id first (if it exists and is eligible), then the others in
+    /// priority order. Default `None`.
+    pub prefer: Option<String>,
+    /// Whether the call may move on to another provider. With `false` exactly one provider
+    /// is called: `prefer` when given (skipped if ineligible — nothing else is tried), else
+    /// the first eligible one in priority order. Its retries still happen. Default `true`.
+    pub fallback: bool,
+    /// The time allowed for this call, replacing [`ChainConfig::deadline`]. Default `None`.
+    pub deadline: Option<Duration>,
+}
+
+impl Default for CallOptions {
+    fn default() -> Self {
+        CallOptions {
+            prefer: None,
+            fallback: true,
+            deadline: None,
+        }
+    }
+}
+
+/// A value and who produced it: the provider, the model, and every attempt on the way.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Answered<T> {
+    /// The answer.
+    pub value: T,
+    /// The id of the provider that answered.
+    pub provider: String,
+    /// The model it was asked for.
+    pub model: String,
+    /// Every provider's turn, in order; the last one succeeded.
+    pub attempts: Vec<AttemptRecord>,
+}
+
+impl<T> Answered<T> {
+    /// Whether another provider was called or skipped before the one that answered.
+    pub fn fell_back(&self) -> bool {
+        self.attempts.len() > 1
+    }
+
+    /// Retries made across every provider.
+    pub fn retries(&self) -> u32 {
+        self.attempts.iter().map(|a| a.retries).sum()
+    }
+}
+
+impl FallbackChain {
+    /// A builder with no providers and the default [`ChainConfig`].
+    pub fn builder() -> ChainBuilder {
+        ChainBuilder::default()
+    }
+
+    /// Answers `request` whole, with the default [`CallOptions`].
+    pub async fn chat(
+        &self,
+        request: &ChatRequest,
+    ) -> Result<Answered<ChatResponse>, FallbackError> {
+        self.chat_with(request, CallOptions::default()).await
+    }
+
+    /// Answers `request` whole: each eligible provider in turn, under its retry policy and
+    /// breaker, until one answers or the rules say stop.
+    pub async fn chat_with(
+        &self,
+        request: &ChatRequest,
+        options: CallOptions,
+    ) -> Result<Answered<ChatResponse>, FallbackError> {
+        let plan = Plan::new(&self.inner, &options);
+        let mut constraints = Constraints::default();
+        let won = drive(&self.inner, request, &plan, &mut constraints, &ChatOp).await?;
+        let entry = &self.inner.entries[won.entry];
+        won.permit.success();
+        entry.health.success();
+        Ok(Answered {
+            value: won.value,
+            provider: entry.id().to_owned(),
+            model: won.model,
+            attempts: won.attempts,
+        })
+    }
+
+    /// Answers `request` as a stream, with the default [`CallOptions`].
+    pub async fn chat_stream(
+        &self,
+        request: &ChatRequest,
+    ) -> Result<FallbackStream, FallbackError> {
+        self.chat_stream_with(request, CallOptions::default()).await
+    }
+
+    /// Answers `request` as a stream.
+    ///
+    /// Returns once a provider's stream has produced its first token (text, reasoning, a
+    /// refusal, a tool call, or the end of an empty answer): until then a failure is an
+    /// ordinary failed attempt, retried and fallen back from exactly as in
+    /// [`chat_with`](Self::chat_with). After it, interruptions are resumed — on the same
+    /// provider first, then on the next eligible one — and every token reaches the consumer
+    /// once. See [`FallbackStream`].
+    pub async fn chat_stream_with(
+        &self,
+        request: &ChatRequest,
+        options: CallOptions,
+    ) -> Result<FallbackStream, FallbackError> {
+        let plan = Plan::new(&self.inner, &options);
+        let mut constraints = Constraints::default();
+        let won = drive(&self.inner, request, &plan, &mut constraints, &OpenOp).await?;
+        Ok(FallbackStream::start(
+            Arc::clone(&self.inner),
+            request.clone(),
+            plan,
+            constraints,
+            won,
+        ))
+    }
+
+    /// Every provider's state, in priority order.
+    pub fn status(&self) -> Vec<ProviderStatus> {
+        self.inner
+            .entries
+            .iter()
+            .map(|e| ProviderStatus {
+                id: e.id().to_owned(),
+                model: e.config.model.clone(),
+                enabled: e.enabled.load(Ordering::Relaxed),
+                health: e.health.health(),
+                breaker: e.breaker.state(),
+                successes: e.health.successes(),
+                failures: e.health.failures(),
+                error_score: e.health.score(),
+                consecutive_failures: e.health.consecutive(),
+            })
+            .collect()
+    }
+
+    /// Enables or disables every provider with this id, at run time; `false` when there is
+    /// none. Calls in flight are not interrupted.
+    pub fn set_enabled(&self, id: &str, enabled: bool) -> bool {
+        let mut found = false;
+        for e in self.inner.entries.iter().filter(|e| e.id() == id) {
+            e.enabled.store(enabled, Ordering::Relaxed);
+            found = true;
+        }
+        found
+    }
+
+    /// The circuit breaker of the first provider with this id (to observe its transitions or
+    /// reset it).
+    pub fn breaker(&self, id: &str) -> Option<CircuitBreaker> {
+        self.inner
+            .entries
+            .iter()
+            .find(|e| e.id() == id)
+            .map(|e| e.breaker.clone())
+    }
+
+    /// The chain's configuration.
+    pub fn config(&self) -> &ChainConfig {
+        &self.inner.config
+    }
+
+    /// How many providers the chain holds.
+    pub fn len(&self) -> usize {
+        self.inner.entries.len()
+    }
+
+    /// Whether the chain holds no provider (every call then fails with
+    /// [`StopReason::NoEligibleProvider`](crate::StopReason::NoEligibleProvider)).
+    pub fn is_empty(&self) -> bool {
+        self.inner.entries.is_empty()
+    }
+}
+
+impl ChainBuilder {
+    /// Adds `provider` after those already added, configured by `entry`.
+    #[must_use]
+    pub fn provider(mut self, provider: Arc<dyn ChatProvider>, entry: EntryConfig) -> Self {
+        self.entries.push((provider, entry));
+        self
+    }
+
+    /// Sets the chain's configuration.
+    #[must_use]
+    pub fn config(mut self, config: ChainConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// Builds the chain: one retry policy (with its budget) and one circuit breaker per
+    /// entry, shared by every call. Invalid breaker settings are repaired as
+    /// [`steadfast_circuit::Config::clamped`] describes.
+    pub fn build(self) -> FallbackChain {
+        let entries = self
+            .entries
+            .into_iter()
+            .map(|(provider, config)| Entry {
+                policy: RetryPolicy::new(config.retry.clone()),
+                breaker: CircuitBreaker::new(config.breaker.clone()),
+                enabled: AtomicBool::new(config.enabled),
+                health: HealthTracker::default(),
+                provider,
+                config,
+            })
+            .collect();
+        FallbackChain {
+            inner: Arc::new(Inner {
+                entries,
+                config: self.config,
+            }),
+        }
+    }
+}
