@@ -6,10 +6,13 @@
 //!   `tests/conformance`) and end with `N passed, M failed`.
 //! - `bench [--quick]` — build `steadfast-bench` in release mode and run it: each subject
 //!   next to its raw baseline, measured in the same run.
+//! - `inject-failures [--quick]` — the failure-injection suite: real providers behind a real
+//!   fallback chain against fault-injecting loopback servers; exits non-zero below target.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 mod codegen;
 mod conformance;
+mod inject;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -19,7 +22,8 @@ const USAGE: &str = "usage: cargo xtask <command>
 commands:
   codegen [--check]                         regenerate the error tables (or check they are fresh)
   conformance [--fixtures DIR]... [--verbose]  run wire-format fixtures (default: tests/conformance)
-  bench [--quick]                           benchmarks against raw baselines, in release mode";
+  bench [--quick]                           benchmarks against raw baselines, in release mode
+  inject-failures [--quick]                 the failure-injection suite on local fault servers";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -27,6 +31,7 @@ fn main() -> ExitCode {
         Some("codegen") => codegen_cmd(&args[1..]),
         Some("conformance") => conformance_cmd(&args[1..]),
         Some("bench") => bench_cmd(&args[1..]),
+        Some("inject-failures") => inject_cmd(&args[1..]),
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");
             Ok(true)
@@ -99,6 +104,13 @@ fn conformance_cmd(args: &[String]) -> Result<bool, String> {
     }
     println!("{}", summary.closing_line());
     Ok(summary.failed == 0)
+}
+
+fn inject_cmd(args: &[String]) -> Result<bool, String> {
+    if let Some(bad) = args.iter().find(|a| *a != "--quick") {
+        return Err(format!("unknown argument `{bad}`\n\n{USAGE}"));
+    }
+    inject::run(args.iter().any(|a| a == "--quick"))
 }
 
 fn bench_cmd(args: &[String]) -> Result<bool, String> {
