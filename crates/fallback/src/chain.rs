@@ -163,6 +163,7 @@ impl fmt::Debug for FallbackChain {
 ///     prefer: Some("runway".into()),
 ///     fallback: false,
 ///     deadline: Some(Duration::from_secs(30)),
+///     ..CallOptions::default()
 /// };
 /// assert!(CallOptions::default().fallback);
 /// # let _ = pinned;
@@ -178,12 +179,17 @@ pub struct CallOptions {
     pub fallback: bool,
     /// The time allowed for this call, replacing [`ChainConfig::deadline`]. Default `None`.
     pub deadline: Option<Duration>,
+    /// The providers to try, by id and in this order, instead of the priority order (how a
+    /// router's strategy steers the chain). Unknown ids are ignored; providers not listed
+    /// are not tried. `prefer` still goes first. Default `None`.
+    pub order: Option<Vec<String>>,
 }
 
 impl Default for CallOptions {
     fn default() -> Self {
         CallOptions {
             prefer: None,
+            order: None,
             fallback: true,
             deadline: None,
         }

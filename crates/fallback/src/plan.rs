@@ -22,19 +22,23 @@ pub(crate) struct Plan {
 }
 
 impl Plan {
-    /// `prefer` first (alone when `fallback` is off), then the priority order.
+    /// `prefer` first (alone when `fallback` is off), then the explicit `order` if given,
+    /// else the priority order.
     pub(crate) fn new(inner: &Inner, options: &CallOptions) -> Plan {
-        let n = inner.entries.len();
-        let preferred = options
-            .prefer
-            .as_deref()
-            .and_then(|id| inner.entries.iter().position(|e| e.id() == id));
+        let position = |id: &str| inner.entries.iter().position(|e| e.id() == id);
+        let mut base: Vec<usize> = match &options.order {
+            Some(ids) => ids.iter().filter_map(|id| position(id)).collect(),
+            None => (0..inner.entries.len()).collect(),
+        };
+        let mut seen = vec![false; inner.entries.len()];
+        base.retain(|&i| !std::mem::replace(&mut seen[i], true));
+        let preferred = options.prefer.as_deref().and_then(position);
         let order = match preferred {
             Some(p) if !options.fallback => vec![p],
             Some(p) => std::iter::once(p)
-                .chain((0..n).filter(|&i| i != p))
+                .chain(base.into_iter().filter(|&i| i != p))
                 .collect(),
-            None => (0..n).collect(),
+            None => base,
         };
         let deadline_at = options
             .deadline

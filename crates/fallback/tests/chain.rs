@@ -312,7 +312,7 @@ async fn prefer_and_no_fallback() {
     let pinned = CallOptions {
         prefer: Some("c".into()),
         fallback: false,
-        deadline: None,
+        ..CallOptions::default()
     };
     let err = chain.chat_with(&request(), pinned).await.unwrap_err();
     assert_eq!(err.reason, StopReason::NoEligibleProvider);
@@ -601,4 +601,27 @@ async fn many_tasks_share_one_chain() {
         u64::from(a.calls())
     );
     assert_eq!((status[0].successes, status[1].successes), (100, 100));
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_explicit_order_steers_the_chain() {
+    let a = mock("a", [Outcome::Error(ErrorKind::Server)]);
+    let b = mock("b", [Outcome::Error(ErrorKind::Overloaded)]);
+    let c = mock("c", [Outcome::text("from c")]);
+    let chain = chain(&[(&a, entry()), (&b, entry()), (&c, entry())]);
+    let options = CallOptions {
+        order: Some(vec!["c".into(), "b".into(), "c".into(), "nope".into()]),
+        ..CallOptions::default()
+    };
+    let answer = chain.chat_with(&request(), options).await.unwrap();
+    assert_eq!(answer.provider, "c");
+    assert_eq!((a.calls(), b.calls(), c.calls()), (0, 0, 1));
+    // Providers left out of the order are never tried.
+    let options = CallOptions {
+        order: Some(vec!["b".into()]),
+        ..CallOptions::default()
+    };
+    let err = chain.chat_with(&request(), options).await.unwrap_err();
+    assert_eq!(a.calls(), 0);
+    assert!(err.attempts.iter().all(|r| r.provider == "b"), "{err}");
 }
