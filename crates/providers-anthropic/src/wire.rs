@@ -120,7 +120,7 @@ pub(crate) fn build(request: &ChatRequest, config: &Config, stream: bool) -> Res
     if stream {
         body.insert("stream".into(), Value::Bool(true));
     }
-    merge_extra(&mut body, &request.extra);
+    steadfast_providers_core::merge_extra(&mut body, &request.extra);
     Ok(Wire {
         body: Value::Object(body),
         trimmed,
@@ -303,23 +303,6 @@ fn output_format(format: &Value) -> Option<Value> {
     }
     let schema = format.get("json_schema")?.get("schema")?;
     Some(json!({"type": "json_schema", "schema": schema}))
-}
-
-/// Merges `extra` into the body: objects present on both sides are merged one level deep,
-/// anything else is replaced.
-pub(crate) fn merge_extra(body: &mut Map<String, Value>, extra: &Map<String, Value>) {
-    for (key, value) in extra {
-        match (body.get_mut(key), value) {
-            (Some(Value::Object(existing)), Value::Object(add)) => {
-                for (k, v) in add {
-                    existing.insert(k.clone(), v.clone());
-                }
-            }
-            _ => {
-                body.insert(key.clone(), value.clone());
-            }
-        }
-    }
 }
 
 #[cfg(test)]

@@ -164,7 +164,9 @@ pub struct ChatRequest {
     pub stop: Vec<String>,
     /// A response format (e.g. OpenAI's `{"type":"json_schema",…}`), passed through as is.
     pub response_format: Option<Value>,
-    /// Extra fields merged into the wire body as they are (provider-specific options).
+    /// Provider-specific fields merged into the wire body by [`merge_extra`]: an object merges
+    /// one level into an object the provider already built (so `{"options": {"num_ctx":
+    /// 8192}}` adds to Ollama's options), anything else is set as given.
     pub extra: Map<String, Value>,
     /// The timeout for this request, overriding the provider's.
     #[serde(with = "steadfast_errors::serde_duration::option")]
@@ -220,5 +222,32 @@ impl ChatRequest {
             _ => req.messages.push(Message::assistant(partial)),
         }
         req
+    }
+}
+
+/// Merges [`ChatRequest::extra`] into a wire body: for each key, an object merges one level
+/// into an object already there; anything else is set as given (replacing what was there).
+///
+/// ```
+/// use serde_json::json;
+/// use steadfast_providers_core::merge_extra;
+///
+/// let mut body = json!({"model": "m", "generationConfig": {"temperature": 0.2}});
+/// let extra = json!({"generationConfig": {"topK": 40}, "safetySettings": []});
+/// merge_extra(body.as_object_mut().unwrap(), extra.as_object().unwrap());
+/// assert_eq!(body, json!({"model": "m", "generationConfig": {"temperature": 0.2, "topK": 40}, "safetySettings": []}));
+/// ```
+pub fn merge_extra(body: &mut Map<String, Value>, extra: &Map<String, Value>) {
+    for (key, value) in extra {
+        match (body.get_mut(key), value) {
+            (Some(Value::Object(existing)), Value::Object(add)) => {
+                for (k, v) in add {
+                    existing.insert(k.clone(), v.clone());
+                }
+            }
+            _ => {
+                body.insert(key.clone(), value.clone());
+            }
+        }
     }
 }

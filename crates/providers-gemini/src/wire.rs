@@ -139,7 +139,7 @@ pub(crate) fn build(request: &ChatRequest, config: &Config) -> Result<Value, Str
     if !generation.is_empty() {
         body.insert("generationConfig".into(), Value::Object(generation));
     }
-    merge_extra(&mut body, &request.extra);
+    steadfast_providers_core::merge_extra(&mut body, &request.extra);
     Ok(Value::Object(body))
 }
 
@@ -319,24 +319,6 @@ fn float(x: f32) -> Value {
         .ok()
         .and_then(serde_json::Number::from_f64)
         .map_or(Value::Null, Value::Number)
-}
-
-/// Merges `extra` into the body: objects present on both sides are merged one level deep
-/// (so `extra.generationConfig.thinkingConfig` joins the mapped `generationConfig`),
-/// anything else is replaced.
-fn merge_extra(body: &mut Map<String, Value>, extra: &Map<String, Value>) {
-    for (key, value) in extra {
-        match (body.get_mut(key), value) {
-            (Some(Value::Object(existing)), Value::Object(add)) => {
-                for (k, v) in add {
-                    existing.insert(k.clone(), v.clone());
-                }
-            }
-            _ => {
-                body.insert(key.clone(), value.clone());
-            }
-        }
-    }
 }
 
 #[cfg(test)]

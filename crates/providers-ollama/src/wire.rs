@@ -70,21 +70,11 @@ pub(crate) fn chat_body(request: &ChatRequest, stream: bool) -> Result<Value, Pr
         body.insert("format".into(), format);
     }
 
-    for (key, value) in &request.extra {
-        match (key.as_str(), value) {
-            ("options", Value::Object(extra_options)) => {
-                for (k, v) in extra_options {
-                    options.insert(k.clone(), v.clone());
-                }
-            }
-            _ => {
-                body.insert(key.clone(), value.clone());
-            }
-        }
-    }
     if !options.is_empty() {
         body.insert("options".into(), Value::Object(options));
     }
+    // `extra.options` merges into the options built above, like every other object field.
+    steadfast_providers_core::merge_extra(&mut body, &request.extra);
     Ok(Value::Object(body))
 }
 

@@ -85,9 +85,7 @@ pub(crate) fn body(request: &ChatRequest, opts: BodyOptions) -> Value {
             body.insert("stream_options".into(), json!({ "include_usage": true }));
         }
     }
-    for (k, v) in &request.extra {
-        body.insert(k.clone(), v.clone());
-    }
+    steadfast_providers_core::merge_extra(&mut body, &request.extra);
     Value::Object(body)
 }
 
