@@ -9,6 +9,7 @@ use std::future::Future;
 use std::hint::black_box;
 use std::time::Instant;
 
+mod loopback;
 mod streams;
 
 use steadfast_circuit::{CircuitBreaker, Config as BreakerConfig};
@@ -148,6 +149,7 @@ fn main() {
     });
 
     let stream_rows = streams::run(quick, &rt);
+    let loopback_rows = loopback::run(quick);
 
     println!(
         "steadfast bench ({} iterations x {} samples, median; {})",
@@ -172,4 +174,6 @@ fn main() {
     }
     println!();
     streams::print(&stream_rows);
+    println!();
+    loopback::print(&loopback_rows);
 }
