@@ -9,6 +9,7 @@ use std::future::Future;
 use std::hint::black_box;
 use std::time::Instant;
 
+mod inprocess;
 mod loopback;
 mod streams;
 
@@ -150,6 +151,7 @@ fn main() {
 
     let stream_rows = streams::run(quick, &rt);
     let loopback_rows = loopback::run(quick);
+    let inprocess_rows = inprocess::run(quick);
 
     println!(
         "steadfast bench ({} iterations x {} samples, median; {})",
@@ -176,4 +178,6 @@ fn main() {
     streams::print(&stream_rows);
     println!();
     loopback::print(&loopback_rows);
+    println!();
+    inprocess::print(&inprocess_rows);
 }
