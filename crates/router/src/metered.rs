@@ -1,0 +1,436 @@
+//! `Metered`: the wrapper each provider sits in inside the fallback chain. It sees every
+//! attempt — counts it, times it, applies the configured timeout, and bills its usage to
+//! the provider, the budgets and the call in progress.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use futures_core::Stream;
+use steadfast_errors::{ErrorKind, Provider, ProviderError};
+use steadfast_providers_core::{
+    Capabilities, ChatProvider, ChatRequest, ChatResponse, ChatStream, ModelInfo, Pricing,
+    StreamEvent, Usage,
+};
+use tokio::time::Instant;
+
+use crate::config::{Budget, ProviderConfig};
+use crate::stats::{ProviderCounters, RouterCounters, Window, lock};
+
+tokio::task_local! {
+    /// The call being routed, so that attempts can be billed and timed to it.
+    pub(crate) static CALL: Arc<CallCtx>;
+}
+
+/// What one routed call accumulated across its attempts.
+#[derive(Debug, Default)]
+pub(crate) struct CallCtx {
+    pub(crate) totals: Mutex<CallTotals>,
+}
+
+/// See [`CallCtx`].
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct CallTotals {
+    /// Time spent inside provider attempts.
+    pub(crate) provider_time: Duration,
+    pub(crate) cost_usd: f64,
+    pub(crate) usage: Usage,
+}
+
+impl CallCtx {
+    pub(crate) fn totals(&self) -> CallTotals {
+        *lock(&self.totals)
+    }
+}
+
+fn current_call() -> Option<Arc<CallCtx>> {
+    CALL.try_with(Arc::clone).ok()
+}
+
+/// What every provider shares with the router: its counters and the global budget.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) counters: Mutex<RouterCounters>,
+    pub(crate) budget: Option<(Budget, Mutex<Window>)>,
+    pub(crate) ewma_alpha: f64,
+}
+
+impl Shared {
+    /// Whether the global budget is spent.
+    pub(crate) fn budget_spent(&self, now: Instant) -> bool {
+        self.budget
+            .as_ref()
+            .is_some_and(|(b, w)| lock(w).sum(now) >= b.usd)
+    }
+}
+
+/// One provider as the router keeps it.
+#[derive(Debug)]
+pub(crate) struct ProviderState {
+    pub(crate) provider: Arc<dyn ChatProvider>,
+    pub(crate) config: ProviderConfig,
+    pub(crate) enabled: AtomicBool,
+    /// Disabled by the health monitor (and so re-enabled by it).
+    pub(crate) monitor_disabled: AtomicBool,
+    pub(crate) in_flight: AtomicU32,
+    pub(crate) counters: Mutex<ProviderCounters>,
+}
+
+/// Why a provider may not take a request now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Limited {
+    Rate,
+    Budget,
+}
+
+impl ProviderState {
+    pub(crate) fn new(
+        provider: Arc<dyn ChatProvider>,
+        config: ProviderConfig,
+        samples: usize,
+    ) -> ProviderState {
+        let window = config.budget.map(|b| b.window);
+        ProviderState {
+            enabled: AtomicBool::new(config.entry.enabled),
+            monitor_disabled: AtomicBool::new(false),
+            in_flight: AtomicU32::new(0),
+            counters: Mutex::new(ProviderCounters::new(samples, window)),
+            provider,
+            config,
+        }
+    }
+
+    pub(crate) fn id(&self) -> &str {
+        self.provider.id()
+    }
+
+    /// Whether a rate limit, the concurrency cap or the budget keeps the provider out of a
+    /// request of `estimated` tokens now.
+    pub(crate) fn limited(&self, now: Instant, estimated: u64) -> Option<Limited> {
+        let c = &self.config;
+        if c.max_concurrency
+            .is_some_and(|cap| self.in_flight.load(Ordering::Relaxed) >= cap)
+        {
+            return Some(Limited::Rate);
+        }
+        if c.rpm.is_none() && c.tpm.is_none() && c.budget.is_none() {
+            return None;
+        }
+        let mut counters = lock(&self.counters);
+        if c.rpm
+            .is_some_and(|rpm| counters.rpm.sum(now) >= f64::from(rpm))
+        {
+            return Some(Limited::Rate);
+        }
+        if c.tpm
+            .is_some_and(|tpm| counters.tpm.sum(now) + estimated as f64 > tpm as f64)
+        {
+            return Some(Limited::Rate);
+        }
+        if let (Some(budget), Some(spend)) = (c.budget, counters.spend.as_mut())
+            && spend.sum(now) >= budget.usd
+        {
+            return Some(Limited::Budget);
+        }
+        None
+    }
+
+    /// The context window of `model` on this provider, when known.
+    pub(crate) fn context_window(&self, model: &str) -> Option<u32> {
+        self.config.entry.context_window.or_else(|| {
+            self.provider
+                .models()
+                .into_iter()
+                .find(|m| m.id == model)
+                .and_then(|m| m.context_window)
+        })
+    }
+
+    /// The model this provider is asked for on `request`.
+    pub(crate) fn model_for<'a>(&'a self, request: &'a ChatRequest) -> &'a str {
+        self.config
+            .model
+            .as_deref()
+            .or(self.config.entry.model.as_deref())
+            .unwrap_or(&request.model)
+    }
+
+    pub(crate) fn pricing(&self, model: &str) -> Option<Pricing> {
+        self.config.pricing.or_else(|| self.provider.pricing(model))
+    }
+
+    fn cost(&self, model: &str, usage: &Usage) -> f64 {
+        match self.config.pricing {
+            Some(p) => p.cost(usage),
+            None => self.provider.cost(model, usage).unwrap_or(0.0),
+        }
+    }
+
+    /// An attempt starts: counted, and in flight until the guard drops.
+    fn count_attempt(&self) {
+        self.in_flight.fetch_add(1, Ordering::Relaxed);
+        let mut c = lock(&self.counters);
+        c.requests += 1;
+        c.rpm.add(Instant::now(), 1.0);
+    }
+
+    fn begin(&self) -> InFlight<'_> {
+        self.count_attempt();
+        InFlight(self)
+    }
+
+    fn begin_owned(self: &Arc<Self>) -> Slot {
+        self.count_attempt();
+        Slot(Arc::clone(self))
+    }
+
+    fn latency(&self, elapsed: Duration, alpha: f64) {
+        let ms = elapsed.as_secs_f64() * 1000.0;
+        let mut c = lock(&self.counters);
+        c.latency.push(ms);
+        c.ewma_ms = Some(c.ewma_ms.map_or(ms, |e| e + alpha * (ms - e)));
+    }
+
+    fn outcome(&self, success: bool) {
+        let mut c = lock(&self.counters);
+        if success {
+            c.successes += 1;
+        } else {
+            c.failures += 1;
+        }
+    }
+}
+
+/// Holds one in-flight slot; released when dropped (so a cancelled attempt releases too).
+struct InFlight<'a>(&'a ProviderState);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// A provider as the fallback chain calls it through the router.
+#[derive(Debug)]
+pub(crate) struct Metered {
+    pub(crate) state: Arc<ProviderState>,
+    pub(crate) shared: Arc<Shared>,
+}
+
+impl Metered {
+    /// Bills `usage` on `model` to the provider, the budgets and `call`.
+    fn bill(&self, model: &str, usage: &Usage, call: Option<&CallCtx>) {
+        bill(&self.state, &self.shared, model, usage, call);
+    }
+
+    /// `fut`, cut at the configured timeout.
+    async fn timed<T>(
+        &self,
+        model: &str,
+        fut: impl Future<Output = Result<T, ProviderError>>,
+    ) -> Result<T, ProviderError> {
+        match self.state.config.timeout {
+            None => fut.await,
+            Some(t) => tokio::time::timeout(t, fut).await.unwrap_or_else(|_| {
+                Err(ProviderError::new(
+                    ErrorKind::Timeout,
+                    self.state.id().to_owned(),
+                    "the attempt took longer than the router's configured timeout",
+                )
+                .with_model(model.to_owned()))
+            }),
+        }
+    }
+}
+
+fn bill(
+    state: &ProviderState,
+    shared: &Shared,
+    model: &str,
+    usage: &Usage,
+    call: Option<&CallCtx>,
+) {
+    let cost = state.cost(model, usage);
+    let now = Instant::now();
+    {
+        let mut c = lock(&state.counters);
+        c.input_tokens += usage.input_tokens;
+        c.output_tokens += usage.output_tokens;
+        c.cost_usd += cost;
+        c.tpm.add(now, usage.total() as f64);
+        if let Some(spend) = c.spend.as_mut() {
+            spend.add(now, cost);
+        }
+    }
+    if let Some((_, window)) = &shared.budget {
+        lock(window).add(now, cost);
+    }
+    if let Some(call) = call {
+        let mut t = lock(&call.totals);
+        t.cost_usd += cost;
+        t.usage += *usage;
+    }
+}
+
+#[async_trait]
+impl ChatProvider for Metered {
+    fn id(&self) -> &str {
+        self.state.id()
+    }
+
+    fn kind(&self) -> Provider {
+        self.state.provider.kind()
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        self.state.provider.capabilities()
+    }
+
+    fn models(&self) -> Vec<ModelInfo> {
+        self.state.provider.models()
+    }
+
+    fn pricing(&self, model: &str) -> Option<Pricing> {
+        self.state.pricing(model)
+    }
+
+    fn cost(&self, model: &str, usage: &Usage) -> Option<f64> {
+        match self.state.config.pricing {
+            Some(p) => Some(p.cost(usage)),
+            None => self.state.provider.cost(model, usage),
+        }
+    }
+
+    async fn chat(&self, request: &ChatRequest) -> Result<ChatResponse, ProviderError> {
+        let call = current_call();
+        let slot = self.state.begin();
+        let started = Instant::now();
+        let result = self
+            .timed(&request.model, self.state.provider.chat(request))
+            .await;
+        let elapsed = started.elapsed();
+        drop(slot);
+        self.state.latency(elapsed, self.shared.ewma_alpha);
+        self.state.outcome(result.is_ok());
+        if let Some(call) = &call {
+            lock(&call.totals).provider_time += elapsed;
+        }
+        if let Ok(response) = &result
+            && let Some(usage) = &response.usage
+        {
+            self.bill(&request.model, usage, call.as_deref());
+        }
+        result
+    }
+
+    async fn chat_stream(&self, request: &ChatRequest) -> Result<ChatStream, ProviderError> {
+        let call = current_call();
+        let slot = self.state.begin_owned();
+        let started = Instant::now();
+        let result = self
+            .timed(&request.model, self.state.provider.chat_stream(request))
+            .await;
+        let elapsed = started.elapsed();
+        self.state.latency(elapsed, self.shared.ewma_alpha);
+        if let Some(call) = &call {
+            lock(&call.totals).provider_time += elapsed;
+        }
+        match result {
+            Ok(inner) => Ok(Box::pin(MeteredStream {
+                inner,
+                slot: Some(slot),
+                shared: Arc::clone(&self.shared),
+                model: request.model.clone(),
+                usage: None,
+                call,
+            })),
+            Err(e) => {
+                drop(slot);
+                self.state.outcome(false);
+                Err(e)
+            }
+        }
+    }
+
+    async fn health_check(&self) -> Result<(), ProviderError> {
+        self.timed("", self.state.provider.health_check()).await
+    }
+
+    fn continuation(&self, request: &ChatRequest, partial: &str) -> Option<ChatRequest> {
+        self.state.provider.continuation(request, partial)
+    }
+}
+
+/// An owned in-flight slot, for a stream.
+struct Slot(Arc<ProviderState>);
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// A provider's stream, counted in flight until it ends, and billed when it ends (or is
+/// dropped) with the last usage it reported — providers report usage so far, cumulatively.
+struct MeteredStream {
+    inner: ChatStream,
+    /// `Some` until the stream ended.
+    slot: Option<Slot>,
+    shared: Arc<Shared>,
+    model: String,
+    usage: Option<Usage>,
+    call: Option<Arc<CallCtx>>,
+}
+
+impl MeteredStream {
+    fn finish(&mut self, success: bool) {
+        if let Some(slot) = self.slot.take() {
+            slot.0.outcome(success);
+            if let Some(usage) = self.usage.take() {
+                bill(
+                    &slot.0,
+                    &self.shared,
+                    &self.model,
+                    &usage,
+                    self.call.as_deref(),
+                );
+            }
+        }
+    }
+}
+
+impl Stream for MeteredStream {
+    type Item = Result<StreamEvent, ProviderError>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = self.get_mut();
+        let item = this.inner.as_mut().poll_next(cx);
+        match &item {
+            Poll::Ready(Some(Ok(StreamEvent::Usage(u)))) => this.usage = Some(*u),
+            Poll::Ready(Some(Err(_))) => this.finish(false),
+            Poll::Ready(None) => this.finish(true),
+            _ => {}
+        }
+        item
+    }
+}
+
+impl Drop for MeteredStream {
+    fn drop(&mut self) {
+        self.finish(true);
+    }
+}
+
+impl fmt::Debug for MeteredStream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MeteredStream")
+            .field("model", &self.model)
+            .field("usage", &self.usage)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,321 @@
+//! Counters, sliding windows and latency reservoirs, and the serializable
+//! [`StatsSnapshot`] they are reported in.
+
+use std::collections::VecDeque;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use serde::Serialize;
+use steadfast_circuit::State;
+use steadfast_fallback::Health;
+use tokio::time::Instant;
+
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// A sliding sum over `span`, in 60 buckets (so memory stays flat whatever the traffic);
+/// a value leaves the window at most one bucket early.
+#[derive(Debug)]
+pub(crate) struct Window {
+    span: Duration,
+    bucket: Duration,
+    buckets: VecDeque<(Instant, f64)>,
+}
+
+impl Window {
+    pub(crate) fn new(span: Duration) -> Window {
+        Window {
+            span,
+            bucket: (span / 60).max(Duration::from_millis(1)),
+            buckets: VecDeque::new(),
+        }
+    }
+
+    fn prune(&mut self, now: Instant) {
+        while let Some(&(start, _)) = self.buckets.front() {
+            if start + self.span <= now {
+                self.buckets.pop_front();
+            } else {
+                break;
+            }
+        }
+    }
+
+    pub(crate) fn add(&mut self, now: Instant, value: f64) {
+        self.prune(now);
+        match self.buckets.back_mut() {
+            Some((start, sum)) if *start + self.bucket > now => *sum += value,
+            _ => self.buckets.push_back((now, value)),
+        }
+    }
+
+    pub(crate) fn sum(&mut self, now: Instant) -> f64 {
+        self.prune(now);
+        self.buckets.iter().map(|&(_, v)| v).sum()
+    }
+}
+
+/// The last `capacity` samples, for percentiles.
+#[derive(Debug)]
+pub(crate) struct Reservoir {
+    samples: Vec<f64>,
+    next: usize,
+    capacity: usize,
+}
+
+impl Reservoir {
+    pub(crate) fn new(capacity: usize) -> Reservoir {
+        Reservoir {
+            samples: Vec::new(),
+            next: 0,
+            capacity: capacity.max(1),
+        }
+    }
+
+    pub(crate) fn push(&mut self, value: f64) {
+        if self.samples.len() < self.capacity {
+            self.samples.push(value);
+        } else {
+            self.samples[self.next] = value;
+            self.next = (self.next + 1) % self.capacity;
+        }
+    }
+
+    pub(crate) fn clear(&mut self) {
+        self.samples.clear();
+        self.next = 0;
+    }
+
+    /// Nearest-rank percentiles, one per `ps` entry (0 without samples).
+    pub(crate) fn percentiles<const N: usize>(&self, ps: [f64; N]) -> [f64; N] {
+        let mut sorted = self.samples.clone();
+        sorted.sort_by(f64::total_cmp);
+        ps.map(|p| {
+            if sorted.is_empty() {
+                return 0.0;
+            }
+            let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+            sorted[rank.clamp(1, sorted.len()) - 1]
+        })
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.samples.len()
+    }
+}
+
+/// The counters of one provider.
+#[derive(Debug)]
+pub(crate) struct ProviderCounters {
+    pub(crate) requests: u64,
+    pub(crate) successes: u64,
+    pub(crate) failures: u64,
+    pub(crate) input_tokens: u64,
+    pub(crate) output_tokens: u64,
+    pub(crate) cost_usd: f64,
+    pub(crate) latency: Reservoir,
+    /// Milliseconds; steers routing, so a stats reset keeps it.
+    pub(crate) ewma_ms: Option<f64>,
+    /// Attempts per 60 s (rate limit and `rpm`); kept across resets.
+    pub(crate) rpm: Window,
+    /// Tokens per 60 s (rate limit); kept across resets.
+    pub(crate) tpm: Window,
+    /// Spend in the provider's budget window, when it has a budget; kept across resets.
+    pub(crate) spend: Option<Window>,
+}
+
+impl ProviderCounters {
+    pub(crate) fn new(samples: usize, budget_window: Option<Duration>) -> ProviderCounters {
+        ProviderCounters {
+            requests: 0,
+            successes: 0,
+            failures: 0,
+            input_tokens: 0,
+            output_tokens: 0,
+            cost_usd: 0.0,
+            latency: Reservoir::new(samples),
+            ewma_ms: None,
+            rpm: Window::new(Duration::from_secs(60)),
+            tpm: Window::new(Duration::from_secs(60)),
+            spend: budget_window.map(Window::new),
+        }
+    }
+
+    pub(crate) fn reset(&mut self) {
+        self.requests = 0;
+        self.successes = 0;
+        self.failures = 0;
+        self.input_tokens = 0;
+        self.output_tokens = 0;
+        self.cost_usd = 0.0;
+        self.latency.clear();
+    }
+
+    pub(crate) fn success_rate(&self) -> f64 {
+        let done = self.successes + self.failures;
+        if done == 0 {
+            1.0
+        } else {
+            self.successes as f64 / done as f64
+        }
+    }
+}
+
+/// The router's own counters.
+#[derive(Debug)]
+pub(crate) struct RouterCounters {
+    pub(crate) requests: u64,
+    pub(crate) successes: u64,
+    pub(crate) failures: u64,
+    pub(crate) failovers: u64,
+    pub(crate) hedges: u64,
+    /// Microseconds.
+    pub(crate) overhead: Reservoir,
+}
+
+impl RouterCounters {
+    pub(crate) fn new(samples: usize) -> RouterCounters {
+        RouterCounters {
+            requests: 0,
+            successes: 0,
+            failures: 0,
+            failovers: 0,
+            hedges: 0,
+            overhead: Reservoir::new(samples),
+        }
+    }
+
+    pub(crate) fn reset(&mut self) {
+        let samples = self.overhead.capacity;
+        *self = RouterCounters::new(samples);
+    }
+}
+
+/// Latency percentiles, in milliseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Latency {
+    /// The median.
+    pub p50_ms: f64,
+    /// The 95th percentile.
+    pub p95_ms: f64,
+    /// The 99th percentile.
+    pub p99_ms: f64,
+    /// The moving average that steers the latency strategies; `None` before any sample.
+    pub ewma_ms: Option<f64>,
+    /// Samples behind the percentiles (at most `latency_samples`, the newest).
+    pub samples: usize,
+}
+
+/// One provider's numbers in a [`StatsSnapshot`].
+///
+/// `requests` counts attempts (each retry is one), since that is what a provider is paid
+/// and rate-limited for; `successes + failures` may lag `requests` by the attempts in
+/// flight and those cancelled (a deadline, a hedge that lost, a dropped call).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ProviderStats {
+    /// The provider's id.
+    pub id: String,
+    /// Whether it is enabled.
+    pub enabled: bool,
+    /// Attempts started.
+    pub requests: u64,
+    /// Attempts that succeeded (a stream: ended without error, or was dropped by the
+    /// consumer).
+    pub successes: u64,
+    /// Attempts that failed.
+    pub failures: u64,
+    /// `successes / (successes + failures)`; 1.0 without any.
+    pub success_rate: f64,
+    /// Attempts in flight now.
+    pub in_flight: u32,
+    /// Input tokens billed.
+    pub input_tokens: u64,
+    /// Output tokens billed.
+    pub output_tokens: u64,
+    /// Cost billed, in USD.
+    pub cost_usd: f64,
+    /// Attempt latency (for streams: until the stream opened).
+    pub latency: Latency,
+    /// Attempts started in the last 60 s.
+    pub rpm: u64,
+    /// Tokens billed in the last 60 s.
+    pub tpm: u64,
+    /// Its circuit breaker's state.
+    pub breaker: State,
+    /// Its health, from the fallback chain.
+    pub health: Health,
+}
+
+/// The router's own time per call, in microseconds: the call's duration minus the time
+/// spent inside provider attempts. Only calls answered by their first attempt are sampled,
+/// since a retried call's backoff waits are not overhead.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Overhead {
+    /// The median.
+    pub p50_us: f64,
+    /// The 99th percentile.
+    pub p99_us: f64,
+    /// Samples behind the percentiles.
+    pub samples: usize,
+}
+
+/// Everything the router counted since it was built or last reset; see
+/// [`Router::stats`](crate::Router::stats).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StatsSnapshot {
+    /// Calls routed (refused ones included).
+    pub requests: u64,
+    /// Calls answered (a stream: opened).
+    pub successes: u64,
+    /// Calls that failed or were refused.
+    pub failures: u64,
+    /// `successes / requests`; 1.0 without any.
+    pub success_rate: f64,
+    /// Calls on which another provider was tried or skipped before the last one.
+    pub failovers: u64,
+    /// Calls on which a hedge (a backup request) was started.
+    pub hedges: u64,
+    /// Input tokens billed, over every provider.
+    pub input_tokens: u64,
+    /// Output tokens billed, over every provider.
+    pub output_tokens: u64,
+    /// Input plus output tokens.
+    pub total_tokens: u64,
+    /// Cost billed, in USD, over every provider.
+    pub cost_usd: f64,
+    /// The router's own overhead per call.
+    pub overhead: Overhead,
+    /// Each provider, in priority order.
+    pub providers: Vec<ProviderStats>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn window_slides() {
+        let mut w = Window::new(Duration::from_secs(60));
+        let t0 = Instant::now();
+        w.add(t0, 1.0);
+        w.add(t0 + Duration::from_millis(500), 2.0);
+        w.add(t0 + Duration::from_secs(30), 4.0);
+        assert_eq!(w.sum(t0 + Duration::from_secs(59)), 7.0);
+        assert_eq!(w.sum(t0 + Duration::from_secs(60)), 4.0);
+        assert_eq!(w.sum(t0 + Duration::from_secs(90)), 0.0);
+        assert!(w.buckets.is_empty());
+    }
+
+    #[test]
+    fn reservoir_is_bounded_and_ranks() {
+        let mut r = Reservoir::new(100);
+        for i in 1..=200 {
+            r.push(f64::from(i));
+        }
+        assert_eq!(r.len(), 100);
+        assert_eq!(r.percentiles([50.0, 99.0, 100.0]), [150.0, 199.0, 200.0]);
+        r.clear();
+        assert_eq!(r.percentiles([50.0]), [0.0]);
+    }
+}
