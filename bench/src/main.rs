@@ -152,6 +152,7 @@ fn main() {
     let stream_rows = streams::run(quick, &rt);
     let loopback_rows = loopback::run(quick);
     let inprocess_rows = inprocess::run(quick);
+    let memory = inprocess::memory(quick);
 
     println!(
         "steadfast bench ({} iterations x {} samples, median; {})",
@@ -180,4 +181,5 @@ fn main() {
     loopback::print(&loopback_rows);
     println!();
     inprocess::print(&inprocess_rows);
+    inprocess::print_memory(&memory);
 }
