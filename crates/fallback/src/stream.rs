@@ -115,6 +115,8 @@ struct Progress {
     constraints: Constraints,
     /// An error that ends the stream now, without further resumes.
     fatal: Option<ProviderError>,
+    /// Parts in a row that failed on the provider streaming now.
+    failures_here: u32,
 }
 
 impl Shared {
@@ -129,14 +131,25 @@ impl Shared {
         err
     }
 
-    /// Opens a continuation: the current provider first, then the next eligible ones.
+    /// Opens a continuation: on the current provider once, then — when a continuation there
+    /// failed too — on the next eligible ones. A provider that keeps failing mid-stream does not
+    /// get every resume while a healthy fallback waits.
     async fn reopen(
         self: Arc<Self>,
         delivered: StreamState,
         resume: u32,
     ) -> Result<EventStream, ProviderError> {
         let continuing = delivered.commit_point() >= CommitPoint::FirstToken;
-        let start = lock(&self.progress).position;
+        let start = {
+            let mut p = lock(&self.progress);
+            p.failures_here += 1;
+            let can_move = self.plan.fallback && p.position + 1 < self.plan.order.len();
+            if p.failures_here >= 2 && can_move {
+                p.position + 1
+            } else {
+                p.position
+            }
+        };
         let mut last = None;
         for position in start..self.plan.order.len() {
             if position > start && !self.plan.fallback {
@@ -219,6 +232,9 @@ impl Shared {
                     let record = {
                         let mut p = lock(&self.progress);
                         p.attempts.push(record);
+                        if p.position != position {
+                            p.failures_here = 0;
+                        }
                         p.position = position;
                         p.record = p.attempts.len() - 1;
                         p.record
@@ -461,6 +477,7 @@ impl FallbackStream {
                 attempts: won.attempts,
                 constraints,
                 fatal: None,
+                failures_here: 0,
             }),
         });
         let now = Instant::now();

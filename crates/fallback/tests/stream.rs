@@ -153,6 +153,35 @@ async fn a_primary_dead_after_the_first_token_resumes_on_the_secondary() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_provider_that_keeps_cutting_continuations_gets_one_resume_then_the_fallback() {
+    // The primary opens every continuation but cuts it again after a token: it gets one
+    // resume, then the answer moves on instead of spending every resume there.
+    let a = mock(
+        "a",
+        [
+            Outcome::cut(["t0", " t1"]),
+            Outcome::ContinueCut {
+                answer: ANSWER.into(),
+                after: 1,
+            },
+            Outcome::ContinueCut {
+                answer: ANSWER.into(),
+                after: 1,
+            },
+        ],
+    );
+    let b = mock("b", [Outcome::continue_from(ANSWER)]);
+    let chain = chain_of(&[&a, &b], ResumeSettings::default());
+    let mut stream = chain.chat_stream(&request()).await.unwrap();
+    let (text, done, error) = drain(&mut stream).await;
+    assert_eq!((text.as_str(), done, error), (ANSWER, true, None));
+    assert_eq!(a.calls(), 2, "the primary got exactly one continuation");
+    assert_eq!(b.calls(), 1);
+    assert_eq!(stream.provider(), "b");
+    assert_eq!(stream.resumes(), 2);
+}
+
+#[tokio::test(start_paused = true)]
 async fn a_failure_before_the_first_token_is_a_plain_failover() {
     let early = Outcome::Events {
         events: vec![StreamEvent::Start {
