@@ -205,18 +205,8 @@ fn content_blocks(parts: &[ContentPart]) -> Result<Vec<Value>, String> {
 
 /// An `image` block from an `https://` URL or a base64 `data:` URL.
 fn image_block(url: &str) -> Result<Value, String> {
-    if let Some(data_url) = url.strip_prefix("data:") {
-        let (meta, data) = data_url
-            .split_once(',')
-            .ok_or_else(|| "an image data: URL has no comma".to_owned())?;
-        let media_type = meta
-            .strip_suffix(";base64")
-            .ok_or_else(|| "an image data: URL is not base64".to_owned())?;
-        let media_type = if media_type.is_empty() {
-            "image/png"
-        } else {
-            media_type
-        };
+    if let Some(parsed) = steadfast_providers_core::parse_data_url(url) {
+        let (media_type, data) = parsed?;
         return Ok(json!({
             "type": "image",
             "source": {"type": "base64", "media_type": media_type, "data": data},

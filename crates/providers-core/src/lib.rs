@@ -32,7 +32,9 @@ pub use media::{
 };
 pub use pricing::Pricing;
 pub use provider::{Capabilities, ChatProvider, ChatStream, ModelInfo};
-pub use request::{ChatRequest, ContentPart, Message, Role, Tool, ToolChoice, merge_extra};
+pub use request::{
+    ChatRequest, ContentPart, Message, Role, Tool, ToolChoice, merge_extra, parse_data_url,
+};
 pub use response::ChatResponse;
 pub use stream::{StreamEvent, ToolCall, ToolCallDelta};
 pub use usage::Usage;

@@ -251,3 +251,31 @@ pub fn merge_extra(body: &mut Map<String, Value>, extra: &Map<String, Value>) {
         }
     }
 }
+
+/// The parts of a base64 `data:` URL (an inline image): its media type (`image/png` when the
+/// URL names none) and the base64 payload. `None` when `url` is not a `data:` URL at all;
+/// an error when it is one but not base64 or has no payload.
+///
+/// ```
+/// use steadfast_providers_core::parse_data_url;
+///
+/// assert_eq!(parse_data_url("data:image/jpeg;base64,/9j/4AAQ"), Some(Ok(("image/jpeg", "/9j/4AAQ"))));
+/// assert_eq!(parse_data_url("data:;base64,iVBOR"), Some(Ok(("image/png", "iVBOR"))));
+/// assert!(parse_data_url("data:text/plain,hello").unwrap().is_err());
+/// assert_eq!(parse_data_url("https://example.com/cat.png"), None);
+/// ```
+pub fn parse_data_url(url: &str) -> Option<Result<(&str, &str), String>> {
+    let rest = url.strip_prefix("data:")?;
+    let Some((meta, data)) = rest.split_once(',') else {
+        return Some(Err("an image data: URL has no comma".to_owned()));
+    };
+    let Some(media_type) = meta.strip_suffix(";base64") else {
+        return Some(Err("an image data: URL is not base64".to_owned()));
+    };
+    let media_type = if media_type.is_empty() {
+        "image/png"
+    } else {
+        media_type
+    };
+    Some(Ok((media_type, data)))
+}

@@ -219,14 +219,8 @@ fn content_parts(content: &[ContentPart]) -> Result<Vec<Value>, String> {
 /// `inlineData` from a base64 `data:` URL, `fileData` from any other URL (a Files API URI or
 /// a public `https://` URL), with the MIME type taken from the extension.
 fn image_part(url: &str) -> Result<Value, String> {
-    if let Some(data_url) = url.strip_prefix("data:") {
-        let (meta, data) = data_url
-            .split_once(',')
-            .ok_or_else(|| "an image data: URL has no comma".to_owned())?;
-        let mime = meta
-            .strip_suffix(";base64")
-            .ok_or_else(|| "an image data: URL is not base64".to_owned())?;
-        let mime = if mime.is_empty() { "image/png" } else { mime };
+    if let Some(parsed) = steadfast_providers_core::parse_data_url(url) {
+        let (mime, data) = parsed?;
         return Ok(json!({"inlineData": {"mimeType": mime, "data": data}}));
     }
     let lower = url.to_ascii_lowercase();

@@ -172,8 +172,8 @@ fn arguments_object(arguments: &str) -> Value {
 
 /// The base64 payload of a `data:` URL; Ollama takes images only inline.
 fn image_base64(url: &str) -> Result<&str, ProviderError> {
-    url.strip_prefix("data:")
-        .and_then(|rest| rest.split_once(";base64,"))
+    steadfast_providers_core::parse_data_url(url)
+        .and_then(Result::ok)
         .map(|(_, data)| data)
         .ok_or_else(|| {
             let shown: String = url.chars().take(60).collect();
