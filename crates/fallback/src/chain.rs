@@ -1,22 +1,24 @@
 //! `FallbackChain` and its `ChainBuilder`: providers in priority order, each with its own
-//! retry policy, circuit breaker and health; `CallOptions` and `Answered` for one call.
+//! retry policy, circuit breaker and health. The façade: the call loop, the stream and the
+//! per-call types live in modules of their own.
 
-use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
 
 use steadfast_circuit::CircuitBreaker;
 use steadfast_providers_core::{ChatProvider, ChatRequest, ChatResponse};
 use steadfast_retry::RetryPolicy;
 
-use crate::call::{ChatOp, drive};
+use crate::attempt::ChatOp;
+use crate::call::drive;
 use crate::config::{ChainConfig, EntryConfig};
+use crate::constraints::Constraints;
+use crate::entry::{Entry, Inner};
 use crate::error::FallbackError;
 use crate::health::{HealthTracker, ProviderStatus};
-use crate::plan::{Constraints, Plan};
-use crate::record::{AttemptOutcome, AttemptRecord};
+use crate::options::{Answered, CallOptions};
+use crate::plan::Plan;
 use crate::stream::{FallbackStream, OpenOp};
 
 /// Providers tried in order, each behind its own retry policy and circuit breaker; see the
@@ -60,74 +62,6 @@ pub struct ChainBuilder {
     config: ChainConfig,
 }
 
-pub(crate) struct Inner {
-    pub(crate) entries: Vec<Entry>,
-    pub(crate) config: ChainConfig,
-}
-
-/// One provider with its policy, breaker and health.
-pub(crate) struct Entry {
-    pub(crate) provider: Arc<dyn ChatProvider>,
-    pub(crate) config: EntryConfig,
-    pub(crate) policy: RetryPolicy,
-    pub(crate) breaker: CircuitBreaker,
-    pub(crate) enabled: AtomicBool,
-    pub(crate) health: HealthTracker,
-}
-
-impl Entry {
-    pub(crate) fn id(&self) -> &str {
-        self.provider.id()
-    }
-
-    /// The model this entry asks for.
-    pub(crate) fn model_for<'a>(&'a self, request: &'a ChatRequest) -> &'a str {
-        self.config.model.as_deref().unwrap_or(&request.model)
-    }
-
-    /// The request as this entry sends it (its model, when it overrides the request's).
-    pub(crate) fn request_for<'a>(&self, request: &'a ChatRequest) -> Cow<'a, ChatRequest> {
-        match &self.config.model {
-            Some(model) if *model != request.model => {
-                let mut owned = request.clone();
-                owned.model.clone_from(model);
-                Cow::Owned(owned)
-            }
-            _ => Cow::Borrowed(request),
-        }
-    }
-
-    /// Why this entry may not be tried now, if it may not (disabled, or excluded by an
-    /// earlier failure). The breaker is asked later, per attempt.
-    pub(crate) fn excluded(&self, constraints: &Constraints) -> Option<AttemptOutcome> {
-        if self.enabled.load(Ordering::Relaxed) {
-            constraints.excludes(&self.config)
-        } else {
-            Some(AttemptOutcome::SkippedDisabled)
-        }
-    }
-
-    /// The entry's retry policy, bounded by a call deadline `remaining` away. The policy's
-    /// config is shared, so a bounded copy is made (sharing the entry's retry budget).
-    pub(crate) fn policy_within(&self, remaining: Option<Duration>) -> Cow<'_, RetryPolicy> {
-        let Some(left) = remaining else {
-            return Cow::Borrowed(&self.policy);
-        };
-        let mut config = self.policy.config().clone();
-        config.deadline = Some(config.deadline.map_or(left, |d| d.min(left)));
-        config.budget = None;
-        let policy = RetryPolicy::new(config);
-        Cow::Owned(match self.policy.budget() {
-            Some(budget) => policy.with_budget(budget.clone()),
-            None => policy,
-        })
-    }
-
-    pub(crate) fn record(&self, request: &ChatRequest, outcome: AttemptOutcome) -> AttemptRecord {
-        AttemptRecord::new(self.id(), self.model_for(request), outcome)
-    }
-}
-
 impl fmt::Debug for FallbackChain {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         struct Providers<'a>(&'a [Entry]);
@@ -149,75 +83,6 @@ impl fmt::Debug for FallbackChain {
             .field("providers", &Providers(&self.inner.entries))
             .field("config", &self.inner.config)
             .finish()
-    }
-}
-
-/// Per-call options.
-///
-/// ```
-/// use std::time::Duration;
-/// use steadfast_fallback::CallOptions;
-///
-/// // Only runway, and give up after 30 s (seed 000's `prefer="runway", fallback=False`).
-/// let pinned = CallOptions {
-///     prefer: Some("runway".into()),
-///     fallback: false,
-///     deadline: Some(Duration::from_secs(30)),
-///     ..CallOptions::default()
-/// };
-/// assert!(CallOptions::default().fallback);
-/// # let _ = pinned;
-/// ```
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct CallOptions {
-    /// Try the provider with this id first (if it exists and is eligible), then the others in
-    /// priority order. Default `None`.
-    pub prefer: Option<String>,
-    /// Whether the call may move on to another provider. With `false` exactly one provider
-    /// is called: `prefer` when given (skipped if ineligible — nothing else is tried), else
-    /// the first eligible one in priority order. Its retries still happen. Default `true`.
-    pub fallback: bool,
-    /// The time allowed for this call, replacing [`ChainConfig::deadline`]. Default `None`.
-    pub deadline: Option<Duration>,
-    /// The providers to try, by id and in this order, instead of the priority order (how a
-    /// router's strategy steers the chain). Unknown ids are ignored; providers not listed
-    /// are not tried. `prefer` still goes first. Default `None`.
-    pub order: Option<Vec<String>>,
-}
-
-impl Default for CallOptions {
-    fn default() -> Self {
-        CallOptions {
-            prefer: None,
-            order: None,
-            fallback: true,
-            deadline: None,
-        }
-    }
-}
-
-/// A value and who produced it: the provider, the model, and every attempt on the way.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Answered<T> {
-    /// The answer.
-    pub value: T,
-    /// The id of the provider that answered.
-    pub provider: String,
-    /// The model it was asked for.
-    pub model: String,
-    /// Every provider's turn, in order; the last one succeeded.
-    pub attempts: Vec<AttemptRecord>,
-}
-
-impl<T> Answered<T> {
-    /// Whether another provider was called or skipped before the one that answered.
-    pub fn fell_back(&self) -> bool {
-        self.attempts.len() > 1
-    }
-
-    /// Retries made across every provider.
-    pub fn retries(&self) -> u32 {
-        self.attempts.iter().map(|a| a.retries).sum()
     }
 }
 

@@ -120,18 +120,23 @@
 //! # }
 //! ```
 
+mod attempt;
 mod call;
 mod chain;
 mod config;
+mod constraints;
+mod entry;
 mod error;
 mod health;
+mod options;
 mod plan;
 mod record;
 mod stream;
 
-pub use chain::{Answered, CallOptions, ChainBuilder, FallbackChain};
+pub use chain::{ChainBuilder, FallbackChain};
 pub use config::{ChainConfig, EntryConfig, ResumeSettings};
 pub use error::{FallbackError, StopReason};
 pub use health::{DEGRADED_AT, Health, MAX_ERROR_SCORE, ProviderStatus, UNHEALTHY_AT};
+pub use options::{Answered, CallOptions};
 pub use record::{AttemptOutcome, AttemptRecord};
 pub use stream::FallbackStream;

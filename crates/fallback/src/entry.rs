@@ -1,0 +1,85 @@
+//! One provider of a chain (`Entry`: its policy, breaker, health, enabled flag) and the
+//! state every call shares (`Inner`).
+
+use std::borrow::Cow;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use steadfast_circuit::CircuitBreaker;
+use steadfast_providers_core::{ChatProvider, ChatRequest};
+use steadfast_retry::RetryPolicy;
+
+use crate::config::{ChainConfig, EntryConfig};
+use crate::constraints::Constraints;
+use crate::health::HealthTracker;
+use crate::record::{AttemptOutcome, AttemptRecord};
+
+/// What every call and every clone of a chain shares: its entries and config.
+pub(crate) struct Inner {
+    pub(crate) entries: Vec<Entry>,
+    pub(crate) config: ChainConfig,
+}
+
+/// One provider with its policy, breaker and health.
+pub(crate) struct Entry {
+    pub(crate) provider: Arc<dyn ChatProvider>,
+    pub(crate) config: EntryConfig,
+    pub(crate) policy: RetryPolicy,
+    pub(crate) breaker: CircuitBreaker,
+    pub(crate) enabled: AtomicBool,
+    pub(crate) health: HealthTracker,
+}
+
+impl Entry {
+    pub(crate) fn id(&self) -> &str {
+        self.provider.id()
+    }
+
+    /// The model this entry asks for.
+    pub(crate) fn model_for<'a>(&'a self, request: &'a ChatRequest) -> &'a str {
+        self.config.model.as_deref().unwrap_or(&request.model)
+    }
+
+    /// The request as this entry sends it (its model, when it overrides the request's).
+    pub(crate) fn request_for<'a>(&self, request: &'a ChatRequest) -> Cow<'a, ChatRequest> {
+        match &self.config.model {
+            Some(model) if *model != request.model => {
+                let mut owned = request.clone();
+                owned.model.clone_from(model);
+                Cow::Owned(owned)
+            }
+            _ => Cow::Borrowed(request),
+        }
+    }
+
+    /// Why this entry may not be tried now, if it may not (disabled, or excluded by an
+    /// earlier failure). The breaker is asked later, per attempt.
+    pub(crate) fn excluded(&self, constraints: &Constraints) -> Option<AttemptOutcome> {
+        if self.enabled.load(Ordering::Relaxed) {
+            constraints.excludes(&self.config)
+        } else {
+            Some(AttemptOutcome::SkippedDisabled)
+        }
+    }
+
+    /// The entry's retry policy, bounded by a call deadline `remaining` away. The policy's
+    /// config is shared, so a bounded copy is made (sharing the entry's retry budget).
+    pub(crate) fn policy_within(&self, remaining: Option<Duration>) -> Cow<'_, RetryPolicy> {
+        let Some(left) = remaining else {
+            return Cow::Borrowed(&self.policy);
+        };
+        let mut config = self.policy.config().clone();
+        config.deadline = Some(config.deadline.map_or(left, |d| d.min(left)));
+        config.budget = None;
+        let policy = RetryPolicy::new(config);
+        Cow::Owned(match self.policy.budget() {
+            Some(budget) => policy.with_budget(budget.clone()),
+            None => policy,
+        })
+    }
+
+    pub(crate) fn record(&self, request: &ChatRequest, outcome: AttemptOutcome) -> AttemptRecord {
+        AttemptRecord::new(self.id(), self.model_for(request), outcome)
+    }
+}
