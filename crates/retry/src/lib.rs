@@ -11,19 +11,25 @@
 //!
 //! 1. **Retryable?** The error's answer (for a `ProviderError`: its kind, or the provider's
 //!    `x-should-retry`), unless a per-kind override or a [`RetryPolicy::retry_if`] predicate
-//!    says otherwise. No → [`Stop::NotRetryable`].
+//!    says otherwise. No → [`Stop::NotRetryable`] — unless the error is a *refusal*: it names
+//!    no kind, does not count against health, and still says when to come back (a
+//!    `retry_after`), which is how a circuit breaker's rejection answers. The target was
+//!    not tried and cannot be now: [`Stop::Refused`], and the caller falls back.
 //! 2. **Attempts left?** `max_attempts`, per kind if overridden; a `protocol` error is retried
 //!    at most once. No → [`Stop::AttemptsExhausted`].
 //! 3. **How long?** The error's retry hint (`Retry-After`) when it gave one — on *every*
 //!    attempt, not only the first — otherwise the backoff. A hint above `max_retry_after`
 //!    means "do not wait here": [`Stop::HintBeyondCap`] (or the backoff, with
 //!    [`LongHint::UseBackoff`]).
-//! 4. **Before the deadline?** A wait that would end at or after the deadline is not taken:
+//! 4. **Will the target take it?** Only with [`RetryPolicy::run_gated`]: its gate is asked
+//!    before any wait — an open breaker says no ([`Stop::Refused`]: fall back now rather
+//!    than sleep first and be refused after), or names a longer wait ([`Admit::After`]).
+//! 5. **Before the deadline?** A wait that would end at or after the deadline is not taken:
 //!    [`Stop::DeadlineWouldPass`].
-//! 5. **Budget?** A retry withdraws from the shared [`RetryBudget`]; an empty budget means
+//! 6. **Budget?** A retry withdraws from the shared [`RetryBudget`]; an empty budget means
 //!    [`Stop::BudgetExhausted`].
 //!
-//! Every stop but the first tells the caller to fall back now
+//! Every stop but [`Stop::NotRetryable`] tells the caller to fall back now
 //! ([`Outcome::should_fall_back`]). Every attempt is recorded ([`Attempt`]: number, timing,
 //! kind, the delay chosen and why) and given to an observer for metrics.
 //!
@@ -66,5 +72,5 @@ pub mod presets;
 
 pub use backoff::{Backoff, Jitter};
 pub use budget::{BudgetConfig, RetryBudget};
-pub use outcome::{Attempt, Decision, DelayReason, Outcome, Stop};
+pub use outcome::{Admit, Attempt, Decision, DelayReason, Outcome, Stop};
 pub use policy::{AttemptContext, KindPolicy, LongHint, RetryConfig, RetryPolicy};

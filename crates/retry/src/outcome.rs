@@ -45,6 +45,24 @@ pub enum DelayReason {
     Backoff,
     /// The error's own retry hint (`Retry-After` and friends), honoured over the backoff.
     RetryAfter,
+    /// The gate of [`RetryPolicy::run_gated`](crate::RetryPolicy::run_gated) said the target
+    /// admits no attempt before then (e.g. an open breaker's time left).
+    Admission,
+}
+
+/// What the gate of [`RetryPolicy::run_gated`](crate::RetryPolicy::run_gated) says about the
+/// next attempt, asked after a failure and before any wait.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Admit {
+    /// The target will take the next attempt: wait as planned.
+    Yes,
+    /// The target takes no attempt for this long: wait at least this much. The wait is
+    /// judged like a retry hint — beyond `max_retry_after` it is [`Stop::Refused`], past
+    /// the deadline [`Stop::DeadlineWouldPass`].
+    After(Duration),
+    /// The target refuses attempts for now: stop with [`Stop::Refused`], without waiting.
+    No,
 }
 
 /// Why retrying stopped.
@@ -71,6 +89,11 @@ pub enum Stop {
     },
     /// The shared retry budget is exhausted: the target is failing for many callers.
     BudgetExhausted,
+    /// The target refuses attempts for now without being tried (an open circuit breaker):
+    /// either the attempt's error said so (see [`RetryPolicy::run`](crate::RetryPolicy::run)),
+    /// or the gate of [`RetryPolicy::run_gated`](crate::RetryPolicy::run_gated) did, before
+    /// any wait was spent. Fall back now.
+    Refused,
 }
 
 impl Stop {
@@ -94,6 +117,7 @@ impl fmt::Display for Stop {
                 )
             }
             Stop::BudgetExhausted => f.write_str("retry budget exhausted"),
+            Stop::Refused => f.write_str("the target refuses attempts for now"),
         }
     }
 }

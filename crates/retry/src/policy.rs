@@ -11,7 +11,7 @@ use tokio::time::Instant;
 
 use crate::backoff::Backoff;
 use crate::budget::{BudgetConfig, RetryBudget};
-use crate::outcome::{Attempt, Decision, DelayReason, Outcome, Stop};
+use crate::outcome::{Admit, Attempt, Decision, DelayReason, Outcome, Stop};
 
 /// What a retry policy does, as plain data (loadable from a config file).
 ///
@@ -228,11 +228,50 @@ impl RetryPolicy {
     ///
     /// `op` is called with the attempt's [`AttemptContext`] and returns the attempt's future.
     /// Dropping the returned future cancels everything: the attempt in flight and any wait.
-    pub async fn run<T, E, F, Fut>(&self, mut op: F) -> Outcome<T, E>
+    ///
+    /// An error that is a refusal — not retryable, no kind, not counting against health, but
+    /// with a retry hint, as a circuit breaker's rejection is — stops with
+    /// [`Stop::Refused`], so [`Outcome::should_fall_back`] sends the caller on.
+    pub async fn run<T, E, F, Fut>(&self, op: F) -> Outcome<T, E>
     where
         E: Failure,
         F: FnMut(AttemptContext) -> Fut,
         Fut: Future<Output = Result<T, E>>,
+    {
+        self.run_gated(|_| Admit::Yes, op).await
+    }
+
+    /// [`run`](Self::run), asking `gate` after each failure whether the target will take
+    /// the next attempt, before any wait is spent.
+    ///
+    /// The gate is given the wait the policy chose and asked once the error, the attempt
+    /// limit and the retry hint allow a retry, before the deadline and the budget are
+    /// checked. [`Admit::No`] stops at once with [`Stop::Refused`]; [`Admit::After`]
+    /// lengthens the wait (within `max_retry_after` and the deadline). This is where a
+    /// caller asks its circuit breaker: a breaker that is open now would refuse the attempt
+    /// after the wait, so the wait is not worth taking — fall back now. The gate is not asked
+    /// before the first attempt.
+    ///
+    /// ```
+    /// use steadfast_errors::ErrorKind;
+    /// use steadfast_retry::{Admit, RetryConfig, RetryPolicy, Stop};
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
+    /// let started = tokio::time::Instant::now();
+    /// let outcome = RetryPolicy::new(RetryConfig::default())
+    ///     .run_gated(|_wait| Admit::No, |_| async { Err::<(), _>(ErrorKind::Overloaded) })
+    ///     .await;
+    /// assert_eq!(outcome.stop, Some(Stop::Refused));
+    /// assert!(outcome.should_fall_back());
+    /// assert_eq!(started.elapsed(), std::time::Duration::ZERO); // no wait was spent
+    /// # }
+    /// ```
+    pub async fn run_gated<T, E, F, Fut, G>(&self, mut gate: G, mut op: F) -> Outcome<T, E>
+    where
+        E: Failure,
+        F: FnMut(AttemptContext) -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+        G: FnMut(Duration) -> Admit,
     {
         let start = Instant::now();
         let mut rng = match self.seed {
@@ -259,7 +298,14 @@ impl RetryPolicy {
                 Ok(_) => (None, Decision::Succeeded),
                 Err(e) => (
                     e.kind(),
-                    self.decide(e, number, start.elapsed(), previous_delay, &mut rng),
+                    self.decide(
+                        e,
+                        number,
+                        start.elapsed(),
+                        previous_delay,
+                        &mut rng,
+                        &mut gate,
+                    ),
                 ),
             };
             let attempt = Attempt {
@@ -305,6 +351,7 @@ impl RetryPolicy {
         elapsed: Duration,
         previous_delay: Duration,
         rng: &mut fastrand::Rng,
+        gate: &mut dyn FnMut(Duration) -> Admit,
     ) -> Decision {
         let c = &*self.config;
         let kind = err.kind();
@@ -316,7 +363,11 @@ impl RetryPolicy {
                 .unwrap_or_else(|| err.is_retryable()),
         };
         if !retryable {
-            return Decision::Stop(Stop::NotRetryable);
+            return Decision::Stop(if is_refusal(err) {
+                Stop::Refused
+            } else {
+                Stop::NotRetryable
+            });
         }
         let once = kind.is_some_and(|k| k.retry_rule() == RetryRule::Once);
         let max_attempts = per_kind
@@ -348,6 +399,15 @@ impl RetryPolicy {
                 DelayReason::Backoff,
             ),
         };
+        let (delay, reason) = match gate(delay) {
+            Admit::Yes => (delay, reason),
+            Admit::No => return Decision::Stop(Stop::Refused),
+            Admit::After(wait) if wait > c.max_retry_after => {
+                return Decision::Stop(Stop::Refused);
+            }
+            Admit::After(wait) if wait > delay => (wait, DelayReason::Admission),
+            Admit::After(_) => (delay, reason),
+        };
         if let Some(deadline) = c.deadline {
             let remaining = deadline.saturating_sub(elapsed);
             if delay >= remaining {
@@ -361,4 +421,14 @@ impl RetryPolicy {
         }
         Decision::Retry { delay, reason }
     }
+}
+
+/// Whether `err` is a refusal rather than a failure of the target: not retryable, of no
+/// kind, not counting against health, yet saying when to come back. That is how a circuit
+/// breaker's rejection answers (the target was never called); the caller should move on.
+fn is_refusal(err: &dyn Failure) -> bool {
+    !err.is_retryable()
+        && err.kind().is_none()
+        && !err.counts_against_health()
+        && err.retry_after().is_some()
 }
