@@ -7,6 +7,7 @@ use std::time::Duration;
 use steadfast_circuit::{Permit, Rejected};
 use steadfast_errors::{ErrorKind, Failure, ProviderError};
 use steadfast_providers_core::ChatRequest;
+use steadfast_retry::Admit;
 use tokio::time::Instant;
 
 use crate::attempt::{Op, Won, attempt_event, capped, deadline_error, lock, skip_event};
@@ -38,7 +39,8 @@ impl Failure for AttemptError {
     fn retry_after(&self) -> Option<Duration> {
         match self {
             AttemptError::Provider(e) => e.retry_after(),
-            _ => None,
+            AttemptError::Rejected(r) => r.retry_after(),
+            AttemptError::Deadline(_) => None,
         }
     }
 
@@ -71,6 +73,18 @@ struct Run<T> {
     duration: Duration,
 }
 
+/// How a provider's turn stands in the call.
+#[derive(Debug, Clone, Copy)]
+struct Turn {
+    /// Whether another provider was tried (or skipped) before this one.
+    fallback: bool,
+    /// Whether this is the last provider the call may try and the call has a deadline: its
+    /// open breaker is then waited for (within the deadline and the retry policy) instead
+    /// of ending the call at once — a local server warming up answers 503 until it is
+    /// ready, and failing fast helps no one when there is nowhere else to go.
+    lone: bool,
+}
+
 /// One provider's turn: its retry policy around attempts, each behind its breaker, each cut
 /// at the deadline. Failures are reported to the breaker and health here; a success's
 /// permit is handed back to the caller to report when the success is complete.
@@ -78,9 +92,10 @@ async fn run_on<O: Op>(
     entry: &Entry,
     plan: &Plan,
     request: &ChatRequest,
-    fallback: bool,
+    turn: Turn,
     op: &O,
 ) -> Run<O::Output> {
+    let Turn { fallback, lone } = turn;
     let started = Instant::now();
     let policy = entry.policy_within(plan.remaining());
     let base = entry.request_for(request);
@@ -90,12 +105,34 @@ async fn run_on<O: Op>(
     // The last provider error, for when the breaker refuses a later attempt.
     let last: Mutex<Option<ProviderError>> = Mutex::new(None);
     let last = &last;
+    // Asked before every wait between attempts: an open breaker would refuse the attempt
+    // after the wait, so the wait is not taken and the chain falls back now — unless this is
+    // the last provider that may be tried, which is then waited for (warm-up is not an
+    // outage): the retry policy bounds that wait by `max_retry_after` and the deadline.
+    let gate = |_wait: Duration| match entry.open_for() {
+        Some(left) if lone => Admit::After(left),
+        Some(_) => Admit::No,
+        None => Admit::Yes,
+    };
+    let max_wait = policy.config().max_retry_after;
+    let wait_fits =
+        |wait: Duration| wait <= max_wait && plan.remaining().is_some_and(|left| wait < left);
+    let wait_fits = &wait_fits;
     let outcome = policy
-        .run(|ctx| async move {
-            let permit = entry
-                .breaker
-                .try_acquire()
-                .map_err(AttemptError::Rejected)?;
+        .run_gated(gate, |ctx| async move {
+            let permit = match entry.breaker.try_acquire() {
+                Ok(permit) => permit,
+                // Nowhere else to go: wait for the breaker's probe, as the gate does between
+                // attempts, if the wait fits (see `lone`).
+                Err(rejected) if ctx.number == 1 && lone && wait_fits(rejected.retry_in()) => {
+                    tokio::time::sleep(rejected.retry_in()).await;
+                    entry
+                        .breaker
+                        .try_acquire()
+                        .map_err(AttemptError::Rejected)?
+                }
+                Err(rejected) => return Err(AttemptError::Rejected(rejected)),
+            };
             let attempt_started = Instant::now();
             let result = match plan.remaining() {
                 None => op.call(&*entry.provider, base).await,
@@ -192,7 +229,15 @@ pub(crate) async fn drive<O: Op>(
             attempts.push(entry.record(request, skip));
             continue;
         }
-        let run = run_on(entry, plan, request, position > 0, op).await;
+        let others = plan.order[position + 1..]
+            .iter()
+            .map(|&i| &inner.entries[i])
+            .any(|e| e.excluded(constraints).is_none() && e.open_for().is_none());
+        let turn = Turn {
+            fallback: position > 0,
+            lone: plan.deadline_at.is_some() && !others,
+        };
+        let run = run_on(entry, plan, request, turn, op).await;
         match run.end {
             RunEnd::Won(value, permit) => {
                 let mut record = entry.record(request, AttemptOutcome::Succeeded);

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use steadfast_circuit::CircuitBreaker;
+use steadfast_circuit::{CircuitBreaker, State};
 use steadfast_providers_core::{ChatProvider, ChatRequest};
 use steadfast_retry::RetryPolicy;
 
@@ -77,6 +77,18 @@ impl Entry {
             Some(budget) => policy.with_budget(budget.clone()),
             None => policy,
         })
+    }
+
+    /// How long the breaker stays open, when it is open with time left (it then refuses
+    /// every attempt); `None` when it may admit one now.
+    pub(crate) fn open_for(&self) -> Option<Duration> {
+        if self.breaker.state() != State::Open {
+            return None;
+        }
+        self.breaker
+            .snapshot()
+            .open_remaining
+            .filter(|left| !left.is_zero())
     }
 
     pub(crate) fn record(&self, request: &ChatRequest, outcome: AttemptOutcome) -> AttemptRecord {
