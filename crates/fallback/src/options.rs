@@ -29,7 +29,8 @@ pub struct CallOptions {
     /// is called: `prefer` when given (skipped if ineligible — nothing else is tried), else
     /// the first eligible one in priority order. Its retries still happen. Default `true`.
     pub fallback: bool,
-    /// The time allowed for this call, replacing [`ChainConfig::deadline`]. Default `None`.
+    /// The time allowed for this call, replacing
+    /// [`ChainConfig::deadline`](crate::ChainConfig::deadline). Default `None`.
     pub deadline: Option<Duration>,
     /// The providers to try, by id and in this order, instead of the priority order (how a
     /// router's strategy steers the chain). Unknown ids are ignored; providers not listed
