@@ -229,10 +229,14 @@ pub(crate) async fn drive<O: Op>(
             attempts.push(entry.record(request, skip));
             continue;
         }
-        let others = plan.order[position + 1..]
+        // Only a call with nowhere else to go waits for an open breaker: when every provider
+        // of a larger plan is down, failing fast is the answer the caller needs.
+        let others = plan
+            .order
             .iter()
+            .filter(|&&i| i != index)
             .map(|&i| &inner.entries[i])
-            .any(|e| e.excluded(constraints).is_none() && e.open_for().is_none());
+            .any(|e| e.excluded(constraints).is_none());
         let turn = Turn {
             fallback: position > 0,
             lone: plan.deadline_at.is_some() && !others,

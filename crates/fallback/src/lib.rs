@@ -41,16 +41,18 @@
 //!
 //! # A lone provider warming up
 //!
-//! When the provider whose turn it is is the last one the call may try (no later provider
-//! in the order is enabled, fits the constraints and has a breaker that admits) and the
-//! call has a deadline, its open breaker is waited for instead of ending the call: the chain
+//! When the provider whose turn it is is the only one the call may use (no other provider
+//! of the plan is enabled and fits the constraints: a one-provider chain, `fallback: false`,
+//! or a constraint that rules the rest out) and the call has a deadline, its open breaker is
+//! waited for instead of ending the call: the chain
 //! sleeps until the breaker admits its half-open probe, then tries again — at the start of
 //! the provider's turn and between its attempts. The wait counts as a retry wait: the retry
 //! policy's attempts, its `max_retry_after` and the deadline bound it. This is for a local
 //! server that answers `503 Loading model` while it loads (llama.cpp's server): warm-up is
 //! not an outage, and failing fast helps no one when there is nowhere else to go. With
-//! another eligible provider, or without a deadline, an open breaker still means "move on
-//! now". How often the lone provider is tried while it warms up is the breaker's
+//! another eligible provider — even one whose breaker is open too — or without a deadline,
+//! an open breaker still means "move on now", so a total outage of several providers fails
+//! fast. How often the lone provider is tried while it warms up is the breaker's
 //! `open_duration` (30 s by default; a shorter one suits a local server).
 //!
 //! # Deadline

@@ -262,3 +262,26 @@ async fn a_lone_provider_already_open_is_waited_for_within_the_deadline() {
     assert_eq!(answer.value.text, "loaded");
     assert_eq!(llama.calls(), 9);
 }
+
+#[tokio::test(start_paused = true)]
+async fn when_every_provider_is_down_the_call_fails_fast_even_with_a_deadline() {
+    // Both providers fail; once their breakers are open the chain has nowhere to go, but it
+    // has more than one provider, so it must not sit waiting for a probe.
+    let (primary, _) = failing("primary");
+    let (backup, backup_calls) = failing("backup");
+    let chain = FallbackChain::builder()
+        .provider(primary, patient())
+        .provider(backup, patient())
+        .config(deadline(60))
+        .build();
+    let started = Instant::now();
+    let err = chain.chat(&request()).await.unwrap_err();
+    assert_eq!(err.reason, StopReason::AllFailed);
+    // Each provider: five failures 1 s apart (4 s of backoff), then its breaker opens (5 s).
+    assert!(
+        Instant::now() - started <= Duration::from_secs(8),
+        "waited {:?} for an open breaker although two providers were configured",
+        Instant::now() - started
+    );
+    assert_eq!(backup_calls.lock().unwrap().len(), 5);
+}
