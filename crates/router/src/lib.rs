@@ -131,18 +131,29 @@
 //! [`EntryConfig::enabled`]: steadfast_fallback::EntryConfig::enabled
 //! [`EntryConfig::context_window`]: steadfast_fallback::EntryConfig::context_window
 
+mod affinity;
 mod config;
 mod error;
+mod estimate;
+mod hedge;
+mod limits;
 mod metered;
+mod monitor;
+mod options;
+mod plan;
 mod router;
 mod stats;
 mod strategy;
+mod stream;
 
 pub use config::{Budget, ProviderConfig, RouterConfig};
 pub use error::RouterError;
-pub use router::{RouteOptions, Routed, Router, RouterBuilder, RouterStream, estimate_tokens};
+pub use estimate::estimate_tokens;
+pub use options::{RouteOptions, Routed};
+pub use router::{Router, RouterBuilder};
 pub use stats::{Latency, Overhead, ProviderStats, StatsSnapshot};
 pub use strategy::{
     BestPerformance, Candidate, Cheapest, LeastBusy, LowestLatency, PowerOfTwo, Priority,
     RandomHealthy, RoundRobin, RouteContext, Strategy, StrategyKind, WeightedRoundRobin,
 };
+pub use stream::RouterStream;

@@ -5,7 +5,7 @@
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -19,8 +19,9 @@ use steadfast_providers_core::{
 };
 use tokio::time::Instant;
 
-use crate::config::{Budget, ProviderConfig};
-use crate::stats::{ProviderCounters, RouterCounters, Window, lock};
+use crate::config::ProviderConfig;
+use crate::limits::{GlobalBudget, Limiter};
+use crate::stats::{ProviderCounters, RouterCounters, lock};
 
 tokio::task_local! {
     /// The call being routed, so that attempts can be billed and timed to it.
@@ -56,16 +57,14 @@ fn current_call() -> Option<Arc<CallCtx>> {
 #[derive(Debug)]
 pub(crate) struct Shared {
     pub(crate) counters: Mutex<RouterCounters>,
-    pub(crate) budget: Option<(Budget, Mutex<Window>)>,
+    pub(crate) budget: Option<GlobalBudget>,
     pub(crate) ewma_alpha: f64,
 }
 
 impl Shared {
     /// Whether the global budget is spent.
     pub(crate) fn budget_spent(&self, now: Instant) -> bool {
-        self.budget
-            .as_ref()
-            .is_some_and(|(b, w)| lock(w).sum(now) >= b.usd)
+        self.budget.as_ref().is_some_and(|b| b.spent(now))
     }
 }
 
@@ -77,15 +76,8 @@ pub(crate) struct ProviderState {
     pub(crate) enabled: AtomicBool,
     /// Disabled by the health monitor (and so re-enabled by it).
     pub(crate) monitor_disabled: AtomicBool,
-    pub(crate) in_flight: AtomicU32,
+    pub(crate) limits: Limiter,
     pub(crate) counters: Mutex<ProviderCounters>,
-}
-
-/// Why a provider may not take a request now.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Limited {
-    Rate,
-    Budget,
 }
 
 impl ProviderState {
@@ -94,12 +86,11 @@ impl ProviderState {
         config: ProviderConfig,
         samples: usize,
     ) -> ProviderState {
-        let window = config.budget.map(|b| b.window);
         ProviderState {
             enabled: AtomicBool::new(config.entry.enabled),
             monitor_disabled: AtomicBool::new(false),
-            in_flight: AtomicU32::new(0),
-            counters: Mutex::new(ProviderCounters::new(samples, window)),
+            limits: Limiter::new(&config),
+            counters: Mutex::new(ProviderCounters::new(samples)),
             provider,
             config,
         }
@@ -107,37 +98,6 @@ impl ProviderState {
 
     pub(crate) fn id(&self) -> &str {
         self.provider.id()
-    }
-
-    /// Whether a rate limit, the concurrency cap or the budget keeps the provider out of a
-    /// request of `estimated` tokens now.
-    pub(crate) fn limited(&self, now: Instant, estimated: u64) -> Option<Limited> {
-        let c = &self.config;
-        if c.max_concurrency
-            .is_some_and(|cap| self.in_flight.load(Ordering::Relaxed) >= cap)
-        {
-            return Some(Limited::Rate);
-        }
-        if c.rpm.is_none() && c.tpm.is_none() && c.budget.is_none() {
-            return None;
-        }
-        let mut counters = lock(&self.counters);
-        if c.rpm
-            .is_some_and(|rpm| counters.rpm.sum(now) >= f64::from(rpm))
-        {
-            return Some(Limited::Rate);
-        }
-        if c.tpm
-            .is_some_and(|tpm| counters.tpm.sum(now) + estimated as f64 > tpm as f64)
-        {
-            return Some(Limited::Rate);
-        }
-        if let (Some(budget), Some(spend)) = (c.budget, counters.spend.as_mut())
-            && spend.sum(now) >= budget.usd
-        {
-            return Some(Limited::Budget);
-        }
-        None
     }
 
     /// The context window of `model` on this provider, when known.
@@ -173,10 +133,8 @@ impl ProviderState {
 
     /// An attempt starts: counted, and in flight until the guard drops.
     fn count_attempt(&self) {
-        self.in_flight.fetch_add(1, Ordering::Relaxed);
-        let mut c = lock(&self.counters);
-        c.requests += 1;
-        c.rpm.add(Instant::now(), 1.0);
+        self.limits.start(Instant::now());
+        lock(&self.counters).requests += 1;
     }
 
     fn begin(&self) -> InFlight<'_> {
@@ -211,7 +169,7 @@ struct InFlight<'a>(&'a ProviderState);
 
 impl Drop for InFlight<'_> {
     fn drop(&mut self) {
-        self.0.in_flight.fetch_sub(1, Ordering::Relaxed);
+        self.0.limits.end();
     }
 }
 
@@ -262,13 +220,10 @@ fn bill(
         c.input_tokens += usage.input_tokens;
         c.output_tokens += usage.output_tokens;
         c.cost_usd += cost;
-        c.tpm.add(now, usage.total() as f64);
-        if let Some(spend) = c.spend.as_mut() {
-            spend.add(now, cost);
-        }
     }
-    if let Some((_, window)) = &shared.budget {
-        lock(window).add(now, cost);
+    state.limits.billed(now, usage.total(), cost);
+    if let Some(budget) = &shared.budget {
+        budget.add(now, cost);
     }
     if let Some(call) = call {
         let mut t = lock(&call.totals);
@@ -371,7 +326,7 @@ struct Slot(Arc<ProviderState>);
 
 impl Drop for Slot {
     fn drop(&mut self) {
-        self.0.in_flight.fetch_sub(1, Ordering::Relaxed);
+        self.0.limits.end();
     }
 }
 
