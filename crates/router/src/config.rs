@@ -156,7 +156,8 @@ pub struct RouterConfig {
     /// [`RouterBuilder::provider_from_config`](crate::RouterBuilder::provider_from_config).
     /// Default none.
     pub providers: BTreeMap<String, ProviderConfig>,
-    /// The most affinity keys remembered; the oldest is forgotten first. Default 10 000.
+    /// The most affinity keys remembered; the least recently used is forgotten first.
+    /// Default 10 000.
     pub affinity_capacity: usize,
     /// The latency samples kept per provider (and overhead samples for the router) for
     /// percentiles; the oldest is replaced first. Default 1024.
