@@ -111,7 +111,7 @@ async fn round_robin_and_weighted_round_robin() {
 
 #[tokio::test(start_paused = true)]
 async fn random_strategies_are_reproducible_with_a_seed() {
-    for kind in [StrategyKind::Random, StrategyKind::PowerOfTwo] {
+    for kind in [StrategyKind::RandomHealthy, StrategyKind::PowerOfTwo] {
         let run = |seed| async move {
             let r = router3(kind, Some(seed));
             let mut seen = Vec::new();
@@ -122,7 +122,7 @@ async fn random_strategies_are_reproducible_with_a_seed() {
         };
         let first = run(9).await;
         assert_eq!(first, run(9).await, "{kind:?}");
-        if kind == StrategyKind::Random {
+        if kind == StrategyKind::RandomHealthy {
             for id in ["a", "b", "c"] {
                 assert!(first.iter().any(|s| s == id), "{kind:?} reaches {id}");
             }
