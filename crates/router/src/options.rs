@@ -3,6 +3,9 @@
 use std::time::Duration;
 
 use steadfast_fallback::AttemptRecord;
+use steadfast_providers_core::ChatResponse;
+
+use crate::stream::RouterStream;
 
 /// Per-call options.
 ///
@@ -67,14 +70,23 @@ pub struct Routed<T> {
     /// Every provider's turn, in order; the last one succeeded.
     pub attempts: Vec<AttemptRecord>,
     /// The cost of every billed attempt of this call seen so far, in USD (for a stream, see
-    /// [`RouterStream::cost_usd`](crate::RouterStream::cost_usd) for the cost once it
+    /// [`RouterStream::cost_usd`] for the cost once it
     /// ended).
     pub cost_usd: f64,
 }
 
-impl<T> Routed<T> {
+impl Routed<ChatResponse> {
     /// Whether another provider was tried or skipped before the one that answered.
     pub fn fell_back(&self) -> bool {
         self.attempts.len() > 1
+    }
+}
+
+impl Routed<RouterStream> {
+    /// Whether another provider was tried or skipped before the one the stream opened on,
+    /// or the answer moved to another provider after it opened (a resume continued it
+    /// elsewhere; see [`RouterStream::fell_back`]).
+    pub fn fell_back(&self) -> bool {
+        self.attempts.len() > 1 || self.value.fell_back()
     }
 }

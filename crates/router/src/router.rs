@@ -49,35 +49,62 @@ fn first_of(call: &CallOptions) -> String {
 
 /// What the chain answers a call with, as the call's ending takes it apart.
 trait Answer {
+    /// What is left once the provider, model and turns are taken out.
+    type Rest;
     /// What the caller gets.
     type Value;
     /// Whether the router's overhead is sampled on this kind of call (a stream's duration
     /// is the consumer's, not the router's).
     const SAMPLES_OVERHEAD: bool;
-    /// The value, the provider and model that answered, and the turns that led to it.
-    fn split(self, ctx: &Arc<CallCtx>) -> (Self::Value, String, String, Vec<AttemptRecord>);
+    /// The provider and model that answered, the turns that led to it, and the rest.
+    fn take(self) -> (Self::Rest, String, String, Vec<AttemptRecord>);
+    /// The caller's value, from the rest, the call's context, the router's shared state
+    /// and whether the call already counts as a failover.
+    fn value(
+        rest: Self::Rest,
+        call: &Arc<CallCtx>,
+        router: &Arc<Shared>,
+        failover: bool,
+    ) -> Self::Value;
 }
 
 impl Answer for Answered<ChatResponse> {
+    type Rest = ChatResponse;
     type Value = ChatResponse;
     const SAMPLES_OVERHEAD: bool = true;
 
-    fn split(self, _: &Arc<CallCtx>) -> (ChatResponse, String, String, Vec<AttemptRecord>) {
+    fn take(self) -> (ChatResponse, String, String, Vec<AttemptRecord>) {
         (self.value, self.provider, self.model, self.attempts)
+    }
+
+    fn value(rest: ChatResponse, _: &Arc<CallCtx>, _: &Arc<Shared>, _: bool) -> ChatResponse {
+        rest
     }
 }
 
 impl Answer for FallbackStream {
+    type Rest = FallbackStream;
     type Value = RouterStream;
     const SAMPLES_OVERHEAD: bool = false;
 
-    fn split(self, ctx: &Arc<CallCtx>) -> (RouterStream, String, String, Vec<AttemptRecord>) {
-        let (attempts, provider, model) = (self.attempts(), self.provider(), self.model());
-        (
-            RouterStream::new(self, Arc::clone(ctx)),
-            provider,
-            model,
-            attempts,
+    fn take(self) -> (FallbackStream, String, String, Vec<AttemptRecord>) {
+        let (provider, model, attempts) = (self.provider(), self.model(), self.attempts());
+        (self, provider, model, attempts)
+    }
+
+    fn value(
+        rest: FallbackStream,
+        call: &Arc<CallCtx>,
+        router: &Arc<Shared>,
+        failover: bool,
+    ) -> RouterStream {
+        let opened_on = rest.provider();
+        RouterStream::new(
+            rest,
+            Arc::clone(call),
+            Arc::clone(router),
+            opened_on,
+            failover,
         )
     }
 }
@@ -286,7 +313,7 @@ impl Router {
         let totals = ctx.totals();
         match hedged.result {
             Ok(answer) => {
-                let (value, provider, model, later) = answer.split(&ctx);
+                let (rest, provider, model, later) = answer.take();
                 let mut attempts = hedged.earlier;
                 attempts.extend(later);
                 let single = A::SAMPLES_OVERHEAD
@@ -308,7 +335,7 @@ impl Router {
                     },
                 );
                 Ok(Routed {
-                    value,
+                    value: A::value(rest, &ctx, &self.inner.shared, failover),
                     provider,
                     model,
                     attempts,

@@ -218,7 +218,9 @@ pub struct StatsSnapshot {
     pub failures: u64,
     /// `successes / requests`; 1.0 without any.
     pub success_rate: f64,
-    /// Calls on which another provider was tried or skipped before the last one.
+    /// Calls on which another provider was tried or skipped before the last one, and
+    /// streams whose answer another provider continued after they opened (counted when
+    /// the move happens). Each call counts once.
     pub failovers: u64,
     /// Calls on which a hedge (a backup request) was started.
     pub hedges: u64,
