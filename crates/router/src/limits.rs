@@ -1,5 +1,10 @@
 //! Limits: the sliding [`Window`] behind rates and budgets, and each provider's
 //! [`Limiter`] (concurrency cap, `rpm`, `tpm`, its own budget), plus the router-wide budget.
+//!
+//! A plan looks at the limits to leave out providers that are at one; the limits are
+//! enforced when an attempt starts ([`Limiter::admit`]): the concurrency slot, the `rpm`
+//! slot and the `tpm` estimate are taken there in one step, so callers planned at the same
+//! moment can never together pass a limit.
 
 use std::collections::VecDeque;
 use std::sync::Mutex;
@@ -71,6 +76,39 @@ struct Windows {
     tpm: Window,
     /// Spend in the provider's budget window, when it has a budget.
     spend: Option<Window>,
+    /// Tokens reserved by attempts in flight and not billed yet.
+    reserved: u64,
+}
+
+impl Windows {
+    /// Whether `estimated` more tokens would pass `tpm`, counting those billed in the
+    /// window and those reserved by attempts in flight.
+    fn over_tpm(&mut self, now: Instant, tpm: u64, estimated: u64) -> bool {
+        let taken = self.tpm.sum(now) + self.reserved as f64;
+        taken + estimated as f64 > tpm as f64
+    }
+}
+
+/// Which limit refused an attempt when it was about to start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum AdmitError {
+    /// `max_concurrency` attempts are in flight.
+    Concurrency,
+    /// `rpm` attempts started in the last 60 s.
+    Rpm,
+    /// The tokens billed and reserved in the last 60 s leave no room for the estimate.
+    Tpm,
+}
+
+impl AdmitError {
+    /// The limit, in words.
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            AdmitError::Concurrency => "the provider is at its concurrency cap",
+            AdmitError::Rpm => "the provider is at its requests-per-minute limit",
+            AdmitError::Tpm => "the provider is at its tokens-per-minute limit",
+        }
+    }
 }
 
 /// One provider's limits and what they count: calls in flight, attempts and tokens in the
@@ -97,6 +135,7 @@ impl Limiter {
                 rpm: Window::new(Duration::from_secs(60)),
                 tpm: Window::new(Duration::from_secs(60)),
                 spend: config.budget.map(|b| Window::new(b.window)),
+                reserved: 0,
             }),
         }
     }
@@ -131,10 +170,7 @@ impl Limiter {
         if self.rpm.is_some_and(|rpm| w.rpm.sum(now) >= f64::from(rpm)) {
             return Some(Limited::Rate);
         }
-        if self
-            .tpm
-            .is_some_and(|tpm| w.tpm.sum(now) + estimated as f64 > tpm as f64)
-        {
+        if self.tpm.is_some_and(|tpm| w.over_tpm(now, tpm, estimated)) {
             return Some(Limited::Rate);
         }
         if let (Some(budget), Some(spend)) = (self.budget, w.spend.as_mut())
@@ -145,15 +181,50 @@ impl Limiter {
         None
     }
 
-    /// An attempt starts: in flight until [`end`](Self::end), and counted in `rpm`.
-    pub(crate) fn start(&self, now: Instant) {
-        self.in_flight.fetch_add(1, Ordering::Relaxed);
-        lock(&self.windows).rpm.add(now, 1.0);
+    /// Admits an attempt of `estimated` tokens now, or says which limit refuses it. In one
+    /// step it takes a concurrency slot (a compare-exchange below the cap), counts the
+    /// attempt in `rpm`, and reserves `estimated` tokens against `tpm` until the attempt
+    /// ends ([`end`](Self::end) with the returned reservation) — by then its real usage is
+    /// billed.
+    pub(crate) fn admit(&self, now: Instant, estimated: u64) -> Result<u64, AdmitError> {
+        match self.max_concurrency {
+            Some(cap) => self
+                .in_flight
+                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                    (n < cap).then(|| n + 1)
+                })
+                .map(drop)
+                .map_err(|_| AdmitError::Concurrency)?,
+            None => {
+                self.in_flight.fetch_add(1, Ordering::AcqRel);
+            }
+        }
+        let mut w = lock(&self.windows);
+        let refused = if self.rpm.is_some_and(|rpm| w.rpm.sum(now) >= f64::from(rpm)) {
+            Some(AdmitError::Rpm)
+        } else if self.tpm.is_some_and(|tpm| w.over_tpm(now, tpm, estimated)) {
+            Some(AdmitError::Tpm)
+        } else {
+            None
+        };
+        if let Some(refused) = refused {
+            drop(w);
+            self.in_flight.fetch_sub(1, Ordering::AcqRel);
+            return Err(refused);
+        }
+        w.rpm.add(now, 1.0);
+        let reserved = if self.tpm.is_some() { estimated } else { 0 };
+        w.reserved = w.reserved.saturating_add(reserved);
+        Ok(reserved)
     }
 
-    /// An attempt started with [`start`](Self::start) ended.
-    pub(crate) fn end(&self) {
-        self.in_flight.fetch_sub(1, Ordering::Relaxed);
+    /// An admitted attempt ended; `reserved` is what [`admit`](Self::admit) returned.
+    pub(crate) fn end(&self, reserved: u64) {
+        if reserved > 0 {
+            let mut w = lock(&self.windows);
+            w.reserved = w.reserved.saturating_sub(reserved);
+        }
+        self.in_flight.fetch_sub(1, Ordering::AcqRel);
     }
 
     /// `tokens` and `cost` were billed.

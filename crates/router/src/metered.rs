@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use futures_core::Stream;
-use steadfast_errors::{ErrorKind, Provider, ProviderError};
+use steadfast_errors::{ErrorKind, Owner, Provider, ProviderError};
 use steadfast_providers_core::{
     Capabilities, ChatProvider, ChatRequest, ChatResponse, ChatStream, ModelInfo, Pricing,
     StreamEvent, Usage,
@@ -20,6 +20,7 @@ use steadfast_providers_core::{
 use tokio::time::Instant;
 
 use crate::config::ProviderConfig;
+use crate::estimate::estimate_tokens;
 use crate::limits::{GlobalBudget, Limiter};
 use crate::stats::{ProviderCounters, RouterCounters, lock};
 
@@ -31,6 +32,8 @@ tokio::task_local! {
 /// What one routed call accumulated across its attempts.
 #[derive(Debug, Default)]
 pub(crate) struct CallCtx {
+    /// The request's estimated tokens, reserved against `tpm` by each attempt.
+    pub(crate) estimated: u64,
     pub(crate) totals: Mutex<CallTotals>,
 }
 
@@ -44,6 +47,13 @@ pub(crate) struct CallTotals {
 }
 
 impl CallCtx {
+    pub(crate) fn new(estimated: u64) -> CallCtx {
+        CallCtx {
+            estimated,
+            totals: Mutex::default(),
+        }
+    }
+
     pub(crate) fn totals(&self) -> CallTotals {
         *lock(&self.totals)
     }
@@ -131,20 +141,38 @@ impl ProviderState {
         }
     }
 
-    /// An attempt starts: counted, and in flight until the guard drops.
-    fn count_attempt(&self) {
-        self.limits.start(Instant::now());
-        lock(&self.counters).requests += 1;
-    }
-
-    fn begin(&self) -> InFlight<'_> {
-        self.count_attempt();
-        InFlight(self)
-    }
-
-    fn begin_owned(self: &Arc<Self>) -> Slot {
-        self.count_attempt();
-        Slot(Arc::clone(self))
+    /// Admits an attempt on `request` ([`Limiter::admit`]) and counts it, or refuses it
+    /// with a local `budget_exceeded` error (which falls back to the next provider and
+    /// counts against no provider's health). The slot is held until the returned guard
+    /// drops, so a cancelled attempt releases it too.
+    fn admit(
+        self: &Arc<Self>,
+        call: Option<&CallCtx>,
+        request: &ChatRequest,
+    ) -> Result<Slot, ProviderError> {
+        let estimated = if self.config.tpm.is_some() {
+            call.map_or_else(|| estimate_tokens(request), |c| c.estimated)
+        } else {
+            0
+        };
+        match self.limits.admit(Instant::now(), estimated) {
+            Ok(reserved) => {
+                let mut c = lock(&self.counters);
+                c.requests = c.requests.saturating_add(1);
+                drop(c);
+                Ok(Slot {
+                    state: Arc::clone(self),
+                    reserved,
+                })
+            }
+            Err(limit) => Err(ProviderError::new(
+                ErrorKind::BudgetExceeded,
+                self.id().to_owned(),
+                format!("refused when the attempt started: {}", limit.as_str()),
+            )
+            .with_owner(Owner::Local)
+            .with_model(request.model.clone())),
+        }
     }
 
     fn latency(&self, elapsed: Duration, alpha: f64) {
@@ -161,15 +189,6 @@ impl ProviderState {
         } else {
             c.failures += 1;
         }
-    }
-}
-
-/// Holds one in-flight slot; released when dropped (so a cancelled attempt releases too).
-struct InFlight<'a>(&'a ProviderState);
-
-impl Drop for InFlight<'_> {
-    fn drop(&mut self) {
-        self.0.limits.end();
     }
 }
 
@@ -263,29 +282,30 @@ impl ChatProvider for Metered {
 
     async fn chat(&self, request: &ChatRequest) -> Result<ChatResponse, ProviderError> {
         let call = current_call();
-        let slot = self.state.begin();
+        let slot = self.state.admit(call.as_deref(), request)?;
         let started = Instant::now();
         let result = self
             .timed(&request.model, self.state.provider.chat(request))
             .await;
         let elapsed = started.elapsed();
+        // Billed before the slot (and its token reservation) is released.
+        if let Ok(response) = &result
+            && let Some(usage) = &response.usage
+        {
+            self.bill(&request.model, usage, call.as_deref());
+        }
         drop(slot);
         self.state.latency(elapsed, self.shared.ewma_alpha);
         self.state.outcome(result.is_ok());
         if let Some(call) = &call {
             lock(&call.totals).provider_time += elapsed;
         }
-        if let Ok(response) = &result
-            && let Some(usage) = &response.usage
-        {
-            self.bill(&request.model, usage, call.as_deref());
-        }
         result
     }
 
     async fn chat_stream(&self, request: &ChatRequest) -> Result<ChatStream, ProviderError> {
         let call = current_call();
-        let slot = self.state.begin_owned();
+        let slot = self.state.admit(call.as_deref(), request)?;
         let started = Instant::now();
         let result = self
             .timed(&request.model, self.state.provider.chat_stream(request))
@@ -321,12 +341,16 @@ impl ChatProvider for Metered {
     }
 }
 
-/// An owned in-flight slot, for a stream.
-struct Slot(Arc<ProviderState>);
+/// An admitted attempt's slot and token reservation; released when dropped (so a cancelled
+/// attempt releases too).
+struct Slot {
+    state: Arc<ProviderState>,
+    reserved: u64,
+}
 
 impl Drop for Slot {
     fn drop(&mut self) {
-        self.0.limits.end();
+        self.state.limits.end(self.reserved);
     }
 }
 
@@ -345,10 +369,10 @@ struct MeteredStream {
 impl MeteredStream {
     fn finish(&mut self, success: bool) {
         if let Some(slot) = self.slot.take() {
-            slot.0.outcome(success);
+            slot.state.outcome(success);
             if let Some(usage) = self.usage.take() {
                 bill(
-                    &slot.0,
+                    &slot.state,
                     &self.shared,
                     &self.model,
                     &usage,

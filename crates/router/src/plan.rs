@@ -39,12 +39,12 @@ pub(crate) struct Planner<'a> {
 
 impl Planner<'_> {
     /// The candidates for `request` and the call options that try them in the strategy's
-    /// order, or why there are none.
+    /// order, with the request's estimated tokens; or why there are none.
     pub(crate) fn plan(
         self,
         request: &ChatRequest,
         options: &RouteOptions,
-    ) -> Result<CallOptions, RouterError> {
+    ) -> Result<(CallOptions, u64), RouterError> {
         let now = Instant::now();
         if self.shared.budget_spent(now) {
             return Err(RouterError::refused(
@@ -158,11 +158,12 @@ impl Planner<'_> {
                 });
             }
         }
-        Ok(CallOptions {
+        let call = CallOptions {
             prefer: None,
             fallback: options.fallback,
             deadline: options.deadline.or(self.chain.config().deadline),
             order: Some(order),
-        })
+        };
+        Ok((call, estimated))
     }
 }

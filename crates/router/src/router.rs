@@ -246,12 +246,13 @@ impl Router {
         &self.inner.chain
     }
 
-    /// The candidates for `request` and the call options that try them in order.
+    /// The candidates for `request`, the call options that try them in order, and the
+    /// request's estimated tokens.
     fn plan(
         &self,
         request: &ChatRequest,
         options: &RouteOptions,
-    ) -> Result<CallOptions, RouterError> {
+    ) -> Result<(CallOptions, u64), RouterError> {
         let sticky = options
             .affinity_key
             .as_deref()
@@ -302,13 +303,13 @@ impl Router {
         Fut: Future<Output = Result<A, FallbackError>>,
     {
         let started = Instant::now();
-        let call = match self.plan(request, &options) {
-            Ok(call) => call,
+        let (call, estimated) = match self.plan(request, &options) {
+            Ok(planned) => planned,
             Err(e) => return Err(self.refused(request, started, e)),
         };
         let first_choice = first_of(&call);
         let after = options.hedge_after.or(self.inner.hedge_after);
-        let ctx = Arc::new(CallCtx::default());
+        let ctx = Arc::new(CallCtx::new(estimated));
         let hedged = CALL.scope(Arc::clone(&ctx), hedge(call, after, run)).await;
         let totals = ctx.totals();
         match hedged.result {
