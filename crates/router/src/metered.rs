@@ -185,9 +185,9 @@ impl ProviderState {
     fn outcome(&self, success: bool) {
         let mut c = lock(&self.counters);
         if success {
-            c.successes += 1;
+            c.successes = c.successes.saturating_add(1);
         } else {
-            c.failures += 1;
+            c.failures = c.failures.saturating_add(1);
         }
     }
 }
@@ -236,8 +236,8 @@ fn bill(
     let now = Instant::now();
     {
         let mut c = lock(&state.counters);
-        c.input_tokens += usage.input_tokens;
-        c.output_tokens += usage.output_tokens;
+        c.input_tokens = c.input_tokens.saturating_add(usage.input_tokens);
+        c.output_tokens = c.output_tokens.saturating_add(usage.output_tokens);
         c.cost_usd += cost;
     }
     state.limits.billed(now, usage.total(), cost);
@@ -247,6 +247,7 @@ fn bill(
     if let Some(call) = call {
         let mut t = lock(&call.totals);
         t.cost_usd += cost;
+        // `Usage` adds saturating.
         t.usage += *usage;
     }
 }
@@ -298,7 +299,8 @@ impl ChatProvider for Metered {
         self.state.latency(elapsed, self.shared.ewma_alpha);
         self.state.outcome(result.is_ok());
         if let Some(call) = &call {
-            lock(&call.totals).provider_time += elapsed;
+            let mut t = lock(&call.totals);
+            t.provider_time = t.provider_time.saturating_add(elapsed);
         }
         result
     }
@@ -313,7 +315,8 @@ impl ChatProvider for Metered {
         let elapsed = started.elapsed();
         self.state.latency(elapsed, self.shared.ewma_alpha);
         if let Some(call) = &call {
-            lock(&call.totals).provider_time += elapsed;
+            let mut t = lock(&call.totals);
+            t.provider_time = t.provider_time.saturating_add(elapsed);
         }
         match result {
             Ok(inner) => Ok(Box::pin(MeteredStream {

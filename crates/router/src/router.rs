@@ -24,7 +24,9 @@ use crate::metered::{CALL, CallCtx, CallTotals, Metered, ProviderState, Shared};
 use crate::monitor::probe_round;
 use crate::options::{RouteOptions, Routed};
 use crate::plan::Planner;
-use crate::stats::{Latency, Overhead, ProviderStats, RouterCounters, StatsSnapshot, lock};
+use crate::stats::{
+    Latency, Overhead, ProviderStats, RouterCounters, StatsSnapshot, lock, saturating_sum,
+};
 use crate::strategy::Strategy;
 use crate::stream::RouterStream;
 
@@ -364,8 +366,8 @@ impl Router {
     fn refused(&self, request: &ChatRequest, started: Instant, e: RouterError) -> RouterError {
         {
             let mut c = lock(&self.inner.shared.counters);
-            c.requests += 1;
-            c.failures += 1;
+            c.requests = c.requests.saturating_add(1);
+            c.failures = c.failures.saturating_add(1);
         }
         tracing::warn!(
             target: "steadfast_router",
@@ -397,16 +399,16 @@ impl Router {
         let duration_ms = started.elapsed().as_secs_f64() * 1000.0;
         {
             let mut c = lock(&self.inner.shared.counters);
-            c.requests += 1;
-            c.hedges += u64::from(hedged);
+            c.requests = c.requests.saturating_add(1);
+            c.hedges = c.hedges.saturating_add(u64::from(hedged));
             match outcome {
                 Ok((_, _, failover)) => {
-                    c.successes += 1;
-                    c.failovers += u64::from(failover);
+                    c.successes = c.successes.saturating_add(1);
+                    c.failovers = c.failovers.saturating_add(u64::from(failover));
                 }
                 Err((_, failover)) => {
-                    c.failures += 1;
-                    c.failovers += u64::from(failover);
+                    c.failures = c.failures.saturating_add(1);
+                    c.failovers = c.failovers.saturating_add(u64::from(failover));
                 }
             }
             if let Some(o) = overhead {
@@ -495,8 +497,8 @@ impl Router {
             .collect();
         let c = lock(&self.inner.shared.counters);
         let [o50, o99] = c.overhead.percentiles([50.0, 99.0]);
-        let input_tokens = providers.iter().map(|p| p.input_tokens).sum();
-        let output_tokens = providers.iter().map(|p| p.output_tokens).sum();
+        let input_tokens = saturating_sum(providers.iter().map(|p| p.input_tokens));
+        let output_tokens = saturating_sum(providers.iter().map(|p| p.output_tokens));
         StatsSnapshot {
             requests: c.requests,
             successes: c.successes,
@@ -510,7 +512,7 @@ impl Router {
             hedges: c.hedges,
             input_tokens,
             output_tokens,
-            total_tokens: input_tokens + output_tokens,
+            total_tokens: input_tokens.saturating_add(output_tokens),
             cost_usd: providers.iter().map(|p| p.cost_usd).sum(),
             overhead: Overhead {
                 p50_us: o50,

@@ -7,6 +7,11 @@ use serde::Serialize;
 use steadfast_circuit::State;
 use steadfast_fallback::Health;
 
+/// The sum of `values`, stopping at `u64::MAX` instead of overflowing.
+pub(crate) fn saturating_sum(values: impl IntoIterator<Item = u64>) -> u64 {
+    values.into_iter().fold(0, u64::saturating_add)
+}
+
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
@@ -99,7 +104,7 @@ impl ProviderCounters {
     }
 
     pub(crate) fn success_rate(&self) -> f64 {
-        let done = self.successes + self.failures;
+        let done = self.successes.saturating_add(self.failures);
         if done == 0 {
             1.0
         } else {
@@ -208,6 +213,9 @@ pub struct Overhead {
 
 /// Everything the router counted since it was built or last reset; see
 /// [`Router::stats`](crate::Router::stats).
+///
+/// Counts and token sums saturate at `u64::MAX` rather than overflow, whatever usage a
+/// provider reports.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct StatsSnapshot {
     /// Calls routed (refused ones included).
