@@ -115,7 +115,7 @@ impl ProviderState {
         self.config.entry.context_window.or_else(|| {
             self.provider
                 .models()
-                .into_iter()
+                .iter()
                 .find(|m| m.id == model)
                 .and_then(|m| m.context_window)
         })

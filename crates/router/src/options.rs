@@ -67,7 +67,9 @@ pub struct Routed<T> {
     pub provider: String,
     /// The model it was asked for.
     pub model: String,
-    /// Every provider's turn, in order; the last one succeeded.
+    /// Every provider's turn, in order; the last one succeeded. For a stream, the turns
+    /// until it opened (the later ones are in the stream's
+    /// [`FallbackStream::attempts`](steadfast_fallback::FallbackStream::attempts)).
     pub attempts: Vec<AttemptRecord>,
     /// The cost of every billed attempt of this call seen so far, in USD (for a stream, see
     /// [`RouterStream::cost_usd`] for the cost once it

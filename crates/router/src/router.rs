@@ -281,8 +281,9 @@ impl Router {
 
     /// Answers `request` as a stream: returns once a provider's stream reached its first
     /// token, and resumes after interruptions as [`FallbackStream`] does. The call counts as
-    /// a success once the stream is open; its usage and cost are billed when each part ends
-    /// (see [`RouterStream::cost_usd`]).
+    /// a success once the stream is open, and as a failover when a resume moves the answer
+    /// to another provider (see [`RouterStream`]); its usage and cost are billed when each
+    /// part ends (see [`RouterStream::cost_usd`]).
     pub async fn chat_stream(
         &self,
         request: &ChatRequest,
