@@ -74,15 +74,18 @@ pub struct ProviderConfig {
     /// Retry policy, circuit breaker, enabled flag and context window, as the fallback
     /// chain takes them. Default [`EntryConfig::default`].
     pub entry: EntryConfig,
-    /// The most attempts started on this provider in any 60 s; over it, the provider is not
-    /// a candidate. Default `None` (no limit).
+    /// The most attempts started on this provider in any 60 s; at it, the provider is not
+    /// a candidate, and an attempt about to start is refused (see the crate docs).
+    /// Default `None` (no limit).
     pub rpm: Option<u32>,
     /// The most tokens (input plus output, as billed) in any 60 s; a provider whose tokens
-    /// in the window plus the request's estimate would pass it is not a candidate.
+    /// in the window, plus the estimates reserved by its attempts in flight, plus the
+    /// request's estimate would pass it is not a candidate, and such an attempt is refused.
     /// Default `None` (no limit).
     pub tpm: Option<u64>,
-    /// The most calls in flight on this provider at once; at the cap, the provider is not a
-    /// candidate. Default `None` (no cap).
+    /// The most attempts in flight on this provider at once (a stream: until it ends or is
+    /// dropped); at the cap, the provider is not a candidate, and an attempt about to start
+    /// is refused. Default `None` (no cap).
     pub max_concurrency: Option<u32>,
     /// Prices used for cost and the cheapest strategy, replacing the provider's own
     /// ([`ChatProvider::cost`](steadfast_providers_core::ChatProvider::cost)). Default `None`.
@@ -156,7 +159,8 @@ pub struct RouterConfig {
     /// [`RouterBuilder::provider_from_config`](crate::RouterBuilder::provider_from_config).
     /// Default none.
     pub providers: BTreeMap<String, ProviderConfig>,
-    /// The most affinity keys remembered; the oldest is forgotten first. Default 10 000.
+    /// The most affinity keys remembered; the least recently used is forgotten first.
+    /// Default 10 000.
     pub affinity_capacity: usize,
     /// The latency samples kept per provider (and overhead samples for the router) for
     /// percentiles; the oldest is replaced first. Default 1024.

@@ -26,11 +26,19 @@
 //!   ([`estimate_tokens`]);
 //! - it is at its [`max_concurrency`](ProviderConfig::max_concurrency), has started
 //!   [`rpm`](ProviderConfig::rpm) attempts in the last 60 s, or its tokens in the last 60 s
+//!   (billed, and reserved by its attempts in flight)
 //!   plus the estimate would pass [`tpm`](ProviderConfig::tpm);
 //! - its own [budget](ProviderConfig::budget) is spent.
 //!
-//! The limits are checked when the call is planned, so concurrent calls may pass a cap by
-//! the few that were planned at the same moment. With no candidate left the call is refused
+//! The limits are enforced where each attempt starts, atomically: the attempt takes a
+//! concurrency slot (held until the answer returns, or for a stream until it ends or is
+//! dropped), one `rpm` slot, and reserves its estimated tokens against `tpm` until its real
+//! usage is billed — so callers planned at the same moment can never together pass a limit.
+//! An attempt a limit refuses at that point (another caller took the last slot since the
+//! plan) fails with a local `budget_exceeded` error: the chain falls back to the next
+//! provider, and the refused provider's health and breaker are left alone.
+//!
+//! With no candidate left the call is refused
 //! before any provider is called: with a `budget_exceeded` or `rate_limited`
 //! [`ProviderError`](steadfast_errors::ProviderError) owned by
 //! [`Owner::Local`](steadfast_errors::Owner::Local) ([`RouterError::Refused`]) when a budget
@@ -131,18 +139,29 @@
 //! [`EntryConfig::enabled`]: steadfast_fallback::EntryConfig::enabled
 //! [`EntryConfig::context_window`]: steadfast_fallback::EntryConfig::context_window
 
+mod affinity;
 mod config;
 mod error;
+mod estimate;
+mod hedge;
+mod limits;
 mod metered;
+mod monitor;
+mod options;
+mod plan;
 mod router;
 mod stats;
 mod strategy;
+mod stream;
 
 pub use config::{Budget, ProviderConfig, RouterConfig};
 pub use error::RouterError;
-pub use router::{RouteOptions, Routed, Router, RouterBuilder, RouterStream, estimate_tokens};
+pub use estimate::estimate_tokens;
+pub use options::{RouteOptions, Routed};
+pub use router::{Router, RouterBuilder};
 pub use stats::{Latency, Overhead, ProviderStats, StatsSnapshot};
 pub use strategy::{
     BestPerformance, Candidate, Cheapest, LeastBusy, LowestLatency, PowerOfTwo, Priority,
     RandomHealthy, RoundRobin, RouteContext, Strategy, StrategyKind, WeightedRoundRobin,
 };
+pub use stream::RouterStream;

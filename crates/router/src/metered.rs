@@ -5,22 +5,24 @@
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use futures_core::Stream;
-use steadfast_errors::{ErrorKind, Provider, ProviderError};
+use steadfast_errors::{ErrorKind, Owner, Provider, ProviderError};
 use steadfast_providers_core::{
     Capabilities, ChatProvider, ChatRequest, ChatResponse, ChatStream, ModelInfo, Pricing,
     StreamEvent, Usage,
 };
 use tokio::time::Instant;
 
-use crate::config::{Budget, ProviderConfig};
-use crate::stats::{ProviderCounters, RouterCounters, Window, lock};
+use crate::config::ProviderConfig;
+use crate::estimate::estimate_tokens;
+use crate::limits::{GlobalBudget, Limiter};
+use crate::stats::{ProviderCounters, RouterCounters, lock};
 
 tokio::task_local! {
     /// The call being routed, so that attempts can be billed and timed to it.
@@ -30,6 +32,8 @@ tokio::task_local! {
 /// What one routed call accumulated across its attempts.
 #[derive(Debug, Default)]
 pub(crate) struct CallCtx {
+    /// The request's estimated tokens, reserved against `tpm` by each attempt.
+    pub(crate) estimated: u64,
     pub(crate) totals: Mutex<CallTotals>,
 }
 
@@ -43,6 +47,13 @@ pub(crate) struct CallTotals {
 }
 
 impl CallCtx {
+    pub(crate) fn new(estimated: u64) -> CallCtx {
+        CallCtx {
+            estimated,
+            totals: Mutex::default(),
+        }
+    }
+
     pub(crate) fn totals(&self) -> CallTotals {
         *lock(&self.totals)
     }
@@ -56,16 +67,14 @@ fn current_call() -> Option<Arc<CallCtx>> {
 #[derive(Debug)]
 pub(crate) struct Shared {
     pub(crate) counters: Mutex<RouterCounters>,
-    pub(crate) budget: Option<(Budget, Mutex<Window>)>,
+    pub(crate) budget: Option<GlobalBudget>,
     pub(crate) ewma_alpha: f64,
 }
 
 impl Shared {
     /// Whether the global budget is spent.
     pub(crate) fn budget_spent(&self, now: Instant) -> bool {
-        self.budget
-            .as_ref()
-            .is_some_and(|(b, w)| lock(w).sum(now) >= b.usd)
+        self.budget.as_ref().is_some_and(|b| b.spent(now))
     }
 }
 
@@ -77,15 +86,8 @@ pub(crate) struct ProviderState {
     pub(crate) enabled: AtomicBool,
     /// Disabled by the health monitor (and so re-enabled by it).
     pub(crate) monitor_disabled: AtomicBool,
-    pub(crate) in_flight: AtomicU32,
+    pub(crate) limits: Limiter,
     pub(crate) counters: Mutex<ProviderCounters>,
-}
-
-/// Why a provider may not take a request now.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Limited {
-    Rate,
-    Budget,
 }
 
 impl ProviderState {
@@ -94,12 +96,11 @@ impl ProviderState {
         config: ProviderConfig,
         samples: usize,
     ) -> ProviderState {
-        let window = config.budget.map(|b| b.window);
         ProviderState {
             enabled: AtomicBool::new(config.entry.enabled),
             monitor_disabled: AtomicBool::new(false),
-            in_flight: AtomicU32::new(0),
-            counters: Mutex::new(ProviderCounters::new(samples, window)),
+            limits: Limiter::new(&config),
+            counters: Mutex::new(ProviderCounters::new(samples)),
             provider,
             config,
         }
@@ -109,43 +110,12 @@ impl ProviderState {
         self.provider.id()
     }
 
-    /// Whether a rate limit, the concurrency cap or the budget keeps the provider out of a
-    /// request of `estimated` tokens now.
-    pub(crate) fn limited(&self, now: Instant, estimated: u64) -> Option<Limited> {
-        let c = &self.config;
-        if c.max_concurrency
-            .is_some_and(|cap| self.in_flight.load(Ordering::Relaxed) >= cap)
-        {
-            return Some(Limited::Rate);
-        }
-        if c.rpm.is_none() && c.tpm.is_none() && c.budget.is_none() {
-            return None;
-        }
-        let mut counters = lock(&self.counters);
-        if c.rpm
-            .is_some_and(|rpm| counters.rpm.sum(now) >= f64::from(rpm))
-        {
-            return Some(Limited::Rate);
-        }
-        if c.tpm
-            .is_some_and(|tpm| counters.tpm.sum(now) + estimated as f64 > tpm as f64)
-        {
-            return Some(Limited::Rate);
-        }
-        if let (Some(budget), Some(spend)) = (c.budget, counters.spend.as_mut())
-            && spend.sum(now) >= budget.usd
-        {
-            return Some(Limited::Budget);
-        }
-        None
-    }
-
     /// The context window of `model` on this provider, when known.
     pub(crate) fn context_window(&self, model: &str) -> Option<u32> {
         self.config.entry.context_window.or_else(|| {
             self.provider
                 .models()
-                .into_iter()
+                .iter()
                 .find(|m| m.id == model)
                 .and_then(|m| m.context_window)
         })
@@ -171,22 +141,38 @@ impl ProviderState {
         }
     }
 
-    /// An attempt starts: counted, and in flight until the guard drops.
-    fn count_attempt(&self) {
-        self.in_flight.fetch_add(1, Ordering::Relaxed);
-        let mut c = lock(&self.counters);
-        c.requests += 1;
-        c.rpm.add(Instant::now(), 1.0);
-    }
-
-    fn begin(&self) -> InFlight<'_> {
-        self.count_attempt();
-        InFlight(self)
-    }
-
-    fn begin_owned(self: &Arc<Self>) -> Slot {
-        self.count_attempt();
-        Slot(Arc::clone(self))
+    /// Admits an attempt on `request` ([`Limiter::admit`]) and counts it, or refuses it
+    /// with a local `budget_exceeded` error (which falls back to the next provider and
+    /// counts against no provider's health). The slot is held until the returned guard
+    /// drops, so a cancelled attempt releases it too.
+    fn admit(
+        self: &Arc<Self>,
+        call: Option<&CallCtx>,
+        request: &ChatRequest,
+    ) -> Result<Slot, ProviderError> {
+        let estimated = if self.config.tpm.is_some() {
+            call.map_or_else(|| estimate_tokens(request), |c| c.estimated)
+        } else {
+            0
+        };
+        match self.limits.admit(Instant::now(), estimated) {
+            Ok(reserved) => {
+                let mut c = lock(&self.counters);
+                c.requests = c.requests.saturating_add(1);
+                drop(c);
+                Ok(Slot {
+                    state: Arc::clone(self),
+                    reserved,
+                })
+            }
+            Err(limit) => Err(ProviderError::new(
+                ErrorKind::BudgetExceeded,
+                self.id().to_owned(),
+                format!("refused when the attempt started: {}", limit.as_str()),
+            )
+            .with_owner(Owner::Local)
+            .with_model(request.model.clone())),
+        }
     }
 
     fn latency(&self, elapsed: Duration, alpha: f64) {
@@ -199,19 +185,10 @@ impl ProviderState {
     fn outcome(&self, success: bool) {
         let mut c = lock(&self.counters);
         if success {
-            c.successes += 1;
+            c.successes = c.successes.saturating_add(1);
         } else {
-            c.failures += 1;
+            c.failures = c.failures.saturating_add(1);
         }
-    }
-}
-
-/// Holds one in-flight slot; released when dropped (so a cancelled attempt releases too).
-struct InFlight<'a>(&'a ProviderState);
-
-impl Drop for InFlight<'_> {
-    fn drop(&mut self) {
-        self.0.in_flight.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -259,20 +236,18 @@ fn bill(
     let now = Instant::now();
     {
         let mut c = lock(&state.counters);
-        c.input_tokens += usage.input_tokens;
-        c.output_tokens += usage.output_tokens;
+        c.input_tokens = c.input_tokens.saturating_add(usage.input_tokens);
+        c.output_tokens = c.output_tokens.saturating_add(usage.output_tokens);
         c.cost_usd += cost;
-        c.tpm.add(now, usage.total() as f64);
-        if let Some(spend) = c.spend.as_mut() {
-            spend.add(now, cost);
-        }
     }
-    if let Some((_, window)) = &shared.budget {
-        lock(window).add(now, cost);
+    state.limits.billed(now, usage.total(), cost);
+    if let Some(budget) = &shared.budget {
+        budget.add(now, cost);
     }
     if let Some(call) = call {
         let mut t = lock(&call.totals);
         t.cost_usd += cost;
+        // `Usage` adds saturating.
         t.usage += *usage;
     }
 }
@@ -308,29 +283,31 @@ impl ChatProvider for Metered {
 
     async fn chat(&self, request: &ChatRequest) -> Result<ChatResponse, ProviderError> {
         let call = current_call();
-        let slot = self.state.begin();
+        let slot = self.state.admit(call.as_deref(), request)?;
         let started = Instant::now();
         let result = self
             .timed(&request.model, self.state.provider.chat(request))
             .await;
         let elapsed = started.elapsed();
-        drop(slot);
-        self.state.latency(elapsed, self.shared.ewma_alpha);
-        self.state.outcome(result.is_ok());
-        if let Some(call) = &call {
-            lock(&call.totals).provider_time += elapsed;
-        }
+        // Billed before the slot (and its token reservation) is released.
         if let Ok(response) = &result
             && let Some(usage) = &response.usage
         {
             self.bill(&request.model, usage, call.as_deref());
+        }
+        drop(slot);
+        self.state.latency(elapsed, self.shared.ewma_alpha);
+        self.state.outcome(result.is_ok());
+        if let Some(call) = &call {
+            let mut t = lock(&call.totals);
+            t.provider_time = t.provider_time.saturating_add(elapsed);
         }
         result
     }
 
     async fn chat_stream(&self, request: &ChatRequest) -> Result<ChatStream, ProviderError> {
         let call = current_call();
-        let slot = self.state.begin_owned();
+        let slot = self.state.admit(call.as_deref(), request)?;
         let started = Instant::now();
         let result = self
             .timed(&request.model, self.state.provider.chat_stream(request))
@@ -338,7 +315,8 @@ impl ChatProvider for Metered {
         let elapsed = started.elapsed();
         self.state.latency(elapsed, self.shared.ewma_alpha);
         if let Some(call) = &call {
-            lock(&call.totals).provider_time += elapsed;
+            let mut t = lock(&call.totals);
+            t.provider_time = t.provider_time.saturating_add(elapsed);
         }
         match result {
             Ok(inner) => Ok(Box::pin(MeteredStream {
@@ -366,12 +344,16 @@ impl ChatProvider for Metered {
     }
 }
 
-/// An owned in-flight slot, for a stream.
-struct Slot(Arc<ProviderState>);
+/// An admitted attempt's slot and token reservation; released when dropped (so a cancelled
+/// attempt releases too).
+struct Slot {
+    state: Arc<ProviderState>,
+    reserved: u64,
+}
 
 impl Drop for Slot {
     fn drop(&mut self) {
-        self.0.in_flight.fetch_sub(1, Ordering::Relaxed);
+        self.state.limits.end(self.reserved);
     }
 }
 
@@ -390,10 +372,10 @@ struct MeteredStream {
 impl MeteredStream {
     fn finish(&mut self, success: bool) {
         if let Some(slot) = self.slot.take() {
-            slot.0.outcome(success);
+            slot.state.outcome(success);
             if let Some(usage) = self.usage.take() {
                 bill(
-                    &slot.0,
+                    &slot.state,
                     &self.shared,
                     &self.model,
                     &usage,

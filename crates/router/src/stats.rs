@@ -1,59 +1,19 @@
-//! Counters, sliding windows and latency reservoirs, and the serializable
-//! [`StatsSnapshot`] they are reported in.
+//! Counters and latency reservoirs, and the serializable [`StatsSnapshot`] they are
+//! reported in.
 
-use std::collections::VecDeque;
 use std::sync::{Mutex, MutexGuard, PoisonError};
-use std::time::Duration;
 
 use serde::Serialize;
 use steadfast_circuit::State;
 use steadfast_fallback::Health;
-use tokio::time::Instant;
+
+/// The sum of `values`, stopping at `u64::MAX` instead of overflowing.
+pub(crate) fn saturating_sum(values: impl IntoIterator<Item = u64>) -> u64 {
+    values.into_iter().fold(0, u64::saturating_add)
+}
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-/// A sliding sum over `span`, in 60 buckets (so memory stays flat whatever the traffic);
-/// a value leaves the window at most one bucket early.
-#[derive(Debug)]
-pub(crate) struct Window {
-    span: Duration,
-    bucket: Duration,
-    buckets: VecDeque<(Instant, f64)>,
-}
-
-impl Window {
-    pub(crate) fn new(span: Duration) -> Window {
-        Window {
-            span,
-            bucket: (span / 60).max(Duration::from_millis(1)),
-            buckets: VecDeque::new(),
-        }
-    }
-
-    fn prune(&mut self, now: Instant) {
-        while let Some(&(start, _)) = self.buckets.front() {
-            if start + self.span <= now {
-                self.buckets.pop_front();
-            } else {
-                break;
-            }
-        }
-    }
-
-    pub(crate) fn add(&mut self, now: Instant, value: f64) {
-        self.prune(now);
-        match self.buckets.back_mut() {
-            Some((start, sum)) if *start + self.bucket > now => *sum += value,
-            _ => self.buckets.push_back((now, value)),
-        }
-    }
-
-    pub(crate) fn sum(&mut self, now: Instant) -> f64 {
-        self.prune(now);
-        self.buckets.iter().map(|&(_, v)| v).sum()
-    }
 }
 
 /// The last `capacity` samples, for percentiles.
@@ -117,16 +77,10 @@ pub(crate) struct ProviderCounters {
     pub(crate) latency: Reservoir,
     /// Milliseconds; steers routing, so a stats reset keeps it.
     pub(crate) ewma_ms: Option<f64>,
-    /// Attempts per 60 s (rate limit and `rpm`); kept across resets.
-    pub(crate) rpm: Window,
-    /// Tokens per 60 s (rate limit); kept across resets.
-    pub(crate) tpm: Window,
-    /// Spend in the provider's budget window, when it has a budget; kept across resets.
-    pub(crate) spend: Option<Window>,
 }
 
 impl ProviderCounters {
-    pub(crate) fn new(samples: usize, budget_window: Option<Duration>) -> ProviderCounters {
+    pub(crate) fn new(samples: usize) -> ProviderCounters {
         ProviderCounters {
             requests: 0,
             successes: 0,
@@ -136,9 +90,6 @@ impl ProviderCounters {
             cost_usd: 0.0,
             latency: Reservoir::new(samples),
             ewma_ms: None,
-            rpm: Window::new(Duration::from_secs(60)),
-            tpm: Window::new(Duration::from_secs(60)),
-            spend: budget_window.map(Window::new),
         }
     }
 
@@ -153,7 +104,7 @@ impl ProviderCounters {
     }
 
     pub(crate) fn success_rate(&self) -> f64 {
-        let done = self.successes + self.failures;
+        let done = self.successes.saturating_add(self.failures);
         if done == 0 {
             1.0
         } else {
@@ -262,6 +213,9 @@ pub struct Overhead {
 
 /// Everything the router counted since it was built or last reset; see
 /// [`Router::stats`](crate::Router::stats).
+///
+/// Counts and token sums saturate at `u64::MAX` rather than overflow, whatever usage a
+/// provider reports.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct StatsSnapshot {
     /// Calls routed (refused ones included).
@@ -272,7 +226,9 @@ pub struct StatsSnapshot {
     pub failures: u64,
     /// `successes / requests`; 1.0 without any.
     pub success_rate: f64,
-    /// Calls on which another provider was tried or skipped before the last one.
+    /// Calls on which another provider was tried or skipped before the last one, and
+    /// streams whose answer another provider continued after they opened (counted when
+    /// the move happens). Each call counts once.
     pub failovers: u64,
     /// Calls on which a hedge (a backup request) was started.
     pub hedges: u64,
@@ -293,19 +249,6 @@ pub struct StatsSnapshot {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[tokio::test(start_paused = true)]
-    async fn window_slides() {
-        let mut w = Window::new(Duration::from_secs(60));
-        let t0 = Instant::now();
-        w.add(t0, 1.0);
-        w.add(t0 + Duration::from_millis(500), 2.0);
-        w.add(t0 + Duration::from_secs(30), 4.0);
-        assert_eq!(w.sum(t0 + Duration::from_secs(59)), 7.0);
-        assert_eq!(w.sum(t0 + Duration::from_secs(60)), 4.0);
-        assert_eq!(w.sum(t0 + Duration::from_secs(90)), 0.0);
-        assert!(w.buckets.is_empty());
-    }
 
     #[test]
     fn reservoir_is_bounded_and_ranks() {

@@ -105,8 +105,10 @@ pub enum StrategyKind {
     RoundRobin,
     /// [`WeightedRoundRobin`]: shares of first places by weight.
     WeightedRoundRobin,
-    /// [`RandomHealthy`]: a random healthy provider first.
-    Random,
+    /// [`RandomHealthy`]: a random healthy provider first. Spelled `"random_healthy"` in
+    /// files; `"random"` is accepted too.
+    #[serde(alias = "random")]
+    RandomHealthy,
     /// [`LeastBusy`]: fewest calls in flight first.
     LeastBusy,
     /// [`LowestLatency`]: lowest average latency first.
@@ -126,7 +128,7 @@ impl StrategyKind {
             StrategyKind::Priority => Arc::new(Priority),
             StrategyKind::RoundRobin => Arc::new(RoundRobin::default()),
             StrategyKind::WeightedRoundRobin => Arc::new(WeightedRoundRobin::default()),
-            StrategyKind::Random => Arc::new(RandomHealthy::new(seed)),
+            StrategyKind::RandomHealthy => Arc::new(RandomHealthy::new(seed)),
             StrategyKind::LeastBusy => Arc::new(LeastBusy),
             StrategyKind::LowestLatency => Arc::new(LowestLatency),
             StrategyKind::BestPerformance => Arc::new(BestPerformance),
@@ -461,12 +463,18 @@ mod tests {
     fn kinds_parse_and_build() {
         let k: StrategyKind = serde_json::from_str("\"power_of_two\"").unwrap();
         assert_eq!(k, StrategyKind::PowerOfTwo);
+        for spelling in ["\"random\"", "\"random_healthy\""] {
+            let k: StrategyKind = serde_json::from_str(spelling).unwrap();
+            assert_eq!(k, StrategyKind::RandomHealthy, "{spelling}");
+        }
+        let json = serde_json::to_string(&StrategyKind::RandomHealthy).unwrap();
+        assert_eq!(json, "\"random_healthy\"");
         let r = ChatRequest::default();
         for kind in [
             StrategyKind::Priority,
             StrategyKind::RoundRobin,
             StrategyKind::WeightedRoundRobin,
-            StrategyKind::Random,
+            StrategyKind::RandomHealthy,
             StrategyKind::LeastBusy,
             StrategyKind::LowestLatency,
             StrategyKind::BestPerformance,

@@ -111,7 +111,7 @@ async fn round_robin_and_weighted_round_robin() {
 
 #[tokio::test(start_paused = true)]
 async fn random_strategies_are_reproducible_with_a_seed() {
-    for kind in [StrategyKind::Random, StrategyKind::PowerOfTwo] {
+    for kind in [StrategyKind::RandomHealthy, StrategyKind::PowerOfTwo] {
         let run = |seed| async move {
             let r = router3(kind, Some(seed));
             let mut seen = Vec::new();
@@ -122,7 +122,7 @@ async fn random_strategies_are_reproducible_with_a_seed() {
         };
         let first = run(9).await;
         assert_eq!(first, run(9).await, "{kind:?}");
-        if kind == StrategyKind::Random {
+        if kind == StrategyKind::RandomHealthy {
             for id in ["a", "b", "c"] {
                 assert!(first.iter().any(|s| s == id), "{kind:?} reaches {id}");
             }
@@ -774,4 +774,73 @@ async fn custom_strategies_steer_the_chain() {
         ..RouteOptions::default()
     };
     assert_eq!(who(&router, prefer_a).await, "a", "prefer adds a candidate");
+}
+
+/// Reads `stream` to its end; the text it delivered.
+async fn drain(stream: &mut steadfast_router::RouterStream) -> String {
+    let mut text = String::new();
+    while let Some(event) = stream.next().await {
+        if let steadfast_providers_core::StreamEvent::TextDelta { text: t } = event.unwrap() {
+            text.push_str(&t);
+        }
+    }
+    text
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_stream_that_moves_after_its_first_token_counts_as_a_failover() {
+    // The primary is cut after its first token and cannot continue; the secondary does.
+    let primary = mock(
+        "a",
+        vec![
+            Outcome::cut(["One", " two"]),
+            Outcome::Error(ErrorKind::Overloaded),
+        ],
+    );
+    let router = Router::builder()
+        .provider(primary, pc(1))
+        .provider(
+            mock("b", vec![Outcome::continue_from("One two three")]),
+            pc(2),
+        )
+        .build();
+    let mut routed = router.chat_stream(&request(), opts()).await.unwrap();
+    assert_eq!(routed.provider, "a");
+    assert!(!routed.fell_back(), "opened on the first choice");
+    assert_eq!(router.stats().failovers, 0);
+
+    assert_eq!(drain(&mut routed.value).await, "One two three");
+    assert_eq!(routed.value.inner().provider(), "b");
+    let stats = router.stats();
+    assert_eq!(
+        (stats.requests, stats.successes, stats.failovers),
+        (1, 1, 1)
+    );
+    assert!(
+        routed.fell_back(),
+        "the answer was finished by another provider"
+    );
+    assert!(routed.value.fell_back());
+    drop(routed);
+    assert_eq!(router.stats().failovers, 1, "counted once");
+
+    // A stream resumed on the provider it opened on has not fallen back.
+    let same = Router::builder()
+        .provider(
+            mock(
+                "a",
+                vec![
+                    Outcome::cut(["One", " two"]),
+                    Outcome::continue_from("One two three"),
+                ],
+            ),
+            pc(1),
+        )
+        .provider(mock("b", vec![Outcome::text("b")]), pc(2))
+        .build();
+    let mut routed = same.chat_stream(&request(), opts()).await.unwrap();
+    assert_eq!(drain(&mut routed.value).await, "One two three");
+    assert_eq!(routed.value.inner().resumes(), 1);
+    assert!(!routed.fell_back() && !routed.value.fell_back());
+    assert_eq!(same.stats().failovers, 0);
 }
