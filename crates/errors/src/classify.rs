@@ -20,7 +20,7 @@
 //! Rules come from the per-provider tables (see `docs/error-mapping.md`); retry hints from
 //! [`hint`](mod@crate::hint). Messages are redacted and bounded by [`ProviderError`] itself.
 
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use http::HeaderMap;
 use serde_json::Value;
@@ -31,6 +31,16 @@ use crate::hint::{self, HeaderHints};
 use crate::kind::ErrorKind;
 use crate::provider::Provider;
 use crate::table::Facts;
+
+/// The retry hint given to llama.cpp server's `503 Loading model` when it sends no
+/// `Retry-After`.
+///
+/// llama-server answers every request with that 503 while it loads the model, which takes
+/// from under a second to a minute. Without a hint the retry policy's exponential backoff
+/// would wait longer and longer, so a server that became ready after 3 s is first tried
+/// again after 8 s or gives up; polling about once a second instead finds it ready soon
+/// after it is, and is cheap for a local server. A sent `Retry-After` still wins.
+pub const LOADING_MODEL_HINT: Duration = Duration::from_secs(1);
 
 /// Classifies an HTTP response that is not a success.
 ///
@@ -82,7 +92,14 @@ pub fn response_at(
     let reset = (err.kind() == ErrorKind::RateLimited || status == 429)
         .then_some(hints.rate_limit_reset)
         .flatten();
-    if let Some(after) = hints.retry_after.or(from_body).or(reset) {
+    let loading = (provider == Provider::LlamaCpp
+        && err.kind() == ErrorKind::Overloaded
+        && parsed
+            .message
+            .as_deref()
+            .is_some_and(|m| m.to_ascii_lowercase().contains("loading model")))
+    .then_some(LOADING_MODEL_HINT);
+    if let Some(after) = hints.retry_after.or(from_body).or(reset).or(loading) {
         err = err.with_retry_after(after);
     }
     if let Some(should) = hints.should_retry {
@@ -216,7 +233,6 @@ fn resolve(
 mod tests {
     use super::*;
     use proptest::prelude::*;
-    use std::time::Duration;
 
     fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
         let mut h = HeaderMap::new();
@@ -432,6 +448,60 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn every_openai_compatible_preset_reads_both_llama_over_context_answers() {
+        let python = r#"{"error":{"message":"This model's maximum context length is 2048 tokens. However, you requested 2611 tokens (2355 in the messages, 256 in the completion). Please reduce the length of the messages or completion.","type":"invalid_request_error","param":"messages","code":"context_length_exceeded"}}"#;
+        let server = r#"{"error":{"code":400,"message":"the request exceeds the available context size, try increasing it","type":"exceed_context_size_error"}}"#;
+        for p in [
+            Provider::OpenAi,
+            Provider::OpenRouter,
+            Provider::Xai,
+            Provider::DeepSeek,
+            Provider::Ollama,
+            Provider::Pollinations,
+            Provider::LlamaCpp,
+        ] {
+            for body in [python, server] {
+                assert_eq!(
+                    kind(p, 400, body),
+                    ErrorKind::ContextLength,
+                    "{p:?}: {body}"
+                );
+                let in_band = in_band(p, body.as_bytes()).expect("an error object");
+                assert_eq!(in_band.kind(), ErrorKind::ContextLength, "{p:?} in band");
+            }
+        }
+    }
+
+    #[test]
+    fn a_loading_llama_server_is_retried_after_about_a_second() {
+        let body =
+            br#"{"error":{"code":503,"message":"Loading model","type":"unavailable_error"}}"#;
+        let e = response(Provider::LlamaCpp, 503, &HeaderMap::new(), body);
+        assert_eq!(e.kind(), ErrorKind::Overloaded);
+        assert!(e.is_retryable());
+        assert_eq!(e.retry_after(), Some(LOADING_MODEL_HINT));
+        let e = response(
+            Provider::LlamaCpp,
+            503,
+            &headers(&[("retry-after", "7")]),
+            body,
+        );
+        assert_eq!(
+            e.retry_after(),
+            Some(Duration::from_secs(7)),
+            "a sent hint wins"
+        );
+        let other =
+            br#"{"error":{"code":503,"message":"no slot available","type":"unavailable_error"}}"#;
+        let e = response(Provider::LlamaCpp, 503, &HeaderMap::new(), other);
+        assert_eq!(
+            e.retry_after(),
+            None,
+            "only the loading answer gets the default"
+        );
     }
 
     proptest! {
