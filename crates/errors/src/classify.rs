@@ -65,7 +65,51 @@ pub fn response_at(
     body: &[u8],
     now: SystemTime,
 ) -> ProviderError {
-    let parsed = ErrorBody::parse(body);
+    classify_response(provider, status, headers, body, now, None)
+}
+
+/// [`response`] for a caller that knows its API key: the key, and every piece of it of at
+/// least [`MIN_SECRET_FRAGMENT`](crate::redact::MIN_SECRET_FRAGMENT) characters, is removed
+/// from every field (message, code, type, request id) *before* the field is cut to its
+/// bound, so a key the provider echoes back in any shape never shows, not even as a prefix.
+/// An empty `secret` removes nothing more than [`response`] does.
+///
+/// ```
+/// use http::HeaderMap;
+/// use steadfast_errors::{classify, Provider};
+///
+/// let key = "quokka-Mango-7731-zebra-Lime";
+/// let body = br#"{"error":{"code":401,"message":"bad key","type":"quokka-Mango-7731-zebra-Lime"}}"#;
+/// let err = classify::response_with_secret(Provider::LlamaCpp, 401, &HeaderMap::new(), body, key);
+/// assert_eq!(err.to_string(), "llamacpp: auth (401 [REDACTED]): bad key");
+/// ```
+pub fn response_with_secret(
+    provider: Provider,
+    status: u16,
+    headers: &HeaderMap,
+    body: &[u8],
+    secret: &str,
+) -> ProviderError {
+    classify_response(
+        provider,
+        status,
+        headers,
+        body,
+        SystemTime::now(),
+        Some(secret),
+    )
+}
+
+fn classify_response(
+    provider: Provider,
+    status: u16,
+    headers: &HeaderMap,
+    body: &[u8],
+    now: SystemTime,
+    secret: Option<&str>,
+) -> ProviderError {
+    let mut parsed = ErrorBody::parse(body);
+    parsed.scrub(secret);
     let success = (200..300).contains(&status);
     let effective = if success { parsed.status } else { Some(status) };
     let mut err = if success && !parsed.is_error {
@@ -109,7 +153,7 @@ pub fn response_at(
         .into_iter()
         .find_map(|h| headers.get(h).and_then(|v| v.to_str().ok()));
     if let Some(id) = header_id.or(parsed.request_id.as_deref()) {
-        err = err.with_request_id(id);
+        err = err.with_request_id(scrubbed(id, secret));
     }
     err
 }
@@ -122,16 +166,56 @@ pub fn response_at(
 /// like a 529.
 pub fn in_band(provider: Provider, body: &[u8]) -> Option<ProviderError> {
     let parsed = ErrorBody::parse(body);
-    parsed.is_error.then(|| in_band_parsed(provider, &parsed))
+    parsed
+        .is_error
+        .then(|| in_band_parsed(provider, parsed, None))
 }
 
 /// [`in_band`] for a body a decoder has already parsed.
 pub fn in_band_value(provider: Provider, value: &Value) -> Option<ProviderError> {
     let parsed = ErrorBody::from_value(value);
-    parsed.is_error.then(|| in_band_parsed(provider, &parsed))
+    parsed
+        .is_error
+        .then(|| in_band_parsed(provider, parsed, None))
 }
 
-fn in_band_parsed(provider: Provider, parsed: &ErrorBody) -> ProviderError {
+/// [`in_band`] for a caller that knows its API key: removes it as
+/// [`response_with_secret`] does.
+pub fn in_band_with_secret(provider: Provider, body: &[u8], secret: &str) -> Option<ProviderError> {
+    let parsed = ErrorBody::parse(body);
+    parsed
+        .is_error
+        .then(|| in_band_parsed(provider, parsed, Some(secret)))
+}
+
+/// [`in_band_value`] for a caller that knows its API key: removes it as
+/// [`response_with_secret`] does.
+pub fn in_band_value_with_secret(
+    provider: Provider,
+    value: &Value,
+    secret: &str,
+) -> Option<ProviderError> {
+    let parsed = ErrorBody::from_value(value);
+    parsed
+        .is_error
+        .then(|| in_band_parsed(provider, parsed, Some(secret)))
+}
+
+/// `text` without the secret, when there is one.
+fn scrubbed<'a>(text: &'a str, secret: Option<&str>) -> std::borrow::Cow<'a, str> {
+    match secret {
+        Some(secret) => crate::redact::redact_secret(text, secret),
+        None => std::borrow::Cow::Borrowed(text),
+    }
+}
+
+fn in_band_parsed(
+    provider: Provider,
+    mut parsed: ErrorBody,
+    secret: Option<&str>,
+) -> ProviderError {
+    parsed.scrub(secret);
+    let parsed = &parsed;
     let mut err =
         build(provider, parsed.status, parsed.status, parsed, false).with_first_byte_received(true);
     let from_body = parsed
