@@ -35,13 +35,16 @@ pub enum Transport {
     ReadTimeout,
     /// The response body could not be read or decoded.
     BodyDecode,
+    /// The response was not well-formed HTTP (a bad status line or header, a header block
+    /// over the client's limit).
+    MalformedResponse,
     /// Another transport failure.
     Other,
 }
 
 impl Transport {
     /// Every transport failure.
-    pub const ALL: [Transport; 8] = [
+    pub const ALL: [Transport; 9] = [
         Transport::ConnectRefused,
         Transport::ConnectionReset,
         Transport::Dns,
@@ -49,6 +52,7 @@ impl Transport {
         Transport::ConnectTimeout,
         Transport::ReadTimeout,
         Transport::BodyDecode,
+        Transport::MalformedResponse,
         Transport::Other,
     ];
 
@@ -62,6 +66,7 @@ impl Transport {
             Transport::ConnectTimeout => "connect_timeout",
             Transport::ReadTimeout => "read_timeout",
             Transport::BodyDecode => "body_decode",
+            Transport::MalformedResponse => "malformed_response",
             Transport::Other => "other",
         }
     }
@@ -75,7 +80,7 @@ impl Transport {
             | Transport::Tls
             | Transport::Other => ErrorKind::Network,
             Transport::ConnectTimeout | Transport::ReadTimeout => ErrorKind::Timeout,
-            Transport::BodyDecode => ErrorKind::Protocol,
+            Transport::BodyDecode | Transport::MalformedResponse => ErrorKind::Protocol,
         }
     }
 
@@ -89,6 +94,7 @@ impl Transport {
             Transport::ConnectTimeout => "connect timed out",
             Transport::ReadTimeout => "read timed out",
             Transport::BodyDecode => "response body could not be decoded",
+            Transport::MalformedResponse => "malformed http response",
             Transport::Other => "transport failure",
         }
     }
