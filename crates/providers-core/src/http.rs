@@ -49,7 +49,7 @@ impl Caller<'_> {
             err.with_model(self.model.to_owned())
         };
         match self.key {
-            Some(k) if !k.is_empty() => err.redacting(k.expose()),
+            Some(k) if !k.is_empty() => err.redact_secret(k.expose()),
             _ => err,
         }
     }
