@@ -14,7 +14,7 @@ use steadfast_providers_core::{
 };
 use steadfast_streaming::{DecodedStream, WireFormat, decode_response};
 
-use crate::config::Config;
+use crate::config::AnthropicConfig;
 use crate::prefill::{
     CONTINUE_PROMPT, PrefillMode, TrimmedWhitespace, accepts_prefill, thinking_enabled,
 };
@@ -25,7 +25,7 @@ const KIND: Provider = Provider::Anthropic;
 /// The Anthropic Messages API as a [`ChatProvider`].
 ///
 /// Cheap to clone (the config and the HTTP client are shared). Every error it returns is
-/// classified by `steadfast-errors`, names this instance's [`Config::id`] and the model, and
+/// classified by `steadfast-errors`, names this instance's [`AnthropicConfig::id`] and the model, and
 /// never contains the API key.
 ///
 /// The request body, from a [`ChatRequest`]:
@@ -36,7 +36,7 @@ const KIND: Provider = Provider::Anthropic;
 ///   become `tool_result` blocks (`tool_use_id`), first in their user turn;
 /// - images become `image` blocks with a `url` source, or a `base64` source from a
 ///   `data:…;base64,` URL;
-/// - `max_tokens` (default [`Config::default_max_tokens`]), `temperature`, `top_p`,
+/// - `max_tokens` (default [`AnthropicConfig::default_max_tokens`]), `temperature`, `top_p`,
 ///   `stop_sequences`, `tools` (`input_schema` = the parameters), `tool_choice`
 ///   (`auto` / `none` / `any` / `tool`); `response_format` of type `json_schema` (OpenAI's
 ///   shape or Anthropic's) becomes `output_config.format` — Anthropic has no schema-less
@@ -57,18 +57,18 @@ const KIND: Provider = Provider::Anthropic;
 ///   since Anthropic reports cache reads and writes beside the input tokens.
 #[derive(Debug, Clone)]
 pub struct AnthropicProvider {
-    config: Arc<Config>,
+    config: Arc<AnthropicConfig>,
     client: reqwest::Client,
 }
 
 impl AnthropicProvider {
     /// A provider with its own pooled client ([`default_client`]).
-    pub fn new(config: Config) -> AnthropicProvider {
+    pub fn new(config: AnthropicConfig) -> AnthropicProvider {
         AnthropicProvider::with_client(config, default_client())
     }
 
     /// A provider sharing `client` (and its connection pool) with others.
-    pub fn with_client(config: Config, client: reqwest::Client) -> AnthropicProvider {
+    pub fn with_client(config: AnthropicConfig, client: reqwest::Client) -> AnthropicProvider {
         AnthropicProvider {
             config: Arc::new(config),
             client,
@@ -76,7 +76,7 @@ impl AnthropicProvider {
     }
 
     /// Its configuration.
-    pub fn config(&self) -> &Config {
+    pub fn config(&self) -> &AnthropicConfig {
         &self.config
     }
 

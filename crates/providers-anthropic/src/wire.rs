@@ -17,7 +17,7 @@
 use serde_json::{Map, Value, json};
 use steadfast_providers_core::{ChatRequest, ContentPart, Message, Role, ToolChoice};
 
-use crate::config::Config;
+use crate::config::AnthropicConfig;
 
 /// A request body and what was trimmed from its prefill.
 #[derive(Debug)]
@@ -28,7 +28,11 @@ pub(crate) struct Wire {
 }
 
 /// Builds the body of `POST /v1/messages`; an error names what the API could not accept.
-pub(crate) fn build(request: &ChatRequest, config: &Config, stream: bool) -> Result<Wire, String> {
+pub(crate) fn build(
+    request: &ChatRequest,
+    config: &AnthropicConfig,
+    stream: bool,
+) -> Result<Wire, String> {
     if request.model.trim().is_empty() {
         return Err("the request names no model".to_owned());
     }
@@ -301,7 +305,7 @@ mod tests {
     use steadfast_providers_core::{Tool, ToolCall};
 
     fn body(request: &ChatRequest) -> Wire {
-        build(request, &Config::default(), false).unwrap()
+        build(request, &AnthropicConfig::default(), false).unwrap()
     }
 
     #[test]
@@ -401,7 +405,14 @@ mod tests {
         bad.content.push(ContentPart::Image {
             url: "data:image/png,%00".into(),
         });
-        assert!(build(&ChatRequest::new("m", vec![bad]), &Config::default(), false).is_err());
+        assert!(
+            build(
+                &ChatRequest::new("m", vec![bad]),
+                &AnthropicConfig::default(),
+                false
+            )
+            .is_err()
+        );
     }
 
     #[test]
@@ -441,6 +452,6 @@ mod tests {
             arguments: "{not json".into(),
         });
         let req = ChatRequest::new("m", vec![Message::user("x"), a]);
-        assert!(build(&req, &Config::default(), false).is_err());
+        assert!(build(&req, &AnthropicConfig::default(), false).is_err());
     }
 }

@@ -8,7 +8,9 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use serde_json::json;
 use steadfast_errors::ErrorKind;
-use steadfast_providers_anthropic::{AnthropicProvider, CONTINUE_PROMPT, Config, PrefillMode};
+use steadfast_providers_anthropic::{
+    AnthropicConfig, AnthropicProvider, CONTINUE_PROMPT, PrefillMode,
+};
 use steadfast_providers_core::{
     ApiKey, ChatProvider, ChatRequest, ContentPart, FinishReason, Message, ModelInfo, Pricing,
     StreamEvent, Tool, ToolCall, ToolChoice, Usage,
@@ -21,11 +23,11 @@ use common::{fixture, respond, sse};
 const KEY: &str = "sk-ant-api03-test-key-0123456789";
 
 fn provider(server: &MockServer) -> AnthropicProvider {
-    AnthropicProvider::new(Config {
+    AnthropicProvider::new(AnthropicConfig {
         id: "claude-primary".into(),
         base_url: server.uri(),
         api_key: Some(ApiKey::new(KEY)),
-        ..Config::default()
+        ..AnthropicConfig::default()
     })
 }
 
@@ -335,9 +337,9 @@ async fn models_without_prefill_get_a_best_effort_continuation() {
         json!({"type": "enabled", "budget_tokens": 1024}),
     );
     assert!(!claude.continues_exactly(&thinking));
-    let never = AnthropicProvider::new(Config {
+    let never = AnthropicProvider::new(AnthropicConfig {
         prefill: PrefillMode::Never,
-        ..Config::default()
+        ..AnthropicConfig::default()
     });
     assert!(!never.capabilities().prefill);
     let plain = ChatRequest::new("claude-sonnet-4-5", vec![Message::user("x")]);
@@ -383,7 +385,7 @@ async fn a_slow_answer_times_out_with_the_request_timeout() {
         )
         .mount(&server)
         .await;
-    let claude = AnthropicProvider::new(Config {
+    let claude = AnthropicProvider::new(AnthropicConfig {
         timeout: Duration::from_secs(30),
         ..provider(&server).config().clone()
     });
@@ -414,7 +416,7 @@ async fn a_slow_answer_times_out_with_the_request_timeout() {
 
 #[tokio::test]
 async fn cost_prices_cache_reads_and_writes_beside_the_input() {
-    let claude = AnthropicProvider::new(Config {
+    let claude = AnthropicProvider::new(AnthropicConfig {
         models: vec![ModelInfo {
             id: "claude-sonnet-4-5".into(),
             context_window: Some(200_000),
@@ -424,7 +426,7 @@ async fn cost_prices_cache_reads_and_writes_beside_the_input() {
                 ..Pricing::per_million(3.0, 15.0)
             }),
         }],
-        ..Config::default()
+        ..AnthropicConfig::default()
     });
     // Fixture 01: input 12, cache write 1024, cache read 4096, output 14.
     let usage = Usage {

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use serde_json::{Map, Value, json};
 use steadfast_providers_core::{ChatRequest, ContentPart, Message, Role, ToolChoice};
 
-use crate::config::Config;
+use crate::config::GeminiConfig;
 
 /// The URL path of `model` under the API version: `models/{model}` (a `models/` prefix in
 /// the id is accepted), or the id as given when it names another collection
@@ -32,7 +32,7 @@ pub(crate) fn model_path(model: &str) -> Result<String, String> {
 }
 
 /// Builds the body of `generateContent` / `streamGenerateContent`.
-pub(crate) fn build(request: &ChatRequest, config: &Config) -> Result<Value, String> {
+pub(crate) fn build(request: &ChatRequest, config: &GeminiConfig) -> Result<Value, String> {
     let mut system: Vec<String> = request.system.iter().cloned().collect();
     let mut names: HashMap<&str, &str> = HashMap::new();
     let mut turns: Vec<(&'static str, Vec<Value>)> = Vec::new();
@@ -321,7 +321,7 @@ mod tests {
     use steadfast_providers_core::{Tool, ToolCall};
 
     fn body(request: &ChatRequest) -> Value {
-        build(request, &Config::default()).unwrap()
+        build(request, &GeminiConfig::default()).unwrap()
     }
 
     #[test]
@@ -500,7 +500,7 @@ mod tests {
         bad.content.push(ContentPart::Image {
             url: "file:///etc/passwd".into(),
         });
-        assert!(build(&ChatRequest::new("m", vec![bad]), &Config::default()).is_err());
+        assert!(build(&ChatRequest::new("m", vec![bad]), &GeminiConfig::default()).is_err());
     }
 
     #[test]

@@ -42,7 +42,7 @@ impl ImageFormat {
 /// Configuration of an [`OpenAiImageProvider`].
 ///
 /// ```
-/// use steadfast_providers_runway::{ImageFormat, OpenAiImageConfig};
+/// use steadfast_providers_media::{ImageFormat, OpenAiImageConfig};
 ///
 /// let config: OpenAiImageConfig = serde_json::from_str(r#"{
 ///     "id": "local-sd",

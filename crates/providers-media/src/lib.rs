@@ -30,8 +30,8 @@
 //! use std::time::Duration;
 //! use serde_json::json;
 //! use steadfast_providers_core::{ApiKey, JobStatus, ProgressFn, VideoProvider, VideoRequest};
-//! use steadfast_providers_runway::poll::PollConfig;
-//! use steadfast_providers_runway::{RunwayConfig, RunwayProvider};
+//! use steadfast_providers_media::poll::PollConfig;
+//! use steadfast_providers_media::{RunwayConfig, RunwayProvider};
 //! use wiremock::matchers::{body_partial_json, header, method, path};
 //! use wiremock::{Mock, MockServer, ResponseTemplate};
 //!
@@ -89,10 +89,11 @@ pub use pollinations::{
     PollinationsImageProvider,
 };
 pub use runway::{
-    RUNWAY_API_VERSION, RUNWAY_BASE_URL, RUNWAY_KEY_VARS, RunwayConfig, RunwayProvider,
+    RUNWAY_API_KEY_VARS, RUNWAY_API_VERSION, RUNWAY_BASE_URL, RunwayConfig, RunwayProvider,
 };
 pub use xai::{
-    XAI_BASE_URL, XAI_KEY_VARS, XaiImageConfig, XaiImageProvider, XaiVideoConfig, XaiVideoProvider,
+    XAI_API_KEY_VARS, XAI_BASE_URL, XaiImageConfig, XaiImageProvider, XaiVideoConfig,
+    XaiVideoProvider,
 };
 
 #[doc(no_inline)]

@@ -27,7 +27,7 @@ pub const POLLINATIONS_LEGACY_BASE_URL: &str = "https://image.pollinations.ai/pr
 /// Configuration of a [`PollinationsImageProvider`].
 ///
 /// ```
-/// use steadfast_providers_runway::{PollinationsConfig, POLLINATIONS_LEGACY_BASE_URL};
+/// use steadfast_providers_media::{PollinationsConfig, POLLINATIONS_LEGACY_BASE_URL};
 ///
 /// let config: PollinationsConfig = serde_json::from_str(r#"{
 ///     "base_url": "https://image.pollinations.ai/prompt",
@@ -154,7 +154,7 @@ impl PollinationsImageProvider {
     ///
     /// ```
     /// use steadfast_providers_core::ImageRequest;
-    /// use steadfast_providers_runway::{PollinationsConfig, PollinationsImageProvider};
+    /// use steadfast_providers_media::{PollinationsConfig, PollinationsImageProvider};
     ///
     /// let p = PollinationsImageProvider::new(PollinationsConfig::default());
     /// let request = ImageRequest { prompt: "a red fox / at dawn?".into(), size: Some("512x256".into()), ..Default::default() };

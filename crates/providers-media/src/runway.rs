@@ -22,12 +22,12 @@ pub const RUNWAY_BASE_URL: &str = "https://api.dev.runwayml.com";
 /// The API version sent as `X-Runway-Version`.
 pub const RUNWAY_API_VERSION: &str = "2024-11-06";
 /// The environment variables read for the key, in order.
-pub const RUNWAY_KEY_VARS: [&str; 2] = ["RUNWAY_API_KEY", "RUNWAYML_API_SECRET"];
+pub const RUNWAY_API_KEY_VARS: &[&str] = &["RUNWAY_API_KEY", "RUNWAYML_API_SECRET"];
 
 /// Configuration of a [`RunwayProvider`].
 ///
 /// ```
-/// use steadfast_providers_runway::RunwayConfig;
+/// use steadfast_providers_media::RunwayConfig;
 ///
 /// let config: RunwayConfig = serde_json::from_str(r#"{
 ///     "id": "runway-prod",
@@ -96,7 +96,7 @@ impl RunwayConfig {
     /// official SDKs' variable).
     pub fn from_env() -> RunwayConfig {
         RunwayConfig {
-            api_key: ApiKey::from_env(&RUNWAY_KEY_VARS),
+            api_key: ApiKey::from_env(RUNWAY_API_KEY_VARS),
             ..RunwayConfig::default()
         }
     }

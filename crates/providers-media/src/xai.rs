@@ -22,12 +22,12 @@ use crate::poll::{self, Job, JobState, PollConfig};
 /// xAI's API host (paths start with `/v1`).
 pub const XAI_BASE_URL: &str = "https://api.x.ai";
 /// The environment variables read for the key, in order.
-pub const XAI_KEY_VARS: [&str; 2] = ["XAI_API_KEY", "GROK_API_KEY"];
+pub const XAI_API_KEY_VARS: &[&str] = &["XAI_API_KEY", "GROK_API_KEY"];
 
 /// Configuration of an [`XaiVideoProvider`].
 ///
 /// ```
-/// use steadfast_providers_runway::XaiVideoConfig;
+/// use steadfast_providers_media::XaiVideoConfig;
 ///
 /// let config: XaiVideoConfig = serde_json::from_str(r#"{"id": "grok", "poll": {"deadline": 300000}}"#).unwrap();
 /// assert_eq!(config.model, "grok-imagine-video");
@@ -72,7 +72,7 @@ impl XaiVideoConfig {
     /// The defaults, with the key from `XAI_API_KEY` or `GROK_API_KEY`.
     pub fn from_env() -> XaiVideoConfig {
         XaiVideoConfig {
-            api_key: ApiKey::from_env(&XAI_KEY_VARS),
+            api_key: ApiKey::from_env(XAI_API_KEY_VARS),
             ..XaiVideoConfig::default()
         }
     }
@@ -369,7 +369,7 @@ impl XaiImageConfig {
     /// The defaults, with the key from `XAI_API_KEY` or `GROK_API_KEY`.
     pub fn from_env() -> XaiImageConfig {
         XaiImageConfig {
-            api_key: ApiKey::from_env(&XAI_KEY_VARS),
+            api_key: ApiKey::from_env(XAI_API_KEY_VARS),
             ..XaiImageConfig::default()
         }
     }
