@@ -57,7 +57,7 @@ pub const BASE_URL_VAR: &str = "ANTHROPIC_BASE_URL";
 /// };
 /// assert_eq!(config.prefill, PrefillMode::Auto);
 ///
-/// let from_file: Config = serde_json::from_str(r#"{"id": "claude", "timeout": "90s"}"#).unwrap();
+/// let from_file: AnthropicConfig = serde_json::from_str(r#"{"id": "claude", "timeout": "90s"}"#).unwrap();
 /// assert_eq!(from_file.timeout, Duration::from_secs(90));
 /// assert_eq!(from_file.base_url, "https://api.anthropic.com");
 /// ```

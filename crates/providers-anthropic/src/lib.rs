@@ -82,5 +82,7 @@ pub use config::{
     API_KEY_VARS, AnthropicConfig, BASE_URL_VAR, DEFAULT_API_VERSION, DEFAULT_BASE_URL,
     DEFAULT_MAX_TOKENS, DEFAULT_TIMEOUT,
 };
-pub use prefill::{CONTINUE_PROMPT, PrefillMode, accepts_prefill};
+pub use prefill::{PrefillMode, accepts_prefill};
 pub use provider::AnthropicProvider;
+#[doc(no_inline)]
+pub use steadfast_providers_core::resume::CONTINUE_PROMPT;

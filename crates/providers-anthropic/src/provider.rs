@@ -8,6 +8,7 @@ use futures_util::StreamExt;
 use reqwest::header::{CONTENT_TYPE, HeaderValue};
 use steadfast_errors::{ErrorKind, Provider, ProviderError, Transport, classify};
 use steadfast_providers_core::http::{Caller, default_client, join_url};
+use steadfast_providers_core::resume::{CONTINUE_PROMPT, remaining_max_tokens};
 use steadfast_providers_core::{
     ApiKey, Capabilities, ChatProvider, ChatRequest, ChatResponse, ChatStream, Message, ModelInfo,
     Usage,
@@ -15,9 +16,7 @@ use steadfast_providers_core::{
 use steadfast_streaming::{DecodedStream, WireFormat, decode_response};
 
 use crate::config::AnthropicConfig;
-use crate::prefill::{
-    CONTINUE_PROMPT, PrefillMode, TrimmedWhitespace, accepts_prefill, thinking_enabled,
-};
+use crate::prefill::{PrefillMode, TrimmedWhitespace, accepts_prefill, thinking_enabled};
 use crate::wire;
 
 const KIND: Provider = Provider::Anthropic;
@@ -227,8 +226,8 @@ impl ChatProvider for AnthropicProvider {
         }
     }
 
-    fn models(&self) -> Vec<ModelInfo> {
-        self.config.models.clone()
+    fn models(&self) -> &[ModelInfo] {
+        &self.config.models
     }
 
     fn cost(&self, model: &str, usage: &Usage) -> Option<f64> {
@@ -279,11 +278,22 @@ impl ChatProvider for AnthropicProvider {
     /// Exact (a prefill of `partial`) where [`continues_exactly`](Self::continues_exactly);
     /// otherwise a best effort: `partial` as an assistant turn, then a user turn asking to
     /// continue without repeating ([`CONTINUE_PROMPT`]).
+    ///
+    /// Either way `max_tokens` (the request's, or
+    /// [`default_max_tokens`](AnthropicConfig::default_max_tokens) when it sets none) is
+    /// reduced by an estimate of the tokens in `partial`, as
+    /// [`ChatRequest::continued_from`] documents, so the whole answer stays within it.
     fn continuation(&self, request: &ChatRequest, partial: &str) -> Option<ChatRequest> {
         if partial.is_empty() {
             return Some(request.clone());
         }
         let mut next = request.continued_from(partial);
+        if request.max_tokens.is_none() {
+            next.max_tokens = Some(remaining_max_tokens(
+                self.config.default_max_tokens,
+                partial,
+            ));
+        }
         if !self.continues_exactly(request) {
             next.messages.push(Message::user(CONTINUE_PROMPT));
         }

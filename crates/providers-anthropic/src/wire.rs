@@ -147,21 +147,7 @@ fn convert(message: &Message) -> Result<(&'static str, Vec<Value>), String> {
         Role::Assistant => {
             blocks.extend(content_blocks(&message.content)?);
             for call in &message.tool_calls {
-                let input = match call.parsed_arguments() {
-                    Ok(v @ Value::Object(_)) => v,
-                    Ok(_) => {
-                        return Err(format!(
-                            "the arguments of tool call `{}` are not a JSON object",
-                            call.id
-                        ));
-                    }
-                    Err(e) => {
-                        return Err(format!(
-                            "the arguments of tool call `{}` are not JSON: {e}",
-                            call.id
-                        ));
-                    }
-                };
+                let input = call.object_arguments()?;
                 blocks.push(json!({
                     "type": "tool_use",
                     "id": call.id,

@@ -9,7 +9,7 @@ use futures_util::StreamExt;
 use serde_json::json;
 use steadfast_errors::ErrorKind;
 use steadfast_providers_anthropic::{
-    AnthropicConfig, AnthropicProvider, CONTINUE_PROMPT, PrefillMode,
+    AnthropicConfig, AnthropicProvider, CONTINUE_PROMPT, DEFAULT_MAX_TOKENS, PrefillMode,
 };
 use steadfast_providers_core::{
     ApiKey, ChatProvider, ChatRequest, ContentPart, FinishReason, Message, ModelInfo, Pricing,
@@ -464,4 +464,20 @@ async fn invalid_requests_are_refused_before_sending() {
         (err.provider(), err.model()),
         ("claude-primary", Some("claude-sonnet-4-5"))
     );
+}
+
+#[test]
+fn a_continuation_asks_only_for_the_tokens_still_owed() {
+    let claude = AnthropicProvider::new(AnthropicConfig::default());
+    // 40 characters delivered: an estimated 10 tokens, on both resume paths.
+    let delivered = "x".repeat(40);
+    for model in ["claude-sonnet-4-5", "claude-opus-4-6"] {
+        let asked = ChatRequest::new(model, vec![Message::user("Count")]).with_max_tokens(100);
+        let next = claude.continuation(&asked, &delivered).unwrap();
+        assert_eq!(next.max_tokens, Some(90), "{model}");
+        // No limit in the request: the configured default is what the answer was held to.
+        let unlimited = ChatRequest::new(model, vec![Message::user("Count")]);
+        let next = claude.continuation(&unlimited, &delivered).unwrap();
+        assert_eq!(next.max_tokens, Some(DEFAULT_MAX_TOKENS - 10), "{model}");
+    }
 }

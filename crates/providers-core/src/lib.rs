@@ -13,6 +13,7 @@
 //! `ProviderError`.
 
 pub mod http;
+pub mod resume;
 
 mod finish;
 mod key;

@@ -52,7 +52,7 @@ pub const SKIP_THOUGHT_SIGNATURE: &str = "skip_thought_signature_validator";
 /// };
 /// assert_eq!(config.continue_style, ContinueStyle::Auto);
 ///
-/// let from_file: Config = serde_json::from_str(r#"{"timeout": 45000}"#).unwrap();
+/// let from_file: GeminiConfig = serde_json::from_str(r#"{"timeout": 45000}"#).unwrap();
 /// assert_eq!(from_file.timeout, std::time::Duration::from_secs(45));
 /// ```
 #[derive(Clone, PartialEq, Serialize, Deserialize)]

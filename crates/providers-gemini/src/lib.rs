@@ -94,4 +94,6 @@ pub use config::{
     SKIP_THOUGHT_SIGNATURE,
 };
 pub use provider::GeminiProvider;
-pub use resume::{CONTINUE_PROMPT, ContinueStyle, accepts_model_turn};
+pub use resume::{ContinueStyle, accepts_model_turn};
+#[doc(no_inline)]
+pub use steadfast_providers_core::resume::CONTINUE_PROMPT;

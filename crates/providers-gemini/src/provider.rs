@@ -8,6 +8,7 @@ use futures_util::StreamExt;
 use reqwest::header::{CONTENT_TYPE, HeaderValue};
 use steadfast_errors::{ErrorKind, Provider, ProviderError, Transport, classify};
 use steadfast_providers_core::http::{Caller, default_client, join_url};
+use steadfast_providers_core::resume::CONTINUE_PROMPT;
 use steadfast_providers_core::{
     ApiKey, Capabilities, ChatProvider, ChatRequest, ChatResponse, ChatStream, Message, ModelInfo,
     Usage,
@@ -15,7 +16,7 @@ use steadfast_providers_core::{
 use steadfast_streaming::{DecodedStream, WireFormat, decode_response};
 
 use crate::config::GeminiConfig;
-use crate::resume::{CONTINUE_PROMPT, ContinueStyle, accepts_model_turn};
+use crate::resume::{ContinueStyle, accepts_model_turn};
 use crate::wire;
 
 const KIND: Provider = Provider::Gemini;
@@ -204,8 +205,8 @@ impl ChatProvider for GeminiProvider {
         }
     }
 
-    fn models(&self) -> Vec<ModelInfo> {
-        self.config.models.clone()
+    fn models(&self) -> &[ModelInfo] {
+        &self.config.models
     }
 
     fn cost(&self, model: &str, usage: &Usage) -> Option<f64> {

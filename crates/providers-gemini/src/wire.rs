@@ -146,24 +146,10 @@ pub(crate) fn build(request: &ChatRequest, config: &GeminiConfig) -> Result<Valu
 fn model_parts(message: &Message) -> Result<Vec<Value>, String> {
     let mut parts = content_parts(&message.content)?;
     for call in &message.tool_calls {
-        let args = match call.parsed_arguments() {
-            Ok(v @ Value::Object(_)) => v,
-            Ok(_) => {
-                return Err(format!(
-                    "the arguments of tool call `{}` are not a JSON object",
-                    call.id
-                ));
-            }
-            Err(e) => {
-                return Err(format!(
-                    "the arguments of tool call `{}` are not JSON: {e}",
-                    call.id
-                ));
-            }
-        };
+        let args = call.object_arguments()?;
         let mut fc = Map::new();
         fc.insert("name".into(), json!(call.name));
-        fc.insert("args".into(), args);
+        fc.insert("args".into(), Value::Object(args));
         // Gemini ids are optional; steadfast uses the name as the id when Gemini sent none.
         if !call.id.is_empty() && call.id != call.name {
             fc.insert("id".into(), json!(call.id));

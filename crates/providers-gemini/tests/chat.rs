@@ -467,3 +467,23 @@ async fn bad_model_ids_are_refused_before_sending() {
         assert_eq!(err.provider(), ID);
     }
 }
+
+#[test]
+fn a_continuation_asks_only_for_the_tokens_still_owed() {
+    let gemini = GeminiProvider::new(GeminiConfig::default());
+    // 40 characters delivered: an estimated 10 tokens, on both resume paths.
+    let delivered = "x".repeat(40);
+    for model in ["gemini-2.5-flash", "gemini-3.6-flash"] {
+        let asked = ChatRequest::new(model, vec![Message::user("Count")]).with_max_tokens(100);
+        let next = gemini.continuation(&asked, &delivered).unwrap();
+        assert_eq!(next.max_tokens, Some(90), "{model}");
+        let unlimited = ChatRequest::new(model, vec![Message::user("Count")]);
+        assert_eq!(
+            gemini
+                .continuation(&unlimited, &delivered)
+                .unwrap()
+                .max_tokens,
+            None
+        );
+    }
+}

@@ -165,11 +165,6 @@ impl LlamaCppConfig {
             None => &self.template,
         }
     }
-
-    /// The configured entry for `model`, if any.
-    pub(crate) fn model(&self, model: &str) -> Option<&ModelInfo> {
-        self.models.iter().find(|m| m.id == model)
-    }
 }
 
 /// The first of `names` that is a file in one of the `PATH` directories.

@@ -132,18 +132,13 @@ impl ChatProvider for LlamaCppProvider {
         }
     }
 
-    fn models(&self) -> Vec<ModelInfo> {
-        self.config.models.clone()
+    fn models(&self) -> &[ModelInfo] {
+        &self.config.models
     }
 
     /// A local run costs nothing per token unless prices are configured.
     fn cost(&self, model: &str, usage: &Usage) -> Option<f64> {
-        Some(
-            self.config
-                .model(model)
-                .and_then(|m| m.pricing)
-                .map_or(0.0, |p| p.cost(usage)),
-        )
+        Some(self.pricing(model).map_or(0.0, |p| p.cost(usage)))
     }
 
     async fn chat(&self, request: &ChatRequest) -> Result<ChatResponse, ProviderError> {

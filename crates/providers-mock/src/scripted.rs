@@ -641,15 +641,13 @@ impl ChatProvider for ScriptedProvider {
         self.config.capabilities
     }
 
-    fn models(&self) -> Vec<ModelInfo> {
-        self.config.models.clone()
+    fn models(&self) -> &[ModelInfo] {
+        &self.config.models
     }
 
+    /// The model's own price, else the script's one price for every model.
     fn pricing(&self, model: &str) -> Option<Pricing> {
-        self.config
-            .models
-            .iter()
-            .find(|m| m.id == model)
+        ModelInfo::find(&self.config.models, model)
             .and_then(|m| m.pricing)
             .or(self.config.pricing)
     }

@@ -127,11 +127,6 @@ impl OllamaConfig {
             .map(ApiKey::new);
         config
     }
-
-    /// The configured entry for `model`, if any.
-    pub(crate) fn model(&self, model: &str) -> Option<&ModelInfo> {
-        self.models.iter().find(|m| m.id == model)
-    }
 }
 
 impl fmt::Debug for OllamaConfig {

@@ -101,15 +101,15 @@ impl ChatProvider for OllamaProvider {
         }
     }
 
-    fn models(&self) -> Vec<ModelInfo> {
-        self.config.models.clone()
+    fn models(&self) -> &[ModelInfo] {
+        &self.config.models
     }
 
     /// The configured price when there is one; otherwise zero for a self-hosted server (no
     /// key configured: tokens cost nothing per call), and unknown (`None`) for Ollama cloud
     /// or a keyed proxy.
     fn cost(&self, model: &str, usage: &Usage) -> Option<f64> {
-        match self.config.model(model).and_then(|m| m.pricing) {
+        match self.pricing(model) {
             Some(pricing) => Some(pricing.cost(usage)),
             None if self.config.api_key.is_none() => Some(0.0),
             None => None,
