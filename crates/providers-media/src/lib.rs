@@ -83,10 +83,12 @@ mod pollinations;
 mod runway;
 mod xai;
 
-pub use images::{ImageFormat, OPENAI_BASE_URL, OpenAiImageConfig, OpenAiImageProvider};
+pub use images::{
+    ImageFormat, OPENAI_API_KEY_VARS, OPENAI_BASE_URL, OpenAiImageConfig, OpenAiImageProvider,
+};
 pub use pollinations::{
-    POLLINATIONS_BASE_URL, POLLINATIONS_LEGACY_BASE_URL, PollinationsConfig,
-    PollinationsImageProvider,
+    POLLINATIONS_API_KEY_VARS, POLLINATIONS_BASE_URL, POLLINATIONS_LEGACY_BASE_URL,
+    PollinationsConfig, PollinationsImageProvider,
 };
 pub use runway::{
     RUNWAY_API_KEY_VARS, RUNWAY_API_VERSION, RUNWAY_BASE_URL, RunwayConfig, RunwayProvider,
