@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use futures_util::StreamExt;
-use reqwest::header::{CONTENT_TYPE, HeaderValue};
+use reqwest::header::CONTENT_TYPE;
 use steadfast_errors::{ErrorKind, Provider, ProviderError, Transport, classify};
 use steadfast_providers_core::http::{Caller, default_client, join_url};
 use steadfast_providers_core::resume::{CONTINUE_PROMPT, remaining_max_tokens};
@@ -111,7 +111,7 @@ impl AnthropicProvider {
             builder = builder.header(name.as_str(), value.as_str());
         }
         if let Some(key) = &self.config.api_key {
-            builder = builder.header("x-api-key", key_header(key).map_err(|e| caller.label(e))?);
+            builder = builder.header("x-api-key", caller.key_header(key)?);
         }
         Ok(builder.header("anthropic-version", self.config.api_version.as_str()))
     }
@@ -157,19 +157,6 @@ impl AnthropicProvider {
         };
         Ok((response, wire.trimmed))
     }
-}
-
-/// The `x-api-key` value, marked sensitive so that the HTTP stack never logs it.
-fn key_header(key: &ApiKey) -> Result<HeaderValue, ProviderError> {
-    let mut value = HeaderValue::from_str(key.expose()).map_err(|_| {
-        ProviderError::new(
-            ErrorKind::Auth,
-            KIND.as_str(),
-            "the configured API key is not a valid header value",
-        )
-    })?;
-    value.set_sensitive(true);
-    Ok(value)
 }
 
 /// Sends, waiting at most `timeout` for the response headers.

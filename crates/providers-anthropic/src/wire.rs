@@ -15,7 +15,7 @@
 //!   deep, so `extra.output_config` adds to the mapped one).
 
 use serde_json::{Map, Value, json};
-use steadfast_providers_core::{ChatRequest, ContentPart, Message, Role, ToolChoice};
+use steadfast_providers_core::{ChatRequest, ContentPart, Message, Role, ToolChoice, json_float};
 
 use crate::config::AnthropicConfig;
 
@@ -85,10 +85,10 @@ pub(crate) fn build(
         ),
     );
     if let Some(t) = request.temperature {
-        body.insert("temperature".into(), float(t));
+        body.insert("temperature".into(), json_float(t));
     }
     if let Some(p) = request.top_p {
-        body.insert("top_p".into(), float(p));
+        body.insert("top_p".into(), json_float(p));
     }
     if !request.stop.is_empty() {
         body.insert("stop_sequences".into(), json!(request.stop));
@@ -129,15 +129,6 @@ pub(crate) fn build(
         body: Value::Object(body),
         trimmed,
     })
-}
-
-/// An `f32` as the JSON number it reads as (`0.2`, not `0.20000000298023224`).
-pub(crate) fn float(x: f32) -> Value {
-    x.to_string()
-        .parse::<f64>()
-        .ok()
-        .and_then(serde_json::Number::from_f64)
-        .map_or(Value::Null, Value::Number)
 }
 
 /// A message's role on the wire and its content blocks.

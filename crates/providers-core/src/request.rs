@@ -243,6 +243,23 @@ impl ChatRequest {
     }
 }
 
+/// An `f32` (a temperature, a `top_p`) as the JSON number it reads as: `0.2`, not the
+/// `0.20000000298023224` a plain `f64` conversion gives.
+///
+/// ```
+/// use steadfast_providers_core::json_float;
+///
+/// assert_eq!(json_float(0.2).to_string(), "0.2");
+/// assert!(json_float(f32::NAN).is_null());
+/// ```
+pub fn json_float(x: f32) -> Value {
+    x.to_string()
+        .parse::<f64>()
+        .ok()
+        .and_then(serde_json::Number::from_f64)
+        .map_or(Value::Null, Value::Number)
+}
+
 /// Merges [`ChatRequest::extra`] into a wire body: for each key, an object merges one level
 /// into an object already there; anything else is set as given (replacing what was there).
 ///

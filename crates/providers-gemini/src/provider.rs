@@ -5,13 +5,12 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use futures_util::StreamExt;
-use reqwest::header::{CONTENT_TYPE, HeaderValue};
+use reqwest::header::CONTENT_TYPE;
 use steadfast_errors::{ErrorKind, Provider, ProviderError, Transport, classify};
 use steadfast_providers_core::http::{Caller, default_client, join_url};
 use steadfast_providers_core::resume::CONTINUE_PROMPT;
 use steadfast_providers_core::{
-    ApiKey, Capabilities, ChatProvider, ChatRequest, ChatResponse, ChatStream, Message, ModelInfo,
-    Usage,
+    Capabilities, ChatProvider, ChatRequest, ChatResponse, ChatStream, Message, ModelInfo, Usage,
 };
 use steadfast_streaming::{DecodedStream, WireFormat, decode_response};
 
@@ -118,10 +117,7 @@ impl GeminiProvider {
             builder = builder.header(name.as_str(), value.as_str());
         }
         if let Some(key) = &self.config.api_key {
-            builder = builder.header(
-                "x-goog-api-key",
-                key_header(key).map_err(|e| caller.label(e))?,
-            );
+            builder = builder.header("x-goog-api-key", caller.key_header(key)?);
         }
         Ok(builder)
     }
@@ -169,19 +165,6 @@ impl GeminiProvider {
             caller.send(builder.timeout(timeout)).await
         }
     }
-}
-
-/// The `x-goog-api-key` value, marked sensitive so that the HTTP stack never logs it.
-fn key_header(key: &ApiKey) -> Result<HeaderValue, ProviderError> {
-    let mut value = HeaderValue::from_str(key.expose()).map_err(|_| {
-        ProviderError::new(
-            ErrorKind::Auth,
-            KIND.as_str(),
-            "the configured API key is not a valid header value",
-        )
-    })?;
-    value.set_sensitive(true);
-    Ok(value)
 }
 
 #[async_trait]

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use serde_json::{Map, Value, json};
-use steadfast_providers_core::{ChatRequest, ContentPart, Message, Role, ToolChoice};
+use steadfast_providers_core::{ChatRequest, ContentPart, Message, Role, ToolChoice, json_float};
 
 use crate::config::GeminiConfig;
 
@@ -122,10 +122,10 @@ pub(crate) fn build(request: &ChatRequest, config: &GeminiConfig) -> Result<Valu
     }
     let mut generation = Map::new();
     if let Some(t) = request.temperature {
-        generation.insert("temperature".into(), float(t));
+        generation.insert("temperature".into(), json_float(t));
     }
     if let Some(p) = request.top_p {
-        generation.insert("topP".into(), float(p));
+        generation.insert("topP".into(), json_float(p));
     }
     if let Some(n) = request.max_tokens {
         generation.insert("maxOutputTokens".into(), json!(n));
@@ -290,15 +290,6 @@ fn response_format(format: &Value, generation: &mut Map<String, Value>) {
         }
         _ => {}
     }
-}
-
-/// An `f32` as the JSON number it reads as (`0.2`, not `0.20000000298023224`).
-fn float(x: f32) -> Value {
-    x.to_string()
-        .parse::<f64>()
-        .ok()
-        .and_then(serde_json::Number::from_f64)
-        .map_or(Value::Null, Value::Number)
 }
 
 #[cfg(test)]
