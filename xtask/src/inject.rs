@@ -253,13 +253,13 @@ async fn build_router(primary: &FaultServer, secondary: &FaultServer) -> Router 
     openai.stream_timeouts = timeouts;
     let openai = steadfast_providers_openai::OpenAiProvider::with_client(openai, client.clone());
 
-    let anthropic = steadfast_providers_anthropic::Config {
+    let anthropic = steadfast_providers_anthropic::AnthropicConfig {
         id: "fallback-anthropic".into(),
         base_url: secondary.base_url(),
         api_key: Some(ApiKey::new("sk-ant-inject-failures-test-key")),
         timeout: Duration::from_secs(2),
         stream: timeouts,
-        ..steadfast_providers_anthropic::Config::default()
+        ..steadfast_providers_anthropic::AnthropicConfig::default()
     };
     let anthropic =
         steadfast_providers_anthropic::AnthropicProvider::with_client(anthropic, client);

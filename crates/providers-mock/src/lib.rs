@@ -95,14 +95,17 @@
 //! # }
 //! ```
 
+mod config;
 mod outcome;
+mod plan;
 mod reopen;
 mod scripted;
 mod server;
 mod text;
 
+pub use config::{ScriptedConfig, WhenExhausted};
 pub use outcome::{Outcome, StreamEnd};
 pub use reopen::ContinueOn;
-pub use scripted::{ScriptedConfig, ScriptedProvider, WhenExhausted};
+pub use scripted::ScriptedProvider;
 pub use server::{Fault, FaultServer, RecordedRequest, ServerConfig};
 pub use text::{TokenAudit, token_answer};
