@@ -57,7 +57,7 @@ mod timeout;
 
 pub use decode::{Decoder, Item, WireFormat};
 pub use decoded::DecodedStream;
-pub use response::decode_response;
+pub use response::{MAX_RESPONSE_BYTES, decode_response};
 pub use resume::{EventStream, Reopen, ReopenFn, ResumableStream, ResumeConfig, is_resumable};
-pub use state::{CommitPoint, StreamState};
+pub use state::{CommitPoint, MAX_TOOL_CALLS, StreamState};
 pub use timeout::{TimeoutStream, Timeouts, Timer};

@@ -47,7 +47,7 @@ use steadfast_retry::{Backoff, Jitter};
 use tokio::time::Sleep;
 
 use crate::decode::Item;
-use crate::state::StreamState;
+use crate::state::{MAX_TOOL_CALLS, StreamState};
 
 /// A boxed stream of decoded items, as a continuation returns it.
 pub type EventStream = Pin<Box<dyn Stream<Item = Item> + Send>>;
@@ -331,6 +331,13 @@ impl ResumableStream {
                 }
             }
             StreamEvent::ToolCallDelta(d) => {
+                if !self.held.contains_key(&d.index)
+                    && self.held.len() + self.tools_delivered as usize >= MAX_TOOL_CALLS
+                {
+                    // However the continuation was decoded, the answer's calls stay bounded.
+                    self.end_with(crate::decode::too_many_tool_calls("stream"));
+                    return;
+                }
                 self.flush_text();
                 // A new index means every earlier call is complete.
                 self.release_tools(Some(d.index));
@@ -391,9 +398,7 @@ impl ResumableStream {
             } else {
                 err
             };
-            self.delivered.apply_error(&err);
-            self.out.push_back(Err(err));
-            self.phase = Phase::Ended;
+            self.end_with(err);
             return;
         }
         // The partial tool call (if any) is discarded: the continuation produces it whole.
@@ -406,6 +411,14 @@ impl ResumableStream {
         self.previous_delay = delay;
         self.last_error = Some(err);
         self.phase = Phase::Waiting(Box::pin(tokio::time::sleep(delay)));
+    }
+
+    /// Ends the stream with `err`, after whatever was already queued.
+    fn end_with(&mut self, err: ProviderError) {
+        self.held.clear();
+        self.delivered.apply_error(&err);
+        self.out.push_back(Err(err));
+        self.phase = Phase::Ended;
     }
 
     fn begin_continuation(&mut self, stream: EventStream) {

@@ -314,3 +314,23 @@ async fn dropping_the_stream_cancels_the_pending_reopen() {
     tokio::time::sleep(Duration::from_secs(10)).await;
     assert_eq!(reopened.load(Ordering::SeqCst), 0);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_continuation_opening_endless_tool_calls_is_refused() {
+    // The items come straight from the Reopen, not through a decoder: the bound holds anyway.
+    let calls = (0..100_000u32).map(|i| {
+        Ok(StreamEvent::ToolCallDelta(ToolCallDelta {
+            index: i.wrapping_mul(7919),
+            id: Some(format!("c{i}")),
+            name: Some("f".into()),
+            arguments: "{}".into(),
+        }))
+    });
+    let first: EventStream = Box::pin(futures_util::stream::iter(calls));
+    let reopen = ReopenFn(|_, _| async { panic!("a refused answer is not resumed") });
+    let (state, items) = collect(ResumableStream::new(first, Arc::new(reopen), config(3))).await;
+    let err = items.last().unwrap().as_ref().unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Protocol, "{err}");
+    assert!(items.len() <= steadfast_streaming::MAX_TOOL_CALLS + 1);
+    assert!(state.tool_calls().len() < steadfast_streaming::MAX_TOOL_CALLS);
+}
