@@ -112,8 +112,12 @@ fn cut_by_the_network(e: ProviderError) -> ProviderError {
         "the connection closed before the stream's terminator: {}",
         e.message()
     );
-    let mut cut = ProviderError::new(ErrorKind::StreamInterrupted, e.provider().to_owned(), message)
-        .with_first_byte_received(true);
+    let mut cut = ProviderError::new(
+        ErrorKind::StreamInterrupted,
+        e.provider().to_owned(),
+        message,
+    )
+    .with_first_byte_received(true);
     if let Some(model) = e.model() {
         cut = cut.with_model(model);
     }

@@ -204,8 +204,15 @@ fn sse_events_just_over_the_bound_are_refused_and_just_under_pass() {
             let (state, items) = decode(format, provider, event.as_bytes());
             let err = items.last().unwrap().as_ref().unwrap_err();
             if ok {
-                assert_eq!(err.kind(), ErrorKind::StreamInterrupted, "{format:?}: {err}");
-                assert!(state.text().len() > DEFAULT_MAX_EVENT_BYTES - 100, "{format:?}");
+                assert_eq!(
+                    err.kind(),
+                    ErrorKind::StreamInterrupted,
+                    "{format:?}: {err}"
+                );
+                assert!(
+                    state.text().len() > DEFAULT_MAX_EVENT_BYTES - 100,
+                    "{format:?}"
+                );
                 assert!(state.text().bytes().all(|b| b == b'a'));
             } else {
                 assert_eq!(err.kind(), ErrorKind::Protocol, "{format:?}: {err}");

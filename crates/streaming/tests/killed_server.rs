@@ -58,9 +58,9 @@ async fn decode(addr: SocketAddr) -> Vec<Item> {
         .send()
         .await
         .unwrap();
-    let body = response.bytes_stream().map(|chunk| {
-        chunk.map_err(|e| steadfast_errors::classify::reqwest(Provider::OpenAi, e))
-    });
+    let body = response
+        .bytes_stream()
+        .map(|chunk| chunk.map_err(|e| steadfast_errors::classify::reqwest(Provider::OpenAi, e)));
     let decoder = WireFormat::OpenAiChat.decoder(Provider::OpenAi);
     DecodedStream::new(body, decoder).collect().await
 }

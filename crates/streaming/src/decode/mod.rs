@@ -23,8 +23,8 @@ use steadfast_errors::{ErrorKind, Provider, ProviderError};
 use steadfast_providers_core::StreamEvent;
 
 use crate::ndjson::NdjsonFramer;
-use crate::state::MAX_TOOL_CALLS;
 use crate::sse::{Frame, FrameError, SseFramer, Trailing};
+use crate::state::MAX_TOOL_CALLS;
 
 /// One decoded item: an event, or the error that ends the stream.
 pub type Item = Result<StreamEvent, ProviderError>;

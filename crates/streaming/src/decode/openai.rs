@@ -129,9 +129,11 @@ impl WireUsage {
                 );
         Usage {
             input_tokens: self.prompt_tokens,
-            output_tokens: self
-                .completion_tokens
-                .saturating_add(if outside { reasoning } else { 0 }),
+            output_tokens: self.completion_tokens.saturating_add(if outside {
+                reasoning
+            } else {
+                0
+            }),
             cache_read_tokens: self
                 .prompt_tokens_details
                 .as_ref()
