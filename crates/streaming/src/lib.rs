@@ -58,6 +58,8 @@ mod timeout;
 pub use decode::{Decoder, Item, WireFormat};
 pub use decoded::DecodedStream;
 pub use response::{MAX_RESPONSE_BYTES, decode_response};
-pub use resume::{EventStream, Reopen, ReopenFn, ResumableStream, ResumeConfig, is_resumable};
+pub use resume::{
+    EventStream, Reopen, ReopenFn, ResumableStream, ResumeConfig, ResumeOutcome, is_resumable,
+};
 pub use state::{CommitPoint, MAX_TOOL_CALLS, StreamState};
 pub use timeout::{TimeoutStream, Timeouts, Timer};
