@@ -53,7 +53,14 @@
 //!   again whole. A cut *after* a tool call was delivered is not resumed (the continuation
 //!   could not avoid repeating it): the stream ends with an explicit `stream_interrupted`
 //!   error, never silently.
-//! - Usage is added up over every attempt, since every attempt is billed.
+//! - Usage is added up over every attempt, since every attempt is billed. An attempt cut
+//!   before it reported its output tokens (providers report them at the end; Anthropic's
+//!   early `message_start` count is not final) is billed by an **estimate**: one output
+//!   token per 4 characters it delivered (text, reasoning, refusal, tool-call arguments),
+//!   rounded up, or what it reported if that is more. A report that arrived after the
+//!   attempt's last content is taken as it is. When an estimate is added the new sum is
+//!   delivered with the next usage event (or, if none comes, as one before the stream ends),
+//!   and [`ResumableStream::usage_estimated`] turns true. Sums saturate at `u64::MAX`.
 //! - When resumes are exhausted, or the error cannot be resumed (`invalid_request`,
 //!   `content_filter`, …), the stream ends with that error: an explicitly incomplete answer.
 
@@ -189,6 +196,14 @@ pub struct ResumableStream {
     outcomes: Vec<ResumeOutcome>,
     /// Whether every continuation's reasoning joined exactly.
     reasoning_exact: bool,
+    /// Characters of content the current attempt delivered.
+    attempt_chars: u64,
+    /// Whether the current attempt's last usage report came after its last content.
+    usage_covers: bool,
+    /// Whether the summed usage holds an estimate for a killed part.
+    usage_estimated: bool,
+    /// Whether an estimate was added that no usage event has delivered yet.
+    usage_unsent: bool,
     /// Tool calls of the current attempt, not yet delivered.
     held: BTreeMap<u32, ToolCallDelta>,
     tools_delivered: u32,
@@ -224,6 +239,10 @@ impl ResumableStream {
             reasoning: Seam::open(),
             outcomes: Vec::new(),
             reasoning_exact: true,
+            attempt_chars: 0,
+            usage_covers: false,
+            usage_estimated: false,
+            usage_unsent: false,
             held: BTreeMap::new(),
             tools_delivered: 0,
             started: false,
@@ -248,6 +267,12 @@ impl ResumableStream {
         &self.outcomes
     }
 
+    /// Whether the usage reported includes an estimate for an attempt that was cut before it
+    /// reported its output tokens (see the [module docs](self)).
+    pub fn usage_estimated(&self) -> bool {
+        self.usage_estimated
+    }
+
     /// Whether the delivered text (answer and reasoning) is one answer continued exactly:
     /// false once a continuation restarted and then wrote something different
     /// ([`ResumeOutcome::Diverged`]).
@@ -256,6 +281,17 @@ impl ResumableStream {
     }
 
     fn emit(&mut self, event: StreamEvent) {
+        let chars = match &event {
+            StreamEvent::TextDelta { text }
+            | StreamEvent::ReasoningDelta { text }
+            | StreamEvent::RefusalDelta { text } => text.chars().count(),
+            StreamEvent::ToolCallDelta(d) => d.arguments.chars().count(),
+            _ => 0,
+        };
+        if chars > 0 {
+            self.attempt_chars = self.attempt_chars.saturating_add(chars as u64);
+            self.usage_covers = false;
+        }
         self.delivered.apply(&event);
         self.out.push_back(Ok(event));
     }
@@ -350,6 +386,8 @@ impl ResumableStream {
             }
             StreamEvent::Usage(u) => {
                 self.usage_now = Some(u);
+                self.usage_covers = true;
+                self.usage_unsent = false;
                 let total = self.usage_before + u;
                 self.emit(StreamEvent::Usage(total));
             }
@@ -357,6 +395,9 @@ impl ResumableStream {
                 self.flush_text();
                 self.release_tools(None);
                 let done = matches!(event, StreamEvent::Done);
+                if done {
+                    self.send_unsent_usage();
+                }
                 self.emit(event);
                 if done {
                     self.phase = Phase::Ended;
@@ -376,7 +417,7 @@ impl ResumableStream {
     fn on_error(&mut self, err: ProviderError) {
         // Text held for dedupe is still owed; flush it before deciding.
         self.flush_text();
-        self.usage_before += self.usage_now.take().unwrap_or_default();
+        self.bill_the_cut_attempt();
         let cut_after_tool = self.tools_delivered > 0;
         if !is_resumable(&err) || self.resumes >= self.config.max_resumes || cut_after_tool {
             let err = if cut_after_tool && is_resumable(&err) {
@@ -408,9 +449,37 @@ impl ResumableStream {
         self.phase = Phase::Waiting(Box::pin(tokio::time::sleep(delay)));
     }
 
+    /// Adds the attempt that just failed to the summed usage: what it reported, or — when it
+    /// delivered content after its last report (or never reported) — at least an estimate of
+    /// one output token per 4 characters it delivered, rounded up. A new sum is delivered as
+    /// a usage event with the next report, or before the stream ends.
+    fn bill_the_cut_attempt(&mut self) {
+        let mut part = self.usage_now.take().unwrap_or_default();
+        let estimate = self.attempt_chars.div_ceil(4);
+        let estimated = !self.usage_covers && estimate > part.output_tokens;
+        if estimated {
+            part.output_tokens = estimate;
+            self.usage_estimated = true;
+        }
+        self.usage_before += part;
+        self.attempt_chars = 0;
+        self.usage_covers = false;
+        self.usage_unsent |= estimated;
+    }
+
+    /// Delivers the summed usage before the stream ends, when an estimate was added that no
+    /// later usage event carried.
+    fn send_unsent_usage(&mut self) {
+        if self.usage_unsent {
+            let total = self.usage_before + self.usage_now.unwrap_or_default();
+            self.emit(StreamEvent::Usage(total));
+        }
+    }
+
     /// Ends the stream with `err`, after whatever was already queued.
     fn end_with(&mut self, err: ProviderError) {
         self.held.clear();
+        self.send_unsent_usage();
         self.delivered.apply_error(&err);
         self.out.push_back(Err(err));
         self.phase = Phase::Ended;
