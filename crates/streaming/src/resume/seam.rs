@@ -295,6 +295,45 @@ mod tests {
         );
     }
 
+    proptest::proptest! {
+        /// Arbitrary text (multi-byte characters, repeats), any chunking, any window: no
+        /// panic, only a start of the continuation is ever dropped, and a continuation that
+        /// begins with the whole delivered text loses exactly that.
+        #[test]
+        fn the_seam_only_drops_a_start_of_the_continuation(
+            delivered in "[ab✓é ]{0,40}",
+            continuation in "[ab✓é ]{0,60}",
+            echo in proptest::bool::ANY,
+            sizes in proptest::collection::vec(1usize..9, 1..4),
+            window in 0usize..50,
+            min_overlap in 0usize..10,
+        ) {
+            let continuation = if echo { format!("{delivered}{continuation}") } else { continuation };
+            let mut seam = Seam::new(window, min_overlap);
+            let mut out = String::new();
+            let mut rest = continuation.as_str();
+            let mut i = 0;
+            while !rest.is_empty() {
+                let mut n = sizes[i % sizes.len()].min(rest.len());
+                while !rest.is_char_boundary(n) {
+                    n += 1;
+                }
+                if let Some(t) = seam.push(&delivered, &rest[..n]) {
+                    out.push_str(&t);
+                }
+                rest = &rest[n..];
+                i += 1;
+            }
+            if let Some(t) = seam.flush(&delivered) {
+                out.push_str(&t);
+            }
+            proptest::prop_assert!(continuation.ends_with(&out), "{out:?}");
+            if echo && !delivered.is_empty() {
+                proptest::prop_assert_eq!(out.as_str(), &continuation[delivered.len()..]);
+            }
+        }
+    }
+
     #[test]
     fn an_echo_longer_than_the_window_is_held_as_a_count() {
         let d = "x".repeat(10) + &"abcdefghij".repeat(300);
