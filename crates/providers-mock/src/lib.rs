@@ -91,7 +91,7 @@
 //!     }
 //! }
 //! assert_eq!(state.text(), "t0 t1 t2"); // what came before the cut is delivered
-//! assert_eq!(state.error().unwrap().kind(), ErrorKind::Network);
+//! assert_eq!(state.error().unwrap().kind(), ErrorKind::StreamInterrupted);
 //! # }
 //! ```
 
