@@ -1,7 +1,8 @@
 //! steadfast's automation, run as `cargo xtask <command>`.
 //!
 //! - `codegen [--check]` — turn `crates/errors/tables/*.toml` into `generated.rs` and
-//!   `docs/error-mapping.md`; `--check` fails if either is stale.
+//!   `docs/error-mapping.md`, and `crates/catalog/data/*.toml` into the catalog's
+//!   `generated.rs` and `docs/models.md`; `--check` fails if any is stale.
 //! - `conformance [--fixtures DIR]… [--verbose]` — run wire-format fixtures (default:
 //!   `tests/conformance`) and end with `N passed, M failed`.
 //! - `bench [--quick]` — build `steadfast-bench` in release mode and run it: each subject
@@ -11,6 +12,7 @@
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 mod codegen;
+mod codegen_models;
 mod conformance;
 mod inject;
 
@@ -20,7 +22,7 @@ use std::process::ExitCode;
 const USAGE: &str = "usage: cargo xtask <command>
 
 commands:
-  codegen [--check]                         regenerate the error tables (or check they are fresh)
+  codegen [--check]                         regenerate the error tables and the model catalog (or check they are fresh)
   conformance [--fixtures DIR]... [--verbose]  run wire-format fixtures (default: tests/conformance)
   bench [--quick]                           benchmarks against raw baselines, in release mode
   inject-failures [--quick]                 the failure-injection suite on local fault servers";
@@ -54,7 +56,8 @@ fn codegen_cmd(args: &[String]) -> Result<bool, String> {
         [flag] if flag == "--check" => true,
         _ => return Err(format!("codegen takes only --check\n\n{USAGE}")),
     };
-    let outputs = codegen::generate(&workspace_root())?;
+    let mut outputs = codegen::generate(&workspace_root())?;
+    outputs.extend(codegen_models::generate(&workspace_root())?);
     if check {
         let stale = codegen::stale(&workspace_root(), &outputs);
         for path in &stale {
