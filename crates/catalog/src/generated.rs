@@ -34,7 +34,7 @@ pub(crate) static PROVIDERS: &[ProviderEntry] = &[
         pricing_page: "https://ollama.com/library",
         local: true,
         note: Some(
-            "Local inference: every model costs 0. Context windows depend on how the model is loaded (num_ctx), so none are listed.",
+            "Context windows depend on how the model is loaded (num_ctx), so none are listed.",
         ),
     },
     ProviderEntry {
@@ -42,9 +42,7 @@ pub(crate) static PROVIDERS: &[ProviderEntry] = &[
         title: "llama.cpp",
         pricing_page: "https://github.com/ggml-org/llama.cpp",
         local: true,
-        note: Some(
-            "Local inference: every model costs 0. The context window is the server's --ctx-size, so none are listed.",
-        ),
+        note: Some("The context window is the server's --ctx-size, so none are listed."),
     },
     ProviderEntry {
         provider: Provider::Xai,

@@ -125,7 +125,7 @@ impl ProviderState {
             .unwrap_or(&request.model)
     }
 
-    /// The prices of `model` on this provider, when known (in the order of the `pricing` module).
+    /// The prices of `model` on this provider, when known (see the `pricing` module).
     pub(crate) fn pricing(&self, model: &str) -> Option<Pricing> {
         pricing::pricing(&self.config, self.provider.as_ref(), model)
     }
