@@ -1,0 +1,289 @@
+//! Seed 004, "AI Provider Failover System": Pollinations first, OpenRouter second — the five
+//! balancing strategies, failover with circuit breakers and recovery to the primary, the
+//! health monitor, enable/disable at run time, statistics and provider status.
+//!
+//! Both providers are the real OpenAI-compatible presets of `steadfast-providers-openai`,
+//! each against a local `FaultServer`, configured as the seed configures them (priority,
+//! weight, retries, a breaker that opens after 3 failures, 20 requests per minute) with the
+//! timeouts scaled down. No key, no network beyond loopback.
+//!
+//! ```sh
+//! cargo run --example seed004_failover
+//! ```
+#![allow(clippy::print_stdout)]
+
+use std::error::Error;
+use std::io::Write;
+use std::sync::Arc;
+use std::time::Duration;
+
+use steadfast_circuit::Config as BreakerConfig;
+use steadfast_fallback::EntryConfig;
+use steadfast_providers_core::{ApiKey, ChatProvider, ChatRequest, Message};
+use steadfast_providers_mock::{Fault, FaultServer};
+use steadfast_providers_openai::{HealthCheck, OpenAiConfig, OpenAiProvider};
+use steadfast_retry::{Backoff, RetryConfig};
+use steadfast_router::{ProviderConfig, RouteOptions, Router, StatsSnapshot, StrategyKind};
+use tokio::time::Instant;
+
+/// How long an open breaker refuses calls (30 s in production; short here).
+const OPEN_FOR: Duration = Duration::from_millis(150);
+
+/// What the run showed (read by the test that runs this example).
+#[derive(Debug)]
+#[allow(dead_code)]
+pub(crate) struct Summary {
+    /// For each strategy, who answered each of six calls.
+    pub(crate) strategies: Vec<(StrategyKind, Vec<String>)>,
+    /// Who answered with `preferred_provider = "openrouter"`.
+    pub(crate) preferred: String,
+    /// Who answered each call while the primary was down, and whether it failed over.
+    pub(crate) outage: Vec<(String, bool)>,
+    /// The primary's breaker state at the end of the outage.
+    pub(crate) breaker_during_outage: String,
+    /// Who answered once the primary's breaker let a probe through again.
+    pub(crate) after_recovery: String,
+    /// The health monitor's first probe round (the primary fails it), the provider that
+    /// answered while it was disabled, the second round, and who answered after it.
+    pub(crate) monitor: (Vec<(String, bool)>, String, Vec<(String, bool)>, String),
+    /// Who answered with the primary disabled by hand, then enabled again.
+    pub(crate) disabled_enabled: (String, String),
+    /// The statistics before `reset_statistics()`.
+    pub(crate) stats: StatsSnapshot,
+    /// The statistics after it.
+    pub(crate) after_reset: StatsSnapshot,
+}
+
+fn provider(
+    config: OpenAiConfig,
+    server: &FaultServer,
+    timeout: Duration,
+) -> Arc<dyn ChatProvider> {
+    let config = OpenAiConfig {
+        base_url: format!("{}/v1", server.base_url()),
+        api_key: Some(ApiKey::new("sk-local-example")),
+        timeout,
+        // OpenRouter checks its key at `GET /key`; the local server has only the model list.
+        health: HealthCheck::Get("models".into()),
+        ..config
+    };
+    Arc::new(OpenAiProvider::new(config))
+}
+
+/// The seed's two providers: priority, weight, timeout, retries, breaker, RPM.
+fn router(pollinations: &FaultServer, openrouter: &FaultServer, strategy: StrategyKind) -> Router {
+    let routed = |priority: i32, weight: u32, attempts: u32| ProviderConfig {
+        priority,
+        weight,
+        rpm: Some(20),
+        entry: EntryConfig {
+            retry: RetryConfig {
+                max_attempts: attempts,
+                backoff: Backoff::constant(Duration::from_millis(10)),
+                ..RetryConfig::default()
+            },
+            breaker: BreakerConfig {
+                consecutive_failures: Some(3),
+                open_duration: OPEN_FOR,
+                ..BreakerConfig::default()
+            },
+            ..EntryConfig::default()
+        },
+        ..ProviderConfig::default()
+    };
+    Router::builder()
+        .provider(
+            provider(
+                OpenAiConfig::pollinations(),
+                pollinations,
+                Duration::from_millis(1500),
+            ),
+            routed(1, 2, 2),
+        )
+        .provider(
+            provider(
+                OpenAiConfig::openrouter(),
+                openrouter,
+                Duration::from_secs(3),
+            ),
+            routed(2, 1, 1),
+        )
+        .strategy(strategy.build(Some(7)))
+        .build()
+}
+
+fn request() -> ChatRequest {
+    ChatRequest::new(
+        "nvidia/nemotron-nano-9b-v2:free",
+        vec![Message::user("Hello! How are you?")],
+    )
+}
+
+fn print_status(out: &mut impl Write, s: &StatsSnapshot) -> Result<(), Box<dyn Error>> {
+    writeln!(
+        out,
+        "get_statistics(): total_requests {} successful_requests {} failover_count {} success_rate {:.1}% provider_usage {:?}",
+        s.requests,
+        s.successes,
+        s.failovers,
+        s.success_rate * 100.0,
+        s.providers
+            .iter()
+            .map(|p| (p.id.as_str(), p.successes))
+            .collect::<Vec<_>>()
+    )?;
+    writeln!(out, "get_provider_status():")?;
+    for p in &s.providers {
+        writeln!(
+            out,
+            "  {:<12} enabled {:<5} usage {:>2}  health {:<9} breaker {:<9} success_rate {:>5.1}%  avg_response_time {:.3}s  requests/min {}",
+            p.id,
+            p.enabled,
+            p.requests,
+            p.health.to_string(),
+            p.breaker.to_string(),
+            p.success_rate * 100.0,
+            p.latency.ewma_ms.unwrap_or(0.0) / 1000.0,
+            p.rpm
+        )?;
+    }
+    Ok(())
+}
+
+/// Runs the seed's usage, management and monitoring sections.
+pub(crate) async fn run(out: &mut impl Write) -> Result<Summary, Box<dyn Error>> {
+    let pollinations = FaultServer::start().await?;
+    let openrouter = FaultServer::start().await?;
+
+    writeln!(out, "Failover strategies (six calls each):")?;
+    let mut strategies = Vec::new();
+    for kind in [
+        StrategyKind::Priority,
+        StrategyKind::RoundRobin,
+        StrategyKind::WeightedRoundRobin,
+        StrategyKind::BestPerformance,
+        StrategyKind::RandomHealthy,
+    ] {
+        let r = router(&pollinations, &openrouter, kind);
+        let mut answered = Vec::new();
+        for _ in 0..6 {
+            answered.push(r.chat(&request(), RouteOptions::default()).await?.provider);
+        }
+        writeln!(out, "  {:<22} {}", format!("{kind:?}"), answered.join(" "))?;
+        strategies.push((kind, answered));
+    }
+
+    let manager = router(&pollinations, &openrouter, StrategyKind::Priority);
+    let prefer = RouteOptions {
+        prefer: Some("openrouter".into()),
+        ..RouteOptions::default()
+    };
+    let preferred = manager.chat(&request(), prefer).await?.provider;
+    writeln!(
+        out,
+        "\ngenerate_text(messages, preferred_provider=\"openrouter\") -> {preferred}"
+    )?;
+
+    writeln!(out, "\nPollinations goes down (503):")?;
+    pollinations.set_default_fault(Fault::status(503));
+    let mut outage = Vec::new();
+    for _ in 0..3 {
+        let answer = manager.chat(&request(), RouteOptions::default()).await?;
+        writeln!(
+            out,
+            "  {} answered, failover_occurred {}: {}",
+            answer.provider,
+            answer.fell_back(),
+            answer.attempts[0]
+        )?;
+        outage.push((answer.provider.clone(), answer.fell_back()));
+    }
+    let breaker_during_outage = manager.stats().providers[0].breaker.to_string();
+    writeln!(out, "  pollinations breaker: {breaker_during_outage}")?;
+
+    writeln!(out, "\nPollinations recovers:")?;
+    pollinations.set_default_fault(Fault::None);
+    let recovered_at = Instant::now();
+    let mut after_recovery = String::new();
+    // The breaker refuses the primary for OPEN_FOR; then its half-open probe is the next
+    // call, and the priority strategy routes it to the primary.
+    for _ in 0..50 {
+        after_recovery = manager
+            .chat(&request(), RouteOptions::default())
+            .await?
+            .provider;
+        if after_recovery == "pollinations" {
+            break;
+        }
+        tokio::time::sleep(OPEN_FOR / 5).await;
+    }
+    writeln!(
+        out,
+        "  back to {after_recovery} after {} ms (breaker {})",
+        recovered_at.elapsed().as_millis(),
+        manager.stats().providers[0].breaker
+    )?;
+
+    writeln!(out, "\nHealth monitor (force_health_check):")?;
+    pollinations.push(Fault::status(503));
+    let first_round = manager.probe_health().await;
+    let while_down = manager
+        .chat(&request(), RouteOptions::default())
+        .await?
+        .provider;
+    writeln!(
+        out,
+        "  probe {first_round:?} -> next call answered by {while_down}"
+    )?;
+    let second_round = manager.probe_health().await;
+    let after_probe = manager
+        .chat(&request(), RouteOptions::default())
+        .await?
+        .provider;
+    writeln!(
+        out,
+        "  probe {second_round:?} -> next call answered by {after_probe}"
+    )?;
+
+    writeln!(
+        out,
+        "\ndisable_provider(\"pollinations\"), then enable_provider(\"pollinations\"):"
+    )?;
+    manager.set_enabled("pollinations", false);
+    let disabled = manager
+        .chat(&request(), RouteOptions::default())
+        .await?
+        .provider;
+    manager.set_enabled("pollinations", true);
+    let enabled = manager
+        .chat(&request(), RouteOptions::default())
+        .await?
+        .provider;
+    writeln!(out, "  disabled -> {disabled}; enabled -> {enabled}")?;
+
+    writeln!(out)?;
+    let stats = manager.stats();
+    print_status(out, &stats)?;
+    manager.reset_stats();
+    let after_reset = manager.stats();
+    writeln!(out, "\nreset_statistics()")?;
+    print_status(out, &after_reset)?;
+
+    Ok(Summary {
+        strategies,
+        preferred,
+        outage,
+        breaker_during_outage,
+        after_recovery,
+        monitor: (first_round, while_down, second_round, after_probe),
+        disabled_enabled: (disabled, enabled),
+        stats,
+        after_reset,
+    })
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn Error>> {
+    run(&mut std::io::stdout().lock()).await?;
+    Ok(())
+}
