@@ -97,7 +97,7 @@ impl<P: VideoProvider> VideoProvider for Metered<P> {
         let retry_count = log.iter().filter(|a| a.provider == self.id()).count();
         log.push(AttemptMetrics {
             provider: self.id().to_owned(),
-            duration_ms: started.elapsed().as_secs_f64() * 1000.0,
+            duration_ms: (started.elapsed().as_secs_f64() * 10_000.0).round() / 10.0,
             success: result.is_ok(),
             error_category: result.as_ref().err().map(ProviderError::category5),
             retry_count: u32::try_from(retry_count).unwrap_or(u32::MAX),
@@ -254,7 +254,7 @@ pub(crate) async fn run_with(
     writeln!(out, "  runway job states: {progress:?}")?;
     writeln!(
         out,
-        "  -> {} made {:?} after {} failed",
+        "  -> {} made {:?}; before it: {}",
         auto.provider,
         auto.video.urls,
         auto.failed

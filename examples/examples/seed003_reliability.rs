@@ -176,11 +176,20 @@ async fn retry_part(
     let request = ChatRequest::new("gpt-4o-mini", vec![Message::user("Hello")]);
     let outcome = policy.run(|_| openai.chat(&request)).await;
     for a in &outcome.attempts {
-        writeln!(
-            out,
-            "  attempt {}: {:?} -> {:?}",
-            a.number, a.kind, a.decision
-        )?;
+        let failure = a.kind.map_or("answered".to_owned(), |k| k.to_string());
+        let next = match a.decision {
+            Decision::Succeeded => "done".to_owned(),
+            Decision::Retry { delay, reason } => {
+                let why = if reason == DelayReason::RetryAfter {
+                    "Retry-After"
+                } else {
+                    "backoff"
+                };
+                format!("retry in {} ms ({why})", delay.as_millis())
+            }
+            other => format!("{other:?}"),
+        };
+        writeln!(out, "  attempt {}: {failure} -> {next}", a.number)?;
     }
     let answered = outcome.result.is_ok();
     writeln!(

@@ -43,15 +43,28 @@ pub(crate) struct Summary {
     pub(crate) breaker_during_outage: String,
     /// Who answered once the primary's breaker let a probe through again.
     pub(crate) after_recovery: String,
-    /// The health monitor's first probe round (the primary fails it), the provider that
-    /// answered while it was disabled, the second round, and who answered after it.
-    pub(crate) monitor: (Vec<(String, bool)>, String, Vec<(String, bool)>, String),
+    /// The two health-monitor rounds.
+    pub(crate) monitor: MonitorRounds,
     /// Who answered with the primary disabled by hand, then enabled again.
     pub(crate) disabled_enabled: (String, String),
     /// The statistics before `reset_statistics()`.
     pub(crate) stats: StatsSnapshot,
     /// The statistics after it.
     pub(crate) after_reset: StatsSnapshot,
+}
+
+/// Two rounds of the health monitor, each probe `(provider, passed)`.
+#[derive(Debug)]
+#[allow(dead_code)]
+pub(crate) struct MonitorRounds {
+    /// The first round: the primary fails its probe.
+    pub(crate) first: Vec<(String, bool)>,
+    /// Who answered while the monitor kept the primary disabled.
+    pub(crate) while_down: String,
+    /// The second round: the primary passes again.
+    pub(crate) second: Vec<(String, bool)>,
+    /// Who answered after it.
+    pub(crate) after: String,
 }
 
 fn provider(
@@ -275,7 +288,12 @@ pub(crate) async fn run(out: &mut impl Write) -> Result<Summary, Box<dyn Error>>
         outage,
         breaker_during_outage,
         after_recovery,
-        monitor: (first_round, while_down, second_round, after_probe),
+        monitor: MonitorRounds {
+            first: first_round,
+            while_down,
+            second: second_round,
+            after: after_probe,
+        },
         disabled_enabled: (disabled, enabled),
         stats,
         after_reset,

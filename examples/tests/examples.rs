@@ -237,11 +237,14 @@ async fn seed004_failover_balances_fails_over_and_returns_to_the_primary() {
         "traffic returned to the primary"
     );
 
-    let (first, while_down, second, after) = &s.monitor;
-    assert!(first.contains(&("pollinations".to_owned(), false)));
-    assert_eq!(while_down, "openrouter");
-    assert!(second.contains(&("pollinations".to_owned(), true)));
-    assert_eq!(after, "pollinations");
+    let m = &s.monitor;
+    assert!(m.first.contains(&("pollinations".to_owned(), false)));
+    assert_eq!(
+        m.while_down, "openrouter",
+        "the monitor took the primary out"
+    );
+    assert!(m.second.contains(&("pollinations".to_owned(), true)));
+    assert_eq!(m.after, "pollinations", "and put it back");
     assert_eq!(
         s.disabled_enabled,
         ("openrouter".to_owned(), "pollinations".to_owned())
