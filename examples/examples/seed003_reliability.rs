@@ -200,7 +200,8 @@ async fn retry_part(
     Ok((outcome.attempts.len(), answered))
 }
 
-/// Part 2: a breaker that opens after 3 consecutive failures for 100 ms, around xAI.
+/// Part 2: a breaker around xAI that opens after 3 consecutive failures, for 250 ms: long
+/// enough that the call right after the trip is refused even on a busy machine.
 async fn breaker_part(
     out: &mut impl Write,
     metrics: &Metrics,
@@ -215,7 +216,7 @@ async fn breaker_part(
     let breaker = observed(
         CircuitBreaker::new(BreakerConfig {
             consecutive_failures: Some(3),
-            open_duration: Duration::from_millis(100),
+            open_duration: Duration::from_millis(250),
             ..BreakerConfig::default()
         }),
         "xai",
@@ -288,8 +289,8 @@ async fn stream_part(
         timeout: Duration::from_secs(2),
         // StreamingOptions: connection / first-byte / idle timeouts.
         stream: Timeouts {
-            first_byte: Some(Duration::from_millis(500)),
-            idle: Some(Duration::from_millis(100)),
+            first_byte: Some(Duration::from_secs(1)),
+            idle: Some(Duration::from_millis(300)),
             total: Some(Duration::from_secs(5)),
             keep_alive_resets_idle: false,
         },
