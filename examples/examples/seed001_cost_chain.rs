@@ -1,6 +1,10 @@
 //! Seed 001, "SmartOrchestrator": a primary provider (Anthropic) with retry, then a fallback
-//! chain ordered by cost (DeepSeek, GPT-4o-mini, Anthropic, Grok) — tokens and USD tracked
-//! across every retry and fallback, `get_stats` and `reset_stats`.
+//! chain ordered by cost — tokens and USD tracked across every retry and fallback,
+//! `get_stats` and `reset_stats`.
+//!
+//! The order comes from the router's `Cheapest` strategy over the seed's own price table, so
+//! it is DeepSeek, GPT-4o-mini, Grok: the seed's hand-written `deepseek → grok-fast →
+//! gpt-mini` contradicts its table, where GPT-4o-mini is the cheaper of the two.
 //!
 //! Four real providers (`steadfast-providers-openai` presets for DeepSeek, OpenAI and xAI,
 //! `steadfast-providers-anthropic`) talk to four local `FaultServer`s, which play the seed's
