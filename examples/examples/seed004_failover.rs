@@ -19,12 +19,17 @@ use std::time::Duration;
 
 use steadfast_circuit::Config as BreakerConfig;
 use steadfast_fallback::EntryConfig;
-use steadfast_providers_core::{ApiKey, ChatProvider, ChatRequest, Message};
+use steadfast_providers_core::{
+    ApiKey, ChatProvider, ChatRequest, ImageProvider, ImageRequest, Message,
+};
+use steadfast_providers_media::{PollinationsConfig, PollinationsImageProvider};
 use steadfast_providers_mock::{Fault, FaultServer};
 use steadfast_providers_openai::{HealthCheck, OpenAiConfig, OpenAiProvider};
-use steadfast_retry::{Backoff, RetryConfig};
+use steadfast_retry::{Backoff, RetryConfig, RetryPolicy};
 use steadfast_router::{ProviderConfig, RouteOptions, Router, StatsSnapshot, StrategyKind};
 use tokio::time::Instant;
+use wiremock::matchers::{method, path_regex};
+use wiremock::{Mock, MockServer, ResponseTemplate};
 
 /// How long an open breaker refuses calls (30 s in production; short here).
 const OPEN_FOR: Duration = Duration::from_millis(150);
@@ -47,6 +52,9 @@ pub(crate) struct Summary {
     pub(crate) monitor: MonitorRounds,
     /// Who answered with the primary disabled by hand, then enabled again.
     pub(crate) disabled_enabled: (String, String),
+    /// `generate_image`: attempts taken (the first meets a 502) and the length of the
+    /// image's base64.
+    pub(crate) image: (usize, usize),
     /// The statistics before `reset_statistics()`.
     pub(crate) stats: StatsSnapshot,
     /// The statistics after it.
@@ -163,6 +171,52 @@ fn print_status(out: &mut impl Write, s: &StatsSnapshot) -> Result<(), Box<dyn E
     Ok(())
 }
 
+/// A PNG's signature and nothing else: enough for a content-type check, not an image.
+const PNG: &[u8] = b"\x89PNG\r\n\x1a\n";
+
+/// `generate_image("A beautiful sunset")`, Pollinations only: the real image provider against
+/// a local wiremock server whose first answer is a 502, retried.
+async fn generate_image(out: &mut impl Write) -> Result<(usize, usize), Box<dyn Error>> {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path_regex("^/image/"))
+        .respond_with(ResponseTemplate::new(502).set_body_string("<html>Bad Gateway</html>"))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path_regex("^/image/"))
+        .respond_with(ResponseTemplate::new(200).set_body_raw(PNG, "image/png"))
+        .mount(&server)
+        .await;
+    let images = PollinationsImageProvider::new(PollinationsConfig {
+        base_url: format!("{}/image", server.uri()),
+        timeout: Duration::from_secs(2),
+        ..PollinationsConfig::default()
+    });
+    let retry = RetryPolicy::new(RetryConfig {
+        max_attempts: 2,
+        backoff: Backoff::constant(Duration::from_millis(10)),
+        ..RetryConfig::default()
+    });
+    let request = ImageRequest {
+        prompt: "A beautiful sunset".into(),
+        ..ImageRequest::default()
+    };
+    let outcome = retry.run(|_| images.generate_image(&request)).await;
+    let attempts = outcome.attempts.len();
+    let image = outcome.result?;
+    let first = image.images.first().ok_or("no image")?;
+    let inline = first.b64_json.as_deref().map_or(0, str::len);
+    writeln!(
+        out,
+        "\ngenerate_image(\"A beautiful sunset\") -> {} ({attempts} attempts, {inline} characters of base64)",
+        first.url.as_deref().unwrap_or("an inline image"),
+    )?;
+    Ok((attempts, inline))
+}
+
 /// Runs the seed's usage, management and monitoring sections.
 pub(crate) async fn run(out: &mut impl Write) -> Result<Summary, Box<dyn Error>> {
     let pollinations = FaultServer::start().await?;
@@ -274,6 +328,8 @@ pub(crate) async fn run(out: &mut impl Write) -> Result<Summary, Box<dyn Error>>
         .provider;
     writeln!(out, "  disabled -> {disabled}; enabled -> {enabled}")?;
 
+    let image = generate_image(out).await?;
+
     writeln!(out)?;
     let stats = manager.stats();
     print_status(out, &stats)?;
@@ -295,6 +351,7 @@ pub(crate) async fn run(out: &mut impl Write) -> Result<Summary, Box<dyn Error>>
             after: after_probe,
         },
         disabled_enabled: (disabled, enabled),
+        image,
         stats,
         after_reset,
     })

@@ -250,6 +250,9 @@ async fn seed004_failover_balances_fails_over_and_returns_to_the_primary() {
         ("openrouter".to_owned(), "pollinations".to_owned())
     );
 
+    assert_eq!(s.image.0, 2, "the 502 was retried");
+    assert!(s.image.1 > 0, "an image came back");
+
     assert!(s.stats.requests > 0 && s.stats.failovers >= 3);
     assert_eq!(s.after_reset.requests, 0);
     assert_eq!(s.after_reset.failovers, 0);
