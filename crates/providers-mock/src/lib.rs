@@ -104,5 +104,5 @@ mod text;
 pub use outcome::{Outcome, StreamEnd};
 pub use reopen::ContinueOn;
 pub use scripted::{ScriptedConfig, ScriptedProvider, WhenExhausted};
-pub use server::{Fault, FaultServer, RecordedRequest, ServerConfig};
+pub use server::{Continuation, Fault, FaultServer, RecordedRequest, ServerConfig};
 pub use text::{TokenAudit, token_answer};

@@ -7,7 +7,7 @@
 
 use serde_json::Value;
 
-use crate::text::{count_words, rest_after, token_answer, word_chunks};
+use crate::text::count_words;
 
 use super::ServerConfig;
 
@@ -50,11 +50,39 @@ fn content_text(content: &Value) -> String {
     }
 }
 
+fn is_assistant(message: &Value) -> bool {
+    matches!(
+        message.get("role").and_then(Value::as_str),
+        Some("assistant" | "model")
+    )
+}
+
+/// The partial answer a request asks to continue: its last assistant message, when nothing
+/// follows it but user turns asking to continue (a best-effort continuation adds one, e.g.
+/// "Your previous reply was cut off. Continue it…"); empty otherwise.
+pub(crate) fn continued_prefix(messages: &[Value]) -> String {
+    let Some(at) = messages.iter().rposition(is_assistant) else {
+        return String::new();
+    };
+    let asks_to_continue = messages[at + 1..].iter().all(|m| {
+        content_text(m.get("content").unwrap_or(&Value::Null))
+            .to_ascii_lowercase()
+            .contains("continue")
+    });
+    if asks_to_continue {
+        content_text(messages[at].get("content").unwrap_or(&Value::Null))
+    } else {
+        String::new()
+    }
+}
+
 /// A chat request, understood.
 #[derive(Debug)]
 pub(crate) struct ChatCall {
     pub(crate) dialect: Dialect,
     pub(crate) stream: bool,
+    /// Whether the request asked to continue a partial answer (it carried a prefix).
+    pub(crate) continued: bool,
     model: String,
     include_usage: bool,
     /// The content chunks of the answer (tokens grouped by `tokens_per_chunk`).
@@ -102,13 +130,8 @@ pub(crate) fn parse_chat(
     for m in messages {
         input_tokens += count_words(&content_text(m.get("content").unwrap_or(&Value::Null)));
     }
-    let last = messages.last();
-    let ends_with_assistant =
-        last.and_then(|m| m.get("role")).and_then(Value::as_str) == Some("assistant");
-    let prefix = match last {
-        Some(m) if ends_with_assistant => content_text(m.get("content").unwrap_or(&Value::Null)),
-        _ => String::new(),
-    };
+    let ends_with_assistant = messages.last().is_some_and(is_assistant);
+    let prefix = continued_prefix(messages);
     if dialect == Dialect::Anthropic && ends_with_assistant {
         if !config.anthropic_prefill {
             return Err(invalid(
@@ -122,8 +145,7 @@ pub(crate) fn parse_chat(
         }
     }
 
-    let full = token_answer(config.answer_tokens);
-    let units = word_chunks(rest_after(&full, &prefix));
+    let units = config.continuation.chunks(&prefix, config.answer_tokens);
     let limit = max_tokens.map_or(usize::MAX, |n| n.min(usize::MAX as u64) as usize);
     let truncated = units.len() > limit;
     let units = &units[..units.len().min(limit)];
@@ -138,12 +160,13 @@ pub(crate) fn parse_chat(
     Ok(ChatCall {
         dialect,
         stream,
+        continued: !prefix.is_empty(),
         model,
         include_usage,
         pieces,
         truncated,
         input_tokens,
-        output_tokens: units.len() as u64,
+        output_tokens: units.iter().map(|u| count_words(u)).sum(),
         id,
     })
 }
