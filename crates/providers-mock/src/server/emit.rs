@@ -80,7 +80,7 @@ pub(super) async fn emit(
             w.push(&layout.malformed);
             (w, End::Complete)
         }
-        Fault::InBandError { after } if layout.sse => {
+        Fault::InBandError { after } if layout.streamed => {
             let mut w = units[..(first + after).min(content_end)].to_vec();
             w.push(&layout.in_band_error);
             (w, End::Complete)
@@ -95,12 +95,9 @@ pub(super) async fn emit(
     };
     let keep_alive = keep_alive && matches!(end, End::Complete);
 
-    let mut headers = if layout.sse {
+    let mut headers = if layout.streamed {
         vec![
-            (
-                "content-type".to_owned(),
-                "text/event-stream; charset=utf-8".to_owned(),
-            ),
+            ("content-type".to_owned(), layout.content_type.to_owned()),
             ("cache-control".to_owned(), "no-cache".to_owned()),
             ("transfer-encoding".to_owned(), "chunked".to_owned()),
         ]
@@ -119,7 +116,7 @@ pub(super) async fn emit(
     headers.push(id_header);
 
     let frame = |data: &str| {
-        if layout.sse {
+        if layout.streamed {
             http::chunk(data.as_bytes())
         } else {
             data.as_bytes().to_vec()
@@ -136,14 +133,14 @@ pub(super) async fn emit(
         }
         pending.extend_from_slice(&frame(unit));
         // One write per event, as a streaming server flushes them.
-        if layout.sse {
+        if layout.streamed {
             http::send(sock, &pending).await?;
             pending.clear();
         }
     }
     match end {
         End::Complete => {
-            if layout.sse {
+            if layout.streamed {
                 pending.extend_from_slice(http::LAST_CHUNK);
             }
             http::send(sock, &pending).await?;

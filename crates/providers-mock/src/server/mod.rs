@@ -1,5 +1,5 @@
-//! `FaultServer`: a real local HTTP server that speaks the OpenAI chat and Anthropic
-//! Messages wire formats and does, request by request, what its script says — answer
+//! `FaultServer`: a real local HTTP server that speaks the OpenAI chat, Anthropic Messages,
+//! Gemini and Ollama wire formats and does, request by request, what its script says — answer
 //! properly, refuse with a status, reset, stall, drip, cut the stream, or break it.
 
 mod continuation;
@@ -143,6 +143,15 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Shared {
+    /// Counts `fault` as fired: called when it starts to take effect (before the reset, the
+    /// wait, the error status or the broken body), so a fault is counted even when the
+    /// client gives up before the server is done with it.
+    fn fire(&self, fault: &Fault) {
+        if *fault != Fault::None {
+            *lock(&self.fired).entry(fault.name()).or_default() += 1;
+        }
+    }
+
     fn next_fault(&self, request: &RecordedRequest) -> Fault {
         let func = {
             let mut script = lock(&self.script);
@@ -158,7 +167,8 @@ impl Shared {
     }
 }
 
-/// A local HTTP/1.1 server speaking the `openai-chat` and `anthropic-messages` wire formats,
+/// A local HTTP/1.1 server speaking the `openai-chat`, `anthropic-messages`, `gemini` and
+/// Ollama `ndjson` wire formats,
 /// with faults injected per request.
 ///
 /// # Endpoints
@@ -168,8 +178,12 @@ impl Shared {
 ///   `stream_options.include_usage` is set), a `chat.completion` JSON body otherwise.
 /// - `POST …/messages` — Anthropic Messages: `message_start` … `message_stop` events, or a
 ///   `message` JSON body.
-/// - `GET …/models` — the configured models, in a shape both OpenAI and Anthropic clients
-///   read (for health checks).
+/// - `POST …/models/{model}:streamGenerateContent?alt=sse` and `…:generateContent` — Gemini:
+///   CRLF-framed SSE chunks whose last carries the `finishReason`, or one JSON body.
+/// - `POST …/api/chat` — Ollama: NDJSON lines ending with a `done: true` line (streaming is
+///   Ollama's default), or one JSON object with `"stream": false`.
+/// - `GET …/models` and `GET …/api/tags` — the configured models, in a shape OpenAI and
+///   Anthropic clients read (for health checks).
 ///
 /// Any prefix before those paths is accepted, so both `base_url()` and
 /// `format!("{}/v1", base_url())` work as a provider's base URL.
@@ -178,8 +192,9 @@ impl Shared {
 ///
 /// Every answer is the deterministic [`token_answer`]: `t0 t1 … t{N-1}` with `N` =
 /// [`ServerConfig::answer_tokens`], one token (with the space before it) per content chunk.
-/// When the request ends with an assistant message (a prefill, as a resume sends), the
-/// answer continues after it: the prefix `t0 t1 t` gets `1`, ` t2`, … — so a test can check
+/// When the request ends with an assistant message (a prefill, as a resume sends; a Gemini
+/// `model` turn; or either followed by a user turn asking to continue), the answer continues
+/// after it as [`ServerConfig::continuation`] says; by default exactly: the prefix `t0 t1 t` gets `1`, ` t2`, … — so a test can check
 /// that a resumed stream delivered every token exactly once. A prefix that is not a prefix
 /// of the answer gets the whole answer again. `max_tokens` (or `max_completion_tokens`)
 /// shortens the answer, with finish reason `length` / `max_tokens`. Usage counts words:
@@ -447,11 +462,7 @@ async fn respond(
     shared: &Shared,
 ) -> io::Result<Next> {
     let (index, fault) = fault_for(&request, connection, shared);
-    let result = answer(sock, &request, index, &fault, shared).await;
-    if fault != Fault::None {
-        *lock(&shared.fired).entry(fault.name()).or_default() += 1;
-    }
-    result
+    answer(sock, &request, index, &fault, shared).await
 }
 
 /// Records `request` and picks its fault.
@@ -489,13 +500,7 @@ async fn answer(
     shared: &Shared,
 ) -> io::Result<Next> {
     let path = request.path();
-    let dialect = if path.ends_with("/chat/completions") {
-        Some(Dialect::OpenAi)
-    } else if path.ends_with("/messages") {
-        Some(Dialect::Anthropic)
-    } else {
-        None
-    };
+    let dialect = Dialect::of_path(path);
     let id_header = (
         dialect
             .unwrap_or(Dialect::OpenAi)
@@ -506,13 +511,20 @@ async fn answer(
     let keep_alive = request.keep_alive;
 
     match fault {
-        Fault::ResetBeforeResponse => return Ok(Next::Reset),
-        Fault::Delay(delay) => tokio::time::sleep(*delay).await,
+        Fault::ResetBeforeResponse => {
+            shared.fire(fault);
+            return Ok(Next::Reset);
+        }
+        Fault::Delay(delay) => {
+            shared.fire(fault);
+            tokio::time::sleep(*delay).await;
+        }
         Fault::Status {
             status,
             body,
             headers,
         } => {
+            shared.fire(fault);
             let body = body.clone().unwrap_or_else(|| {
                 wire::error_body(dialect.unwrap_or(Dialect::OpenAi), *status, None)
             });
@@ -526,7 +538,7 @@ async fn answer(
 
     let layout = match (request.method.as_str(), dialect) {
         ("POST", Some(dialect)) => {
-            match wire::parse_chat(dialect, &request.body, &shared.config, index) {
+            match wire::parse_chat(dialect, path, &request.body, &shared.config, index) {
                 Ok(call) => {
                     if call.continued {
                         shared.continuations.fetch_add(1, Ordering::SeqCst);
@@ -539,10 +551,11 @@ async fn answer(
                 }
             }
         }
-        ("GET", None) if path.ends_with("/models") => {
+        ("GET", None) if path.ends_with("/models") || path.ends_with("/api/tags") => {
             let body = wire::models_body(&shared.config.models);
             Layout {
-                sse: false,
+                streamed: false,
+                content_type: "application/json",
                 preamble: Vec::new(),
                 content: vec![body],
                 epilogue: Vec::new(),
@@ -562,6 +575,9 @@ async fn answer(
             return Ok(keep(keep_alive));
         }
     };
+    if !matches!(fault, Fault::Delay(_)) {
+        shared.fire(fault);
+    }
     let kept = emit(sock, &layout, fault, id_header, keep_alive).await?;
     Ok(keep(kept))
 }

@@ -11,6 +11,9 @@ use crate::text::count_words;
 
 use super::ServerConfig;
 
+mod gemini;
+mod ollama;
+
 /// A fixed `created` timestamp, so bodies are deterministic.
 const CREATED: u64 = 1_735_689_600;
 
@@ -21,20 +24,39 @@ pub(crate) enum Dialect {
     OpenAi,
     /// `POST …/messages`.
     Anthropic,
+    /// `POST …/models/{model}:generateContent` or `:streamGenerateContent`.
+    Gemini,
+    /// `POST …/api/chat` (NDJSON when streamed).
+    Ollama,
 }
 
 impl Dialect {
+    /// The dialect of a chat request path, if it is one.
+    pub(crate) fn of_path(path: &str) -> Option<Dialect> {
+        if path.ends_with("/chat/completions") {
+            Some(Dialect::OpenAi)
+        } else if path.ends_with("/messages") {
+            Some(Dialect::Anthropic)
+        } else if path.ends_with(":generateContent") || path.ends_with(":streamGenerateContent") {
+            Some(Dialect::Gemini)
+        } else if path.ends_with("/api/chat") {
+            Some(Dialect::Ollama)
+        } else {
+            None
+        }
+    }
+
     /// The header that carries the request id in this dialect.
     pub(crate) fn request_id_header(self) -> &'static str {
         match self {
-            Dialect::OpenAi => "x-request-id",
             Dialect::Anthropic => "request-id",
+            Dialect::OpenAi | Dialect::Gemini | Dialect::Ollama => "x-request-id",
         }
     }
 }
 
 /// A JSON string literal.
-fn js(s: &str) -> String {
+pub(super) fn js(s: &str) -> String {
     serde_json::to_string(s).unwrap_or_else(|_| "\"\"".to_owned())
 }
 
@@ -98,6 +120,7 @@ pub(crate) struct ChatCall {
 /// error body.
 pub(crate) fn parse_chat(
     dialect: Dialect,
+    path: &str,
     body: &[u8],
     config: &ServerConfig,
     index: u64,
@@ -105,6 +128,12 @@ pub(crate) fn parse_chat(
     let invalid = |message: &str| (400, error_body(dialect, 400, Some(message)));
     let v: Value = serde_json::from_slice(body)
         .map_err(|_| invalid("We could not parse the JSON body of your request."))?;
+    // Gemini and Ollama requests, read in the OpenAI shape the rest of this function reads.
+    let v = match dialect {
+        Dialect::Gemini => gemini::as_chat(&v, path),
+        Dialect::Ollama => ollama::as_chat(&v),
+        Dialect::OpenAi | Dialect::Anthropic => v,
+    };
     let messages = v
         .get("messages")
         .and_then(Value::as_array)
@@ -156,6 +185,8 @@ pub(crate) fn parse_chat(
     let id = match dialect {
         Dialect::OpenAi => format!("chatcmpl-mock{index:08}"),
         Dialect::Anthropic => format!("msg_mock{index:08}"),
+        Dialect::Gemini => format!("resp_mock{index:08}"),
+        Dialect::Ollama => String::new(),
     };
     Ok(ChatCall {
         dialect,
@@ -176,8 +207,10 @@ pub(crate) fn parse_chat(
 /// put in.
 #[derive(Debug)]
 pub(crate) struct Layout {
-    /// Server-sent events (chunked) or one JSON body (content-length).
-    pub(crate) sse: bool,
+    /// Streamed events (chunked) or one JSON body (content-length).
+    pub(crate) streamed: bool,
+    /// The response's content type.
+    pub(crate) content_type: &'static str,
     pub(crate) preamble: Vec<String>,
     pub(crate) content: Vec<String>,
     pub(crate) epilogue: Vec<String>,
@@ -186,6 +219,9 @@ pub(crate) struct Layout {
     /// A malformed event, or a body suffix that breaks the JSON.
     pub(crate) malformed: String,
 }
+
+/// The content type of server-sent events.
+const SSE: &str = "text/event-stream; charset=utf-8";
 
 /// The largest piece a JSON body is written in; body faults count these pieces.
 pub(crate) const JSON_PIECE: usize = 64;
@@ -196,13 +232,18 @@ impl ChatCall {
         match (self.dialect, self.stream) {
             (Dialect::OpenAi, true) => self.openai_stream(),
             (Dialect::Anthropic, true) => self.anthropic_stream(),
+            (Dialect::Gemini, true) => self.gemini_stream(),
+            (Dialect::Ollama, true) => self.ollama_stream(),
             (dialect, false) => {
                 let body = match dialect {
                     Dialect::OpenAi => self.openai_body(),
                     Dialect::Anthropic => self.anthropic_body(),
+                    Dialect::Gemini => self.gemini_body(),
+                    Dialect::Ollama => self.ollama_body(),
                 };
                 Layout {
-                    sse: false,
+                    streamed: false,
+                    content_type: "application/json",
                     preamble: Vec::new(),
                     content: split_pieces(&body, JSON_PIECE),
                     epilogue: Vec::new(),
@@ -263,7 +304,8 @@ impl ChatCall {
         }
         epilogue.push("data: [DONE]\n\n".to_owned());
         Layout {
-            sse: true,
+            streamed: true,
+            content_type: SSE,
             preamble,
             content,
             epilogue,
@@ -345,7 +387,8 @@ impl ChatCall {
             Self::anthropic_event("message_stop", "{\"type\":\"message_stop\"}"),
         ];
         Layout {
-            sse: true,
+            streamed: true,
+            content_type: SSE,
             preamble,
             content,
             epilogue,
@@ -395,6 +438,8 @@ fn in_band_body(dialect: Dialect) -> String {
     match dialect {
         Dialect::OpenAi => "{\"error\":{\"message\":\"The server is overloaded. Please try again later.\",\"type\":\"server_error\",\"param\":null,\"code\":\"server_is_overloaded\"}}".to_owned(),
         Dialect::Anthropic => "{\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":\"Overloaded\"}}".to_owned(),
+        Dialect::Gemini => gemini::error_body(503, None),
+        Dialect::Ollama => ollama::error_body(503, None),
     }
 }
 
@@ -402,6 +447,8 @@ fn in_band_body(dialect: Dialect) -> String {
 /// wording.
 pub(crate) fn error_body(dialect: Dialect, status: u16, message: Option<&str>) -> String {
     match dialect {
+        Dialect::Gemini => gemini::error_body(status, message),
+        Dialect::Ollama => ollama::error_body(status, message),
         Dialect::Anthropic => {
             let (ty, default) = match status {
                 401 => ("authentication_error", "invalid x-api-key"),
