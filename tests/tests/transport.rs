@@ -228,3 +228,23 @@ async fn a_key_in_the_url_never_reaches_the_error() {
     assert!(!shown.contains(KEY), "{shown}");
     assert!(!shown.contains("AIzaSy"), "{shown}");
 }
+
+/// Regression: hyper's "message head is too large" used to fall through the text checks to
+/// `network`; the response is malformed HTTP, a `protocol` failure.
+#[tokio::test]
+async fn a_header_block_over_100_kib_is_a_protocol_error() {
+    let addr = serve_once(|mut sock| async move {
+        let mut head = String::from("HTTP/1.1 200 OK\r\n");
+        for n in 0..2_000 {
+            head.push_str(&format!("x-filler-{n:04}: {}\r\n", "h".repeat(48)));
+        }
+        head.push_str("content-length: 0\r\n\r\n");
+        assert!(head.len() > 100 * 1024);
+        let _ = sock.write_all(head.as_bytes()).await;
+    })
+    .await;
+    let e = classify_get(&client(), &format!("http://{addr}/")).await;
+    assert_eq!(e.transport(), Some(Transport::MalformedResponse), "{e}");
+    assert_eq!(e.kind(), ErrorKind::Protocol, "{e}");
+    assert!(e.is_retryable(), "protocol is retried once");
+}

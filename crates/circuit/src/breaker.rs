@@ -66,6 +66,8 @@ struct Inner {
     /// Trips since the breaker last closed; drives the open-duration backoff.
     trips_in_a_row: u32,
     open_until: u64,
+    /// When this half-open period began (nanoseconds since `origin`).
+    half_open_since: u64,
     /// Probe slots taken in this half-open period.
     probes: u32,
     probe_successes: u32,
@@ -119,6 +121,7 @@ impl CircuitBreaker {
             trips: 0,
             trips_in_a_row: 0,
             open_until: 0,
+            half_open_since: 0,
             probes: 0,
             probe_successes: 0,
         };
@@ -240,7 +243,13 @@ impl CircuitBreaker {
         let shared = &*self.shared;
         let now = shared.nanos(Instant::now());
         let mut inner = lock(&shared.inner);
-        let mut transition = None;
+        // At most two: half-open past its maximum wait -> open, then (a zero open duration)
+        // open -> half-open.
+        let mut transitions = [None, None];
+        if inner.state == State::HalfOpen && shared.half_open_expired(&inner, now) {
+            transitions[0] =
+                Some(shared.move_to(&mut inner, State::Open, Reason::HalfOpenTimedOut, now));
+        }
         let result = match inner.state {
             State::Closed => Ok(self.permit(inner.generation, false)),
             State::Open if now < inner.open_until => {
@@ -248,7 +257,7 @@ impl CircuitBreaker {
             }
             _ => {
                 if inner.state == State::Open {
-                    transition =
+                    transitions[1] =
                         Some(shared.move_to(&mut inner, State::HalfOpen, Reason::OpenElapsed, now));
                 }
                 if inner.probes < shared.config.half_open_probes {
@@ -260,7 +269,9 @@ impl CircuitBreaker {
             }
         };
         drop(inner);
-        shared.notify(transition);
+        for transition in transitions {
+            shared.notify(transition);
+        }
         result
     }
 
@@ -409,6 +420,14 @@ impl Shared {
         u64::try_from(since).unwrap_or(u64::MAX)
     }
 
+    /// Whether the half-open period has outlived [`Config::half_open_max_wait`].
+    fn half_open_expired(&self, inner: &Inner, now: u64) -> bool {
+        self.config.half_open_max_wait.is_some_and(|wait| {
+            let wait = u64::try_from(wait.as_nanos()).unwrap_or(u64::MAX);
+            now >= inner.half_open_since.saturating_add(wait)
+        })
+    }
+
     fn record_closed(&self, inner: &mut Inner, verdict: Verdict, now: u64) -> Option<Transition> {
         let outcome = match verdict {
             Verdict::Success { slow } => {
@@ -495,7 +514,7 @@ impl Shared {
                 self.open_until.store(inner.open_until, Ordering::Relaxed);
                 open_for = Some(duration);
             }
-            State::HalfOpen => {}
+            State::HalfOpen => inner.half_open_since = now,
             State::Closed => {
                 inner.window.clear();
                 inner.consecutive_failures = 0;

@@ -79,6 +79,20 @@ pub struct Config {
     /// How many probes must succeed before the breaker closes; at least 1 and at most
     /// [`half_open_probes`](Self::half_open_probes). Default: `1`.
     pub half_open_successes: u32,
+
+    /// The longest the breaker stays half-open waiting for its probes' verdicts (resilience4j's
+    /// `maxWaitDurationInHalfOpenState`). Past it, the next call that asks to be admitted
+    /// moves the breaker back to open (a trip, reported with [`Reason::HalfOpenTimedOut`],
+    /// which grows the open duration like a failed probe), as resilience4j does; after the
+    /// open duration a fresh half-open period admits new probes, and the outcome of the probe
+    /// that outlived its period no longer counts. Without it, a probe whose permit is held
+    /// forever (a hung call that is never cancelled) keeps the breaker half-open and every
+    /// other call rejected. Not zero; `None` (`null` in a file) waits for ever.
+    /// Default: `Some(60 s)`.
+    ///
+    /// [`Reason::HalfOpenTimedOut`]: crate::Reason::HalfOpenTimedOut
+    #[serde(with = "steadfast_errors::serde_duration::option")]
+    pub half_open_max_wait: Option<Duration>,
 }
 
 impl Default for Config {
@@ -93,6 +107,7 @@ impl Default for Config {
             open_backoff: None,
             half_open_probes: 1,
             half_open_successes: 1,
+            half_open_max_wait: Some(Duration::from_secs(60)),
         }
     }
 }
@@ -236,6 +251,11 @@ impl Config {
                 field: "half_open_successes",
             });
         }
+        if self.half_open_max_wait == Some(Duration::ZERO) {
+            return Err(ConfigError::ZeroDuration {
+                field: "half_open_max_wait",
+            });
+        }
         if self.half_open_successes > self.half_open_probes {
             return Err(ConfigError::SuccessesExceedProbes {
                 successes: self.half_open_successes,
@@ -257,6 +277,7 @@ impl Config {
     /// - `half_open_successes` above `half_open_probes` becomes `half_open_probes`;
     /// - a backoff multiplier below 1 (or not finite) becomes 1, and a backoff `max` below
     ///   `open_duration` becomes `open_duration`.
+    /// - a zero `half_open_max_wait` becomes one nanosecond.
     ///
     /// ```
     /// use steadfast_circuit::Config;
@@ -296,6 +317,9 @@ impl Config {
         }
         self.half_open_probes = self.half_open_probes.max(1);
         self.half_open_successes = self.half_open_successes.clamp(1, self.half_open_probes);
+        self.half_open_max_wait = self
+            .half_open_max_wait
+            .map(|wait| wait.max(Duration::from_nanos(1)));
         self
     }
 
@@ -546,9 +570,21 @@ mod tests {
             proptest::option::of((any_rate(), any::<u64>())),
             any::<u32>(),
             any::<u32>(),
+            proptest::option::of(any::<u64>()),
         )
             .prop_map(
-                |(consecutive, rate, window, minimum, slow, open, backoff, probes, successes)| {
+                |(
+                    consecutive,
+                    rate,
+                    window,
+                    minimum,
+                    slow,
+                    open,
+                    backoff,
+                    probes,
+                    successes,
+                    max_wait,
+                )| {
                     Config {
                         consecutive_failures: consecutive,
                         failure_rate: rate,
@@ -565,6 +601,7 @@ mod tests {
                         }),
                         half_open_probes: probes,
                         half_open_successes: successes,
+                        half_open_max_wait: max_wait.map(Duration::from_nanos),
                     }
                 },
             )

@@ -97,6 +97,10 @@ impl Failure for Rejected {
     fn kind(&self) -> Option<ErrorKind> {
         None
     }
+
+    fn is_refusal(&self) -> bool {
+        true
+    }
 }
 
 /// What [`CircuitBreaker::call`](crate::CircuitBreaker::call) returns on failure: the breaker
@@ -159,6 +163,13 @@ impl<E: Failure> Failure for CallError<E> {
         match self {
             CallError::Rejected(r) => r.kind(),
             CallError::Failed(e) => e.kind(),
+        }
+    }
+
+    fn is_refusal(&self) -> bool {
+        match self {
+            CallError::Rejected(r) => r.is_refusal(),
+            CallError::Failed(e) => e.is_refusal(),
         }
     }
 }

@@ -75,6 +75,12 @@
 //! remembers which state admitted it, so a call admitted before a trip cannot close the
 //! breaker by succeeding after it.
 //!
+//! A permit that is neither reported nor dropped — a hung call nobody cancels — would still
+//! hold its probe slot for ever, so the half-open state has a maximum wait
+//! ([`Config::half_open_max_wait`], 60 s by default, as resilience4j's
+//! `maxWaitDurationInHalfOpenState`): past it the breaker opens again and later admits a fresh
+//! probe, and the hung permit's outcome no longer counts.
+//!
 //! # Why the closed path takes no lock
 //!
 //! Admission happens on every call; trips are rare. The state and a generation number share

@@ -86,6 +86,9 @@ pub enum Reason {
     ProbeFailed,
     /// Half-open → open: a probe succeeded, but slowly (only with a slow-call rule).
     ProbeSlow,
+    /// Half-open → open: the probes gave no verdict within
+    /// [`Config::half_open_max_wait`](crate::Config::half_open_max_wait).
+    HalfOpenTimedOut,
     /// Anything → closed: [`CircuitBreaker::reset`](crate::CircuitBreaker::reset) was called.
     Reset,
 }
@@ -104,6 +107,7 @@ impl fmt::Display for Reason {
             Reason::ProbesSucceeded { successes } => write!(f, "{successes} probes succeeded"),
             Reason::ProbeFailed => f.write_str("a probe failed"),
             Reason::ProbeSlow => f.write_str("a probe was slow"),
+            Reason::HalfOpenTimedOut => f.write_str("half-open past its maximum wait"),
             Reason::Reset => f.write_str("reset"),
         }
     }

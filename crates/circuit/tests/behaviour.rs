@@ -312,6 +312,87 @@ async fn half_open_admits_exactly_n_probes_and_closes_after_m_successes() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_probe_held_past_the_half_open_maximum_wait_reopens_the_breaker() {
+    let (b, seen) = observed(Config {
+        consecutive_failures: Some(1),
+        half_open_max_wait: Some(secs(60)),
+        ..quiet()
+    });
+    fail(&b);
+    advance(secs(10)).await;
+    let hung = b.try_acquire().expect("the first probe");
+    advance(secs(59)).await;
+    let busy = b.try_acquire().unwrap_err();
+    assert_eq!(busy.state(), State::HalfOpen, "still waiting for the probe");
+    advance(secs(1)).await;
+    let rejected = b.try_acquire().unwrap_err();
+    assert_eq!(
+        (rejected.state(), rejected.retry_in()),
+        (State::Open, secs(10)),
+        "back to open for the open duration"
+    );
+    assert_eq!(b.state(), State::Open);
+    let last = *seen.lock().unwrap().last().unwrap();
+    assert_eq!(
+        (last.from, last.to, last.reason, last.open_for),
+        (
+            State::HalfOpen,
+            State::Open,
+            Reason::HalfOpenTimedOut,
+            Some(secs(10))
+        )
+    );
+    advance(secs(10)).await;
+    let fresh = b
+        .try_acquire()
+        .expect("a new half-open period admits a new probe");
+    assert!(fresh.is_probe());
+    hung.success();
+    assert_eq!(
+        b.state(),
+        State::HalfOpen,
+        "the outlived probe no longer counts"
+    );
+    fresh.success();
+    assert_eq!(b.state(), State::Closed);
+}
+
+#[tokio::test(start_paused = true)]
+async fn without_a_half_open_maximum_wait_a_held_probe_keeps_the_breaker_half_open() {
+    let b = CircuitBreaker::try_new(Config {
+        consecutive_failures: Some(1),
+        half_open_max_wait: None,
+        ..quiet()
+    })
+    .unwrap();
+    fail(&b);
+    advance(secs(10)).await;
+    let _hung = b.try_acquire().expect("the probe");
+    advance(secs(24 * 3600)).await;
+    assert_eq!(b.try_acquire().unwrap_err().state(), State::HalfOpen);
+}
+
+#[test]
+fn the_half_open_maximum_wait_is_on_by_default_and_may_be_turned_off() {
+    assert_eq!(Config::default().half_open_max_wait, Some(secs(60)));
+    let off: Config = serde_json::from_str(r#"{"half_open_max_wait": null}"#).unwrap();
+    assert_eq!(off.half_open_max_wait, None);
+    let short: Config = serde_json::from_str(r#"{"half_open_max_wait": "5s"}"#).unwrap();
+    assert_eq!(short.half_open_max_wait, Some(secs(5)));
+    let zero = Config {
+        half_open_max_wait: Some(Duration::ZERO),
+        ..Config::default()
+    };
+    assert_eq!(
+        zero.validate(),
+        Err(ConfigError::ZeroDuration {
+            field: "half_open_max_wait"
+        })
+    );
+    assert!(zero.clamped().validate().is_ok());
+}
+
+#[tokio::test(start_paused = true)]
 async fn a_failed_probe_reopens_for_longer_up_to_the_cap() {
     let (b, seen) = observed(Config {
         consecutive_failures: Some(1),

@@ -32,6 +32,7 @@ struct Params {
     backoff: Option<(u32, u64)>,
     probes: u32,
     successes: u32,
+    max_wait_ms: Option<u64>,
 }
 
 impl Params {
@@ -58,6 +59,7 @@ impl Params {
             }),
             half_open_probes: self.probes,
             half_open_successes: self.successes,
+            half_open_max_wait: self.max_wait_ms.map(Duration::from_millis),
         }
     }
 }
@@ -120,6 +122,8 @@ struct Model {
     consecutive: u32,
     trips: u64,
     in_a_row: u32,
+    /// When the current half-open period began.
+    half_open_since: u64,
     transitions: Vec<Seen>,
 }
 
@@ -134,6 +138,7 @@ impl Model {
             consecutive: 0,
             trips: 0,
             in_a_row: 0,
+            half_open_since: 0,
             transitions: Vec::new(),
         }
     }
@@ -187,7 +192,10 @@ impl Model {
                 self.in_a_row = 0;
                 MState::Closed
             }
-            half_open => half_open,
+            half_open => {
+                self.half_open_since = self.now;
+                half_open
+            }
         };
         self.state = to;
         self.generation += 1;
@@ -197,6 +205,11 @@ impl Model {
 
     /// `Ok(permit)` or `Err((state, retry_in))`.
     fn acquire(&mut self) -> Result<MPermit, (State, Duration)> {
+        if let (MState::HalfOpen { .. }, Some(wait)) = (self.state, self.p.max_wait_ms)
+            && self.now >= self.half_open_since + wait
+        {
+            self.go(MState::Open { until: 0 }, Reason::HalfOpenTimedOut);
+        }
         if let MState::Open { until } = self.state {
             if self.now < until {
                 return Err((State::Open, Duration::from_millis(until - self.now)));
@@ -440,9 +453,21 @@ fn params() -> impl Strategy<Value = Params> {
         prop::option::of((1u32..4, 1u64..10)),
         1u32..4,
         1u32..4,
+        prop::option::of(1u64..2000),
     )
         .prop_map(
-            |(consecutive, rate, window, minimum, slow, open_ms, backoff, probes, successes)| {
+            |(
+                consecutive,
+                rate,
+                window,
+                minimum,
+                slow,
+                open_ms,
+                backoff,
+                probes,
+                successes,
+                max_wait_ms,
+            )| {
                 let minimum = match window {
                     ModelWindow::Count(n) => minimum.min(n),
                     ModelWindow::Time { .. } => minimum,
@@ -457,6 +482,7 @@ fn params() -> impl Strategy<Value = Params> {
                     backoff: backoff.map(|(mult, times)| (mult, open_ms * times)),
                     probes,
                     successes: successes.min(probes),
+                    max_wait_ms,
                 }
             },
         )

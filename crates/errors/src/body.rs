@@ -47,6 +47,22 @@ pub(crate) struct ErrorBody {
 }
 
 impl ErrorBody {
+    /// Removes a known secret from every text field, before anything is matched or cut.
+    pub(crate) fn scrub(&mut self, secret: Option<&str>) {
+        let Some(secret) = secret else { return };
+        let fields = [
+            &mut self.code,
+            &mut self.error_type,
+            &mut self.message,
+            &mut self.request_id,
+        ];
+        for field in fields.into_iter().flatten().chain(self.details.iter_mut()) {
+            if let std::borrow::Cow::Owned(clean) = crate::redact::redact_secret(field, secret) {
+                *field = clean;
+            }
+        }
+    }
+
     /// Reads a raw body (any bytes).
     pub(crate) fn parse(bytes: &[u8]) -> ErrorBody {
         // DeepSeek sends blank lines before the JSON under load; proxies add BOMs.

@@ -20,7 +20,7 @@
 //! Rules come from the per-provider tables (see `docs/error-mapping.md`); retry hints from
 //! [`hint`](mod@crate::hint). Messages are redacted and bounded by [`ProviderError`] itself.
 
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use http::HeaderMap;
 use serde_json::Value;
@@ -31,6 +31,16 @@ use crate::hint::{self, HeaderHints};
 use crate::kind::ErrorKind;
 use crate::provider::Provider;
 use crate::table::Facts;
+
+/// The retry hint given to llama.cpp server's `503 Loading model` when it sends no
+/// `Retry-After`.
+///
+/// llama-server answers every request with that 503 while it loads the model, which takes
+/// from under a second to a minute. Without a hint the retry policy's exponential backoff
+/// would wait longer and longer, so a server that became ready after 3 s is first tried
+/// again after 8 s or gives up; polling about once a second instead finds it ready soon
+/// after it is, and is cheap for a local server. A sent `Retry-After` still wins.
+pub const LOADING_MODEL_HINT: Duration = Duration::from_secs(1);
 
 /// Classifies an HTTP response that is not a success.
 ///
@@ -55,7 +65,51 @@ pub fn response_at(
     body: &[u8],
     now: SystemTime,
 ) -> ProviderError {
-    let parsed = ErrorBody::parse(body);
+    classify_response(provider, status, headers, body, now, None)
+}
+
+/// [`response`] for a caller that knows its API key: the key, and every piece of it of at
+/// least [`MIN_SECRET_FRAGMENT`](crate::redact::MIN_SECRET_FRAGMENT) characters, is removed
+/// from every field (message, code, type, request id) *before* the field is cut to its
+/// bound, so a key the provider echoes back in any shape never shows, not even as a prefix.
+/// An empty `secret` removes nothing more than [`response`] does.
+///
+/// ```
+/// use http::HeaderMap;
+/// use steadfast_errors::{classify, Provider};
+///
+/// let key = "quokka-Mango-7731-zebra-Lime";
+/// let body = br#"{"error":{"code":401,"message":"bad key","type":"quokka-Mango-7731-zebra-Lime"}}"#;
+/// let err = classify::response_with_secret(Provider::LlamaCpp, 401, &HeaderMap::new(), body, key);
+/// assert_eq!(err.to_string(), "llamacpp: auth (401 [REDACTED]): bad key");
+/// ```
+pub fn response_with_secret(
+    provider: Provider,
+    status: u16,
+    headers: &HeaderMap,
+    body: &[u8],
+    secret: &str,
+) -> ProviderError {
+    classify_response(
+        provider,
+        status,
+        headers,
+        body,
+        SystemTime::now(),
+        Some(secret),
+    )
+}
+
+fn classify_response(
+    provider: Provider,
+    status: u16,
+    headers: &HeaderMap,
+    body: &[u8],
+    now: SystemTime,
+    secret: Option<&str>,
+) -> ProviderError {
+    let mut parsed = ErrorBody::parse(body);
+    parsed.scrub(secret);
     let success = (200..300).contains(&status);
     let effective = if success { parsed.status } else { Some(status) };
     let mut err = if success && !parsed.is_error {
@@ -82,7 +136,14 @@ pub fn response_at(
     let reset = (err.kind() == ErrorKind::RateLimited || status == 429)
         .then_some(hints.rate_limit_reset)
         .flatten();
-    if let Some(after) = hints.retry_after.or(from_body).or(reset) {
+    let loading = (provider == Provider::LlamaCpp
+        && err.kind() == ErrorKind::Overloaded
+        && parsed
+            .message
+            .as_deref()
+            .is_some_and(|m| m.to_ascii_lowercase().contains("loading model")))
+    .then_some(LOADING_MODEL_HINT);
+    if let Some(after) = hints.retry_after.or(from_body).or(reset).or(loading) {
         err = err.with_retry_after(after);
     }
     if let Some(should) = hints.should_retry {
@@ -92,7 +153,7 @@ pub fn response_at(
         .into_iter()
         .find_map(|h| headers.get(h).and_then(|v| v.to_str().ok()));
     if let Some(id) = header_id.or(parsed.request_id.as_deref()) {
-        err = err.with_request_id(id);
+        err = err.with_request_id(scrubbed(id, secret));
     }
     err
 }
@@ -105,16 +166,56 @@ pub fn response_at(
 /// like a 529.
 pub fn in_band(provider: Provider, body: &[u8]) -> Option<ProviderError> {
     let parsed = ErrorBody::parse(body);
-    parsed.is_error.then(|| in_band_parsed(provider, &parsed))
+    parsed
+        .is_error
+        .then(|| in_band_parsed(provider, parsed, None))
 }
 
 /// [`in_band`] for a body a decoder has already parsed.
 pub fn in_band_value(provider: Provider, value: &Value) -> Option<ProviderError> {
     let parsed = ErrorBody::from_value(value);
-    parsed.is_error.then(|| in_band_parsed(provider, &parsed))
+    parsed
+        .is_error
+        .then(|| in_band_parsed(provider, parsed, None))
 }
 
-fn in_band_parsed(provider: Provider, parsed: &ErrorBody) -> ProviderError {
+/// [`in_band`] for a caller that knows its API key: removes it as
+/// [`response_with_secret`] does.
+pub fn in_band_with_secret(provider: Provider, body: &[u8], secret: &str) -> Option<ProviderError> {
+    let parsed = ErrorBody::parse(body);
+    parsed
+        .is_error
+        .then(|| in_band_parsed(provider, parsed, Some(secret)))
+}
+
+/// [`in_band_value`] for a caller that knows its API key: removes it as
+/// [`response_with_secret`] does.
+pub fn in_band_value_with_secret(
+    provider: Provider,
+    value: &Value,
+    secret: &str,
+) -> Option<ProviderError> {
+    let parsed = ErrorBody::from_value(value);
+    parsed
+        .is_error
+        .then(|| in_band_parsed(provider, parsed, Some(secret)))
+}
+
+/// `text` without the secret, when there is one.
+fn scrubbed<'a>(text: &'a str, secret: Option<&str>) -> std::borrow::Cow<'a, str> {
+    match secret {
+        Some(secret) => crate::redact::redact_secret(text, secret),
+        None => std::borrow::Cow::Borrowed(text),
+    }
+}
+
+fn in_band_parsed(
+    provider: Provider,
+    mut parsed: ErrorBody,
+    secret: Option<&str>,
+) -> ProviderError {
+    parsed.scrub(secret);
+    let parsed = &parsed;
     let mut err =
         build(provider, parsed.status, parsed.status, parsed, false).with_first_byte_received(true);
     let from_body = parsed
@@ -216,7 +317,6 @@ fn resolve(
 mod tests {
     use super::*;
     use proptest::prelude::*;
-    use std::time::Duration;
 
     fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
         let mut h = HeaderMap::new();
@@ -432,6 +532,60 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn every_openai_compatible_preset_reads_both_llama_over_context_answers() {
+        let python = r#"{"error":{"message":"This model's maximum context length is 2048 tokens. However, you requested 2611 tokens (2355 in the messages, 256 in the completion). Please reduce the length of the messages or completion.","type":"invalid_request_error","param":"messages","code":"context_length_exceeded"}}"#;
+        let server = r#"{"error":{"code":400,"message":"the request exceeds the available context size, try increasing it","type":"exceed_context_size_error"}}"#;
+        for p in [
+            Provider::OpenAi,
+            Provider::OpenRouter,
+            Provider::Xai,
+            Provider::DeepSeek,
+            Provider::Ollama,
+            Provider::Pollinations,
+            Provider::LlamaCpp,
+        ] {
+            for body in [python, server] {
+                assert_eq!(
+                    kind(p, 400, body),
+                    ErrorKind::ContextLength,
+                    "{p:?}: {body}"
+                );
+                let in_band = in_band(p, body.as_bytes()).expect("an error object");
+                assert_eq!(in_band.kind(), ErrorKind::ContextLength, "{p:?} in band");
+            }
+        }
+    }
+
+    #[test]
+    fn a_loading_llama_server_is_retried_after_about_a_second() {
+        let body =
+            br#"{"error":{"code":503,"message":"Loading model","type":"unavailable_error"}}"#;
+        let e = response(Provider::LlamaCpp, 503, &HeaderMap::new(), body);
+        assert_eq!(e.kind(), ErrorKind::Overloaded);
+        assert!(e.is_retryable());
+        assert_eq!(e.retry_after(), Some(LOADING_MODEL_HINT));
+        let e = response(
+            Provider::LlamaCpp,
+            503,
+            &headers(&[("retry-after", "7")]),
+            body,
+        );
+        assert_eq!(
+            e.retry_after(),
+            Some(Duration::from_secs(7)),
+            "a sent hint wins"
+        );
+        let other =
+            br#"{"error":{"code":503,"message":"no slot available","type":"unavailable_error"}}"#;
+        let e = response(Provider::LlamaCpp, 503, &HeaderMap::new(), other);
+        assert_eq!(
+            e.retry_after(),
+            None,
+            "only the loading answer gets the default"
+        );
     }
 
     proptest! {

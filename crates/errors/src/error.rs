@@ -35,13 +35,16 @@ pub enum Transport {
     ReadTimeout,
     /// The response body could not be read or decoded.
     BodyDecode,
+    /// The response was not well-formed HTTP (a bad status line or header, a header block
+    /// over the client's limit).
+    MalformedResponse,
     /// Another transport failure.
     Other,
 }
 
 impl Transport {
     /// Every transport failure.
-    pub const ALL: [Transport; 8] = [
+    pub const ALL: [Transport; 9] = [
         Transport::ConnectRefused,
         Transport::ConnectionReset,
         Transport::Dns,
@@ -49,6 +52,7 @@ impl Transport {
         Transport::ConnectTimeout,
         Transport::ReadTimeout,
         Transport::BodyDecode,
+        Transport::MalformedResponse,
         Transport::Other,
     ];
 
@@ -62,6 +66,7 @@ impl Transport {
             Transport::ConnectTimeout => "connect_timeout",
             Transport::ReadTimeout => "read_timeout",
             Transport::BodyDecode => "body_decode",
+            Transport::MalformedResponse => "malformed_response",
             Transport::Other => "other",
         }
     }
@@ -75,7 +80,7 @@ impl Transport {
             | Transport::Tls
             | Transport::Other => ErrorKind::Network,
             Transport::ConnectTimeout | Transport::ReadTimeout => ErrorKind::Timeout,
-            Transport::BodyDecode => ErrorKind::Protocol,
+            Transport::BodyDecode | Transport::MalformedResponse => ErrorKind::Protocol,
         }
     }
 
@@ -89,6 +94,7 @@ impl Transport {
             Transport::ConnectTimeout => "connect timed out",
             Transport::ReadTimeout => "read timed out",
             Transport::BodyDecode => "response body could not be decoded",
+            Transport::MalformedResponse => "malformed http response",
             Transport::Other => "transport failure",
         }
     }
@@ -264,13 +270,56 @@ impl ProviderError {
         self
     }
 
-    /// Removes every occurrence of a known secret (the configured API key) from the message.
+    /// Removes a known secret (the configured API key) from every text the error holds:
+    /// message, code, type, request id, model, provider name and the source's text.
     ///
-    /// Classification already removes anything that looks like a key; a provider that knows
-    /// its exact key calls this as well, so that even an unusual key shape never leaks.
-    pub fn redacting(mut self, secret: &str) -> Self {
-        if let Cow::Owned(clean) = redact::redact_exact(&self.inner.message, secret) {
-            self.inner.message = clean;
+    /// Classification already removes anything that *looks* like a key; a provider that
+    /// knows its exact key calls this as well, so that a key of any shape never shows: the
+    /// whole value and every run of at least
+    /// [`MIN_SECRET_FRAGMENT`](crate::redact::MIN_SECRET_FRAGMENT) characters of it are
+    /// removed, as [`redact_secret`](crate::redact::redact_secret) describes. A source whose
+    /// text held the secret is replaced by its redacted text (it can then no longer be
+    /// downcast). Prefer the `*_with_secret` functions of [`classify`](crate::classify) when
+    /// classifying, which also redact before any field is cut to its bound.
+    ///
+    /// ```
+    /// use steadfast_errors::{ErrorKind, ProviderError};
+    ///
+    /// let key = "quokka-Mango-7731-zebra-Lime";
+    /// let err = ProviderError::new(ErrorKind::Auth, "llamacpp", "no such key quokka-Mango-77")
+    ///     .with_status(401)
+    ///     .with_code(key)
+    ///     .redact_secret(key);
+    /// assert_eq!(err.to_string(), "llamacpp: auth (401 [REDACTED]): no such key [REDACTED]");
+    /// ```
+    #[must_use]
+    pub fn redact_secret(mut self, secret: &str) -> Self {
+        let i = &mut *self.inner;
+        let scrub = |field: &mut String| {
+            if let Cow::Owned(clean) = redact::redact_secret(field, secret) {
+                *field = clean;
+            }
+        };
+        scrub(&mut i.message);
+        i.message = bound(std::mem::take(&mut i.message), MAX_MESSAGE_LEN);
+        for field in [
+            &mut i.model,
+            &mut i.code,
+            &mut i.error_type,
+            &mut i.request_id,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            scrub(field);
+        }
+        if let Cow::Owned(clean) = redact::redact_secret(&i.provider, secret) {
+            i.provider = Cow::Owned(clean);
+        }
+        if let Some(source) = &i.source
+            && let Cow::Owned(clean) = redact::redact_secret(&source.to_string(), secret)
+        {
+            i.source = Some(BoxError::from(redact::redact(&clean).into_owned()));
         }
         self
     }
@@ -368,39 +417,66 @@ impl ProviderError {
     }
 }
 
-/// Redacts, strips control characters and bounds a message.
+/// Strips control characters, redacts and bounds a message, in that order: redacting
+/// before cutting means a credential across the cut is removed whole, not left as a prefix.
 fn clean_message(raw: &str) -> String {
-    let trimmed = raw.trim();
-    let mut out = String::with_capacity(trimmed.len().min(MAX_MESSAGE_LEN + 4));
+    let head = head(raw.trim(), MAX_MESSAGE_LEN);
+    let mut out = String::with_capacity(head.len());
     let mut last_space = false;
-    for c in trimmed.chars() {
+    for c in head.chars() {
         let c = if c.is_control() { ' ' } else { c };
         if c == ' ' && last_space {
             continue;
         }
         last_space = c == ' ';
-        if out.len() + c.len_utf8() > MAX_MESSAGE_LEN {
-            out.push('…');
-            break;
-        }
         out.push(c);
     }
-    out.truncate(out.trim_end().len());
-    match redact::redact(&out) {
+    let out = match redact::redact(&out) {
         Cow::Borrowed(_) => out,
         Cow::Owned(clean) => clean,
+    };
+    bound(out, MAX_MESSAGE_LEN)
+}
+
+/// Cuts `text` to at most `limit` bytes at a character boundary, ending it with `…` when cut.
+fn bound(mut text: String, limit: usize) -> String {
+    if text.len() > limit {
+        let mut cut = limit;
+        while !text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        text.truncate(cut);
+        text.truncate(text.trim_end().len());
+        text.push('…');
+    }
+    text.truncate(text.trim_end().len());
+    text
+}
+
+/// The start of `raw` that is enough to fill `limit` bytes after redaction, four times that
+/// at most, cut between tokens (never inside a run of key characters) where it can be.
+fn head(raw: &str, limit: usize) -> &str {
+    let window = limit.saturating_mul(4);
+    if raw.len() <= window {
+        return raw;
+    }
+    let mut cut = window;
+    while !raw.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    let token_char = |c: char| c.is_ascii_alphanumeric() || "-_*.+/=".contains(c);
+    match raw[..cut].rfind(|c: char| !token_char(c)) {
+        Some(at) if at > limit => &raw[..at],
+        _ => &raw[..cut],
     }
 }
 
-/// Codes and ids are short identifiers: bound them and keep secrets out all the same.
+/// Codes and ids are short identifiers: redact, then bound them.
 fn clean_code(raw: &str) -> String {
-    let short: String = raw
-        .trim()
-        .chars()
-        .filter(|c| !c.is_control())
-        .take(128)
-        .collect();
-    redact::redact(&short).into_owned()
+    let head = head(raw.trim(), 128);
+    let no_controls: String = head.chars().filter(|c| !c.is_control()).collect();
+    let clean = redact::redact(&no_controls);
+    clean.chars().take(128).collect()
 }
 
 fn fmt_duration(d: Duration, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -576,5 +652,18 @@ mod tests {
             std::mem::size_of::<ProviderError>(),
             std::mem::size_of::<usize>()
         );
+    }
+
+    /// Regression: the bound used to be applied before redaction, so a key across the cut
+    /// left its prefix (`…sk-proj-a`), too short for the pattern rules to recognise.
+    #[test]
+    fn a_key_across_the_message_bound_is_removed_whole() {
+        let message = format!("{} sk-proj-abcdefghijklmnop1234 rest", "a".repeat(1014));
+        let e = ProviderError::new(ErrorKind::Auth, "openai", &message);
+        assert!(!e.message().contains("sk-proj"), "{}", e.message());
+        assert!(e.message().len() <= MAX_MESSAGE_LEN + '…'.len_utf8());
+        let code = format!("{}sk-proj-abcdefghijklmnop1234", "c".repeat(120));
+        let e = ProviderError::new(ErrorKind::Auth, "openai", "m").with_code(&code);
+        assert!(!e.code().unwrap().contains("sk-proj"), "{:?}", e.code());
     }
 }

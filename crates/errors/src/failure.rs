@@ -59,6 +59,14 @@ pub trait Failure {
     fn kind(&self) -> Option<ErrorKind> {
         None
     }
+
+    /// Is this a refusal by a guard in front of the target (an open circuit breaker, a full
+    /// bulkhead) rather than a failure of the target itself? The target was never called, so
+    /// retrying here is pointless and the caller should move on to another target at once.
+    /// Defaults to `false`.
+    fn is_refusal(&self) -> bool {
+        false
+    }
 }
 
 impl Failure for ProviderError {

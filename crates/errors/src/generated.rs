@@ -192,7 +192,7 @@ pub(crate) const DEFAULT: &[Rule] = &[
     },
     Rule {
         status: StatusMatch::Any,
-        codes: &["context_length_exceeded"],
+        codes: &["context_length_exceeded", "exceed_context_size_error"],
         messages: &[],
         kind: ErrorKind::ContextLength,
         retryable: None,
@@ -204,6 +204,7 @@ pub(crate) const DEFAULT: &[Rule] = &[
             "maximum context length",
             "context window exceeded",
             "exceeds the context window",
+            "exceeds the available context size",
         ],
         kind: ErrorKind::ContextLength,
         retryable: None,
@@ -471,6 +472,20 @@ const LLAMACPP: &[Rule] = &[
     Rule {
         status: StatusMatch::Any,
         codes: &["not_supported_error"],
+        messages: &[],
+        kind: ErrorKind::NotFound,
+        retryable: None,
+    },
+    Rule {
+        status: StatusMatch::Any,
+        codes: &["context_length_exceeded"],
+        messages: &[],
+        kind: ErrorKind::ContextLength,
+        retryable: None,
+    },
+    Rule {
+        status: StatusMatch::Any,
+        codes: &["model_not_found"],
         messages: &[],
         kind: ErrorKind::NotFound,
         retryable: None,

@@ -13,7 +13,9 @@
 //!   provider nobody told us about), unless it starts like a well-known identifier
 //!   (`req_`, `msg_`, `chatcmpl-`, `org-`, `gen-`, `resp_`).
 //!
-//! The exact key a provider was configured with can be removed too, with [`redact_exact`].
+//! The exact key a provider was configured with, and any piece of it of at least
+//! [`MIN_SECRET_FRAGMENT`] characters, is removed with [`redact_secret`] (or [`redact_exact`],
+//! which applies both).
 
 use std::borrow::Cow;
 
@@ -130,8 +132,72 @@ pub fn redact(text: &str) -> Cow<'_, str> {
     }
 }
 
-/// Removes every occurrence of `secret` (when it is at least 8 bytes long), then applies
-/// [`redact`].
+/// The shortest piece of a known secret that [`redact_secret`] removes on its own.
+///
+/// Eight characters of a random key are already worth protecting (a cut-off prefix, the
+/// tail a provider echoes after masking), while shorter runs would match ordinary words.
+pub const MIN_SECRET_FRAGMENT: usize = 8;
+
+/// Removes a known secret (the configured API key) from `text`, however it appears: the
+/// whole value, and every run of at least [`MIN_SECRET_FRAGMENT`] consecutive bytes of it
+/// (a prefix left by a cut, a suffix after a mask, a part split by other text). Each
+/// stretch of text made of such runs becomes one [`REDACTED`]. A secret shorter than
+/// [`MIN_SECRET_FRAGMENT`] is removed only whole; an empty one removes nothing.
+///
+/// The comparison is exact (case-sensitive, byte for byte) and linear in the lengths of
+/// `text` and `secret`. It does not apply the pattern rules of [`redact`]; use both.
+///
+/// ```
+/// use steadfast_errors::redact::redact_secret;
+///
+/// let key = "quokka-Mango-7731-zebra-Lime";
+/// assert_eq!(redact_secret("auth failed for quokka-Mango-7731-zebra-Lime", key), "auth failed for [REDACTED]");
+/// assert_eq!(redact_secret("invalid key quokka-Mango-77", key), "invalid key [REDACTED]");
+/// assert_eq!(redact_secret("key ****zebra-Lime rejected", key), "key ****[REDACTED] rejected");
+/// assert_eq!(redact_secret("a quokka ate a mango", key), "a quokka ate a mango");
+/// ```
+pub fn redact_secret<'a>(text: &'a str, secret: &str) -> Cow<'a, str> {
+    let (t, s) = (text.as_bytes(), secret.as_bytes());
+    let width = MIN_SECRET_FRAGMENT.min(s.len());
+    if width == 0 || t.len() < width {
+        return Cow::Borrowed(text);
+    }
+    // Every piece of text of `width` bytes that also occurs in the secret: their union is
+    // exactly the text covered by common runs of at least `width` bytes.
+    let pieces: std::collections::HashSet<&[u8]> = s.windows(width).collect();
+    let mut runs: Vec<(usize, usize)> = Vec::new();
+    for (at, piece) in t.windows(width).enumerate() {
+        if !pieces.contains(piece) {
+            continue;
+        }
+        // Widen to character boundaries so a shared UTF-8 byte cannot split a character.
+        let (mut start, mut end) = (at, at + width);
+        while !text.is_char_boundary(start) {
+            start -= 1;
+        }
+        while !text.is_char_boundary(end) {
+            end += 1;
+        }
+        match runs.last_mut() {
+            Some(last) if start <= last.1 => last.1 = last.1.max(end),
+            _ => runs.push((start, end)),
+        }
+    }
+    if runs.is_empty() {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut copied_to = 0;
+    for (start, end) in runs {
+        out.push_str(&text[copied_to..start]);
+        out.push_str(REDACTED);
+        copied_to = end;
+    }
+    out.push_str(&text[copied_to..]);
+    Cow::Owned(out)
+}
+
+/// [`redact_secret`], then [`redact`].
 ///
 /// ```
 /// use steadfast_errors::redact::redact_exact;
@@ -139,10 +205,9 @@ pub fn redact(text: &str) -> Cow<'_, str> {
 /// assert_eq!(redact_exact("key was plainpassword99", "plainpassword99"), "key was [REDACTED]");
 /// ```
 pub fn redact_exact<'a>(text: &'a str, secret: &str) -> Cow<'a, str> {
-    if secret.len() >= 8 && text.contains(secret) {
-        Cow::Owned(redact(&text.replace(secret, REDACTED)).into_owned())
-    } else {
-        redact(text)
+    match redact_secret(text, secret) {
+        Cow::Borrowed(b) => redact(b),
+        Cow::Owned(o) => Cow::Owned(redact(&o).into_owned()),
     }
 }
 

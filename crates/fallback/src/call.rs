@@ -57,6 +57,10 @@ impl Failure for AttemptError {
             AttemptError::Rejected(_) => None,
         }
     }
+
+    fn is_refusal(&self) -> bool {
+        matches!(self, AttemptError::Rejected(_))
+    }
 }
 
 /// How one provider's turn ended.

@@ -102,8 +102,10 @@ pub struct ChainConfig {
 pub struct ResumeSettings {
     /// Continuations opened at most per stream (on the same provider or another). Default 3.
     pub max_resumes: u32,
-    /// The longest repeated tail a continuation may start with, in bytes; 0 turns overlap
-    /// detection off (for providers that continue exactly from a prefix). Default 1024.
+    /// The longest repeated tail a continuation may start with, in bytes; 0 turns off only
+    /// the tail-overlap check. A continuation that echoes or restarts the whole delivered text
+    /// is recognised at any length whatever this is (see `steadfast_streaming::resume`).
+    /// Default 1024.
     pub overlap_window: usize,
     /// The shortest repeat taken for an overlap, in bytes. Default 8.
     pub min_overlap: usize,

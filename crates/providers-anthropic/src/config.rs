@@ -1,4 +1,4 @@
-//! `Config`: where the Anthropic API is, the key, timeouts, models and their prices.
+//! `AnthropicConfig`: where the Anthropic API is, the key, timeouts, models and their prices.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -23,11 +23,11 @@ pub const DEFAULT_MAX_TOKENS: u32 = 4096;
 /// non-streamed answer takes minutes.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(600);
 
-/// The environment variable holding the API key.
-pub const API_KEY_ENV: &str = "ANTHROPIC_API_KEY";
+/// The environment variables holding the API key, in the order they are read.
+pub const API_KEY_VARS: &[&str] = &["ANTHROPIC_API_KEY"];
 
 /// The environment variable that overrides the base URL (as in Anthropic's SDKs).
-pub const BASE_URL_ENV: &str = "ANTHROPIC_BASE_URL";
+pub const BASE_URL_VAR: &str = "ANTHROPIC_BASE_URL";
 
 /// How an [`AnthropicProvider`](crate::AnthropicProvider) reaches the API.
 ///
@@ -37,10 +37,10 @@ pub const BASE_URL_ENV: &str = "ANTHROPIC_BASE_URL";
 ///
 /// ```
 /// use std::time::Duration;
-/// use steadfast_providers_anthropic::{Config, PrefillMode};
+/// use steadfast_providers_anthropic::{AnthropicConfig, PrefillMode};
 /// use steadfast_providers_core::{ApiKey, ModelInfo, Pricing};
 ///
-/// let config = Config {
+/// let config = AnthropicConfig {
 ///     id: "anthropic-eu".into(),
 ///     api_key: Some(ApiKey::new("sk-ant-…")),
 ///     timeout: Duration::from_secs(120),
@@ -53,17 +53,17 @@ pub const BASE_URL_ENV: &str = "ANTHROPIC_BASE_URL";
 ///             ..Pricing::per_million(3.0, 15.0)
 ///         }),
 ///     }],
-///     ..Config::default()
+///     ..AnthropicConfig::default()
 /// };
 /// assert_eq!(config.prefill, PrefillMode::Auto);
 ///
-/// let from_file: Config = serde_json::from_str(r#"{"id": "claude", "timeout": "90s"}"#).unwrap();
+/// let from_file: AnthropicConfig = serde_json::from_str(r#"{"id": "claude", "timeout": "90s"}"#).unwrap();
 /// assert_eq!(from_file.timeout, Duration::from_secs(90));
 /// assert_eq!(from_file.base_url, "https://api.anthropic.com");
 /// ```
 #[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
-pub struct Config {
+pub struct AnthropicConfig {
     /// This instance's id, shown in every error and log line. Default `"anthropic"`.
     pub id: String,
     /// The API's base URL, without `/v1`. Default [`DEFAULT_BASE_URL`].
@@ -94,9 +94,9 @@ pub struct Config {
     pub headers: BTreeMap<String, String>,
 }
 
-impl Default for Config {
+impl Default for AnthropicConfig {
     fn default() -> Self {
-        Config {
+        AnthropicConfig {
             id: "anthropic".to_owned(),
             base_url: DEFAULT_BASE_URL.to_owned(),
             api_key: None,
@@ -116,15 +116,15 @@ impl Default for Config {
     }
 }
 
-impl Config {
+impl AnthropicConfig {
     /// The defaults, with the key from `ANTHROPIC_API_KEY` and the base URL from
     /// `ANTHROPIC_BASE_URL` when they are set (and not empty). The values are never logged.
-    pub fn from_env() -> Config {
-        let mut config = Config {
-            api_key: ApiKey::from_env(&[API_KEY_ENV]),
-            ..Config::default()
+    pub fn from_env() -> AnthropicConfig {
+        let mut config = AnthropicConfig {
+            api_key: ApiKey::from_env(API_KEY_VARS),
+            ..AnthropicConfig::default()
         };
-        if let Ok(url) = std::env::var(BASE_URL_ENV)
+        if let Ok(url) = std::env::var(BASE_URL_VAR)
             && !url.trim().is_empty()
         {
             config.base_url = url.trim().to_owned();
@@ -133,9 +133,9 @@ impl Config {
     }
 }
 
-impl fmt::Debug for Config {
+impl fmt::Debug for AnthropicConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Config")
+        f.debug_struct("AnthropicConfig")
             .field("id", &self.id)
             .field("base_url", &self.base_url)
             .field("api_key", &self.api_key)

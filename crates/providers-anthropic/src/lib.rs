@@ -26,7 +26,7 @@
 //!
 //! ```
 //! use futures_util::StreamExt;
-//! use steadfast_providers_anthropic::{AnthropicProvider, Config};
+//! use steadfast_providers_anthropic::{AnthropicProvider, AnthropicConfig};
 //! use steadfast_providers_core::{ApiKey, ChatProvider, ChatRequest, Message, StreamEvent};
 //! use wiremock::matchers::{header, method, path};
 //! use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -49,10 +49,10 @@
 //!         .mount(&server)
 //!         .await;
 //!
-//!     let claude = AnthropicProvider::new(Config {
+//!     let claude = AnthropicProvider::new(AnthropicConfig {
 //!         base_url: server.uri(),
 //!         api_key: Some(ApiKey::new("sk-ant-test")),
-//!         ..Config::from_env()
+//!         ..AnthropicConfig::from_env()
 //!     });
 //!     let request = ChatRequest::new("claude-sonnet-4-5", vec![Message::user("Greet me")])
 //!         .with_system("You are a pirate.");
@@ -79,8 +79,10 @@ mod provider;
 mod wire;
 
 pub use config::{
-    API_KEY_ENV, BASE_URL_ENV, Config, DEFAULT_API_VERSION, DEFAULT_BASE_URL, DEFAULT_MAX_TOKENS,
-    DEFAULT_TIMEOUT,
+    API_KEY_VARS, AnthropicConfig, BASE_URL_VAR, DEFAULT_API_VERSION, DEFAULT_BASE_URL,
+    DEFAULT_MAX_TOKENS, DEFAULT_TIMEOUT,
 };
-pub use prefill::{CONTINUE_PROMPT, PrefillMode, accepts_prefill};
+pub use prefill::{PrefillMode, accepts_prefill};
 pub use provider::AnthropicProvider;
+#[doc(no_inline)]
+pub use steadfast_providers_core::resume::CONTINUE_PROMPT;

@@ -48,10 +48,6 @@ pub enum PrefillMode {
     Never,
 }
 
-/// The user turn that asks a model without prefill to go on with a cut answer.
-pub const CONTINUE_PROMPT: &str = "Your previous reply was cut off. Continue it exactly where \
-it stopped: do not repeat anything already written, and add no preamble.";
-
 /// Whether `model` accepts an assistant prefill: every Claude model before 4.6 does, Claude
 /// 4.6 and later do not. Unknown ids answer `false`, so that a resume never risks a 400 (use
 /// [`PrefillMode::Always`] to override).

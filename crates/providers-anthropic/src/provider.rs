@@ -5,19 +5,18 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use futures_util::StreamExt;
-use reqwest::header::{CONTENT_TYPE, HeaderValue};
+use reqwest::header::CONTENT_TYPE;
 use steadfast_errors::{ErrorKind, Provider, ProviderError, Transport, classify};
 use steadfast_providers_core::http::{Caller, default_client, join_url};
+use steadfast_providers_core::resume::{CONTINUE_PROMPT, remaining_max_tokens};
 use steadfast_providers_core::{
     ApiKey, Capabilities, ChatProvider, ChatRequest, ChatResponse, ChatStream, Message, ModelInfo,
     Usage,
 };
 use steadfast_streaming::{DecodedStream, WireFormat, decode_response};
 
-use crate::config::Config;
-use crate::prefill::{
-    CONTINUE_PROMPT, PrefillMode, TrimmedWhitespace, accepts_prefill, thinking_enabled,
-};
+use crate::config::AnthropicConfig;
+use crate::prefill::{PrefillMode, TrimmedWhitespace, accepts_prefill, thinking_enabled};
 use crate::wire;
 
 const KIND: Provider = Provider::Anthropic;
@@ -25,7 +24,7 @@ const KIND: Provider = Provider::Anthropic;
 /// The Anthropic Messages API as a [`ChatProvider`].
 ///
 /// Cheap to clone (the config and the HTTP client are shared). Every error it returns is
-/// classified by `steadfast-errors`, names this instance's [`Config::id`] and the model, and
+/// classified by `steadfast-errors`, names this instance's [`AnthropicConfig::id`] and the model, and
 /// never contains the API key.
 ///
 /// The request body, from a [`ChatRequest`]:
@@ -36,7 +35,7 @@ const KIND: Provider = Provider::Anthropic;
 ///   become `tool_result` blocks (`tool_use_id`), first in their user turn;
 /// - images become `image` blocks with a `url` source, or a `base64` source from a
 ///   `data:…;base64,` URL;
-/// - `max_tokens` (default [`Config::default_max_tokens`]), `temperature`, `top_p`,
+/// - `max_tokens` (default [`AnthropicConfig::default_max_tokens`]), `temperature`, `top_p`,
 ///   `stop_sequences`, `tools` (`input_schema` = the parameters), `tool_choice`
 ///   (`auto` / `none` / `any` / `tool`); `response_format` of type `json_schema` (OpenAI's
 ///   shape or Anthropic's) becomes `output_config.format` — Anthropic has no schema-less
@@ -57,18 +56,18 @@ const KIND: Provider = Provider::Anthropic;
 ///   since Anthropic reports cache reads and writes beside the input tokens.
 #[derive(Debug, Clone)]
 pub struct AnthropicProvider {
-    config: Arc<Config>,
+    config: Arc<AnthropicConfig>,
     client: reqwest::Client,
 }
 
 impl AnthropicProvider {
     /// A provider with its own pooled client ([`default_client`]).
-    pub fn new(config: Config) -> AnthropicProvider {
+    pub fn new(config: AnthropicConfig) -> AnthropicProvider {
         AnthropicProvider::with_client(config, default_client())
     }
 
     /// A provider sharing `client` (and its connection pool) with others.
-    pub fn with_client(config: Config, client: reqwest::Client) -> AnthropicProvider {
+    pub fn with_client(config: AnthropicConfig, client: reqwest::Client) -> AnthropicProvider {
         AnthropicProvider {
             config: Arc::new(config),
             client,
@@ -76,7 +75,7 @@ impl AnthropicProvider {
     }
 
     /// Its configuration.
-    pub fn config(&self) -> &Config {
+    pub fn config(&self) -> &AnthropicConfig {
         &self.config
     }
 
@@ -112,7 +111,7 @@ impl AnthropicProvider {
             builder = builder.header(name.as_str(), value.as_str());
         }
         if let Some(key) = &self.config.api_key {
-            builder = builder.header("x-api-key", key_header(key).map_err(|e| caller.label(e))?);
+            builder = builder.header("x-api-key", caller.key_header(key)?);
         }
         Ok(builder.header("anthropic-version", self.config.api_version.as_str()))
     }
@@ -158,19 +157,6 @@ impl AnthropicProvider {
         };
         Ok((response, wire.trimmed))
     }
-}
-
-/// The `x-api-key` value, marked sensitive so that the HTTP stack never logs it.
-fn key_header(key: &ApiKey) -> Result<HeaderValue, ProviderError> {
-    let mut value = HeaderValue::from_str(key.expose()).map_err(|_| {
-        ProviderError::new(
-            ErrorKind::Auth,
-            KIND.as_str(),
-            "the configured API key is not a valid header value",
-        )
-    })?;
-    value.set_sensitive(true);
-    Ok(value)
 }
 
 /// Sends, waiting at most `timeout` for the response headers.
@@ -227,8 +213,8 @@ impl ChatProvider for AnthropicProvider {
         }
     }
 
-    fn models(&self) -> Vec<ModelInfo> {
-        self.config.models.clone()
+    fn models(&self) -> &[ModelInfo] {
+        &self.config.models
     }
 
     fn cost(&self, model: &str, usage: &Usage) -> Option<f64> {
@@ -279,11 +265,22 @@ impl ChatProvider for AnthropicProvider {
     /// Exact (a prefill of `partial`) where [`continues_exactly`](Self::continues_exactly);
     /// otherwise a best effort: `partial` as an assistant turn, then a user turn asking to
     /// continue without repeating ([`CONTINUE_PROMPT`]).
+    ///
+    /// Either way `max_tokens` (the request's, or
+    /// [`default_max_tokens`](AnthropicConfig::default_max_tokens) when it sets none) is
+    /// reduced by an estimate of the tokens in `partial`, as
+    /// [`ChatRequest::continued_from`] documents, so the whole answer stays within it.
     fn continuation(&self, request: &ChatRequest, partial: &str) -> Option<ChatRequest> {
         if partial.is_empty() {
             return Some(request.clone());
         }
         let mut next = request.continued_from(partial);
+        if request.max_tokens.is_none() {
+            next.max_tokens = Some(remaining_max_tokens(
+                self.config.default_max_tokens,
+                partial,
+            ));
+        }
         if !self.continues_exactly(request) {
             next.messages.push(Message::user(CONTINUE_PROMPT));
         }

@@ -15,9 +15,9 @@
 //!   deep, so `extra.output_config` adds to the mapped one).
 
 use serde_json::{Map, Value, json};
-use steadfast_providers_core::{ChatRequest, ContentPart, Message, Role, ToolChoice};
+use steadfast_providers_core::{ChatRequest, ContentPart, Message, Role, ToolChoice, json_float};
 
-use crate::config::Config;
+use crate::config::AnthropicConfig;
 
 /// A request body and what was trimmed from its prefill.
 #[derive(Debug)]
@@ -28,7 +28,11 @@ pub(crate) struct Wire {
 }
 
 /// Builds the body of `POST /v1/messages`; an error names what the API could not accept.
-pub(crate) fn build(request: &ChatRequest, config: &Config, stream: bool) -> Result<Wire, String> {
+pub(crate) fn build(
+    request: &ChatRequest,
+    config: &AnthropicConfig,
+    stream: bool,
+) -> Result<Wire, String> {
     if request.model.trim().is_empty() {
         return Err("the request names no model".to_owned());
     }
@@ -81,10 +85,10 @@ pub(crate) fn build(request: &ChatRequest, config: &Config, stream: bool) -> Res
         ),
     );
     if let Some(t) = request.temperature {
-        body.insert("temperature".into(), float(t));
+        body.insert("temperature".into(), json_float(t));
     }
     if let Some(p) = request.top_p {
-        body.insert("top_p".into(), float(p));
+        body.insert("top_p".into(), json_float(p));
     }
     if !request.stop.is_empty() {
         body.insert("stop_sequences".into(), json!(request.stop));
@@ -127,15 +131,6 @@ pub(crate) fn build(request: &ChatRequest, config: &Config, stream: bool) -> Res
     })
 }
 
-/// An `f32` as the JSON number it reads as (`0.2`, not `0.20000000298023224`).
-pub(crate) fn float(x: f32) -> Value {
-    x.to_string()
-        .parse::<f64>()
-        .ok()
-        .and_then(serde_json::Number::from_f64)
-        .map_or(Value::Null, Value::Number)
-}
-
 /// A message's role on the wire and its content blocks.
 fn convert(message: &Message) -> Result<(&'static str, Vec<Value>), String> {
     let mut blocks = Vec::new();
@@ -143,21 +138,7 @@ fn convert(message: &Message) -> Result<(&'static str, Vec<Value>), String> {
         Role::Assistant => {
             blocks.extend(content_blocks(&message.content)?);
             for call in &message.tool_calls {
-                let input = match call.parsed_arguments() {
-                    Ok(v @ Value::Object(_)) => v,
-                    Ok(_) => {
-                        return Err(format!(
-                            "the arguments of tool call `{}` are not a JSON object",
-                            call.id
-                        ));
-                    }
-                    Err(e) => {
-                        return Err(format!(
-                            "the arguments of tool call `{}` are not JSON: {e}",
-                            call.id
-                        ));
-                    }
-                };
+                let input = call.object_arguments()?;
                 blocks.push(json!({
                     "type": "tool_use",
                     "id": call.id,
@@ -301,7 +282,7 @@ mod tests {
     use steadfast_providers_core::{Tool, ToolCall};
 
     fn body(request: &ChatRequest) -> Wire {
-        build(request, &Config::default(), false).unwrap()
+        build(request, &AnthropicConfig::default(), false).unwrap()
     }
 
     #[test]
@@ -401,7 +382,14 @@ mod tests {
         bad.content.push(ContentPart::Image {
             url: "data:image/png,%00".into(),
         });
-        assert!(build(&ChatRequest::new("m", vec![bad]), &Config::default(), false).is_err());
+        assert!(
+            build(
+                &ChatRequest::new("m", vec![bad]),
+                &AnthropicConfig::default(),
+                false
+            )
+            .is_err()
+        );
     }
 
     #[test]
@@ -441,6 +429,6 @@ mod tests {
             arguments: "{not json".into(),
         });
         let req = ChatRequest::new("m", vec![Message::user("x"), a]);
-        assert!(build(&req, &Config::default(), false).is_err());
+        assert!(build(&req, &AnthropicConfig::default(), false).is_err());
     }
 }

@@ -8,7 +8,9 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use serde_json::json;
 use steadfast_errors::ErrorKind;
-use steadfast_providers_anthropic::{AnthropicProvider, CONTINUE_PROMPT, Config, PrefillMode};
+use steadfast_providers_anthropic::{
+    AnthropicConfig, AnthropicProvider, CONTINUE_PROMPT, DEFAULT_MAX_TOKENS, PrefillMode,
+};
 use steadfast_providers_core::{
     ApiKey, ChatProvider, ChatRequest, ContentPart, FinishReason, Message, ModelInfo, Pricing,
     StreamEvent, Tool, ToolCall, ToolChoice, Usage,
@@ -21,11 +23,11 @@ use common::{fixture, respond, sse};
 const KEY: &str = "sk-ant-api03-test-key-0123456789";
 
 fn provider(server: &MockServer) -> AnthropicProvider {
-    AnthropicProvider::new(Config {
+    AnthropicProvider::new(AnthropicConfig {
         id: "claude-primary".into(),
         base_url: server.uri(),
         api_key: Some(ApiKey::new(KEY)),
-        ..Config::default()
+        ..AnthropicConfig::default()
     })
 }
 
@@ -335,9 +337,9 @@ async fn models_without_prefill_get_a_best_effort_continuation() {
         json!({"type": "enabled", "budget_tokens": 1024}),
     );
     assert!(!claude.continues_exactly(&thinking));
-    let never = AnthropicProvider::new(Config {
+    let never = AnthropicProvider::new(AnthropicConfig {
         prefill: PrefillMode::Never,
-        ..Config::default()
+        ..AnthropicConfig::default()
     });
     assert!(!never.capabilities().prefill);
     let plain = ChatRequest::new("claude-sonnet-4-5", vec![Message::user("x")]);
@@ -383,7 +385,7 @@ async fn a_slow_answer_times_out_with_the_request_timeout() {
         )
         .mount(&server)
         .await;
-    let claude = AnthropicProvider::new(Config {
+    let claude = AnthropicProvider::new(AnthropicConfig {
         timeout: Duration::from_secs(30),
         ..provider(&server).config().clone()
     });
@@ -414,7 +416,7 @@ async fn a_slow_answer_times_out_with_the_request_timeout() {
 
 #[tokio::test]
 async fn cost_prices_cache_reads_and_writes_beside_the_input() {
-    let claude = AnthropicProvider::new(Config {
+    let claude = AnthropicProvider::new(AnthropicConfig {
         models: vec![ModelInfo {
             id: "claude-sonnet-4-5".into(),
             context_window: Some(200_000),
@@ -424,7 +426,7 @@ async fn cost_prices_cache_reads_and_writes_beside_the_input() {
                 ..Pricing::per_million(3.0, 15.0)
             }),
         }],
-        ..Config::default()
+        ..AnthropicConfig::default()
     });
     // Fixture 01: input 12, cache write 1024, cache read 4096, output 14.
     let usage = Usage {
@@ -462,4 +464,20 @@ async fn invalid_requests_are_refused_before_sending() {
         (err.provider(), err.model()),
         ("claude-primary", Some("claude-sonnet-4-5"))
     );
+}
+
+#[test]
+fn a_continuation_asks_only_for_the_tokens_still_owed() {
+    let claude = AnthropicProvider::new(AnthropicConfig::default());
+    // 40 characters delivered: an estimated 10 tokens, on both resume paths.
+    let delivered = "x".repeat(40);
+    for model in ["claude-sonnet-4-5", "claude-opus-4-6"] {
+        let asked = ChatRequest::new(model, vec![Message::user("Count")]).with_max_tokens(100);
+        let next = claude.continuation(&asked, &delivered).unwrap();
+        assert_eq!(next.max_tokens, Some(90), "{model}");
+        // No limit in the request: the configured default is what the answer was held to.
+        let unlimited = ChatRequest::new(model, vec![Message::user("Count")]);
+        let next = claude.continuation(&unlimited, &delivered).unwrap();
+        assert_eq!(next.max_tokens, Some(DEFAULT_MAX_TOKENS - 10), "{model}");
+    }
 }

@@ -7,7 +7,7 @@ mod common;
 use futures_util::StreamExt;
 use serde_json::Value;
 use steadfast_errors::ErrorKind;
-use steadfast_providers_anthropic::{AnthropicProvider, Config};
+use steadfast_providers_anthropic::{AnthropicConfig, AnthropicProvider};
 use steadfast_providers_core::{ApiKey, ChatProvider, ChatRequest, Message};
 use steadfast_streaming::StreamState;
 use wiremock::matchers::{method, path};
@@ -25,11 +25,11 @@ async fn serve(f: &common::Fixture) -> (MockServer, AnthropicProvider) {
         .respond_with(respond(f))
         .mount(&server)
         .await;
-    let provider = AnthropicProvider::new(Config {
+    let provider = AnthropicProvider::new(AnthropicConfig {
         id: ID.into(),
         base_url: server.uri(),
         api_key: Some(ApiKey::new("sk-ant-fixture-key")),
-        ..Config::default()
+        ..AnthropicConfig::default()
     });
     (server, provider)
 }
@@ -193,10 +193,10 @@ async fn a_refused_connection_is_a_labelled_network_error() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     drop(listener);
-    let provider = AnthropicProvider::new(Config {
+    let provider = AnthropicProvider::new(AnthropicConfig {
         id: ID.into(),
         base_url: format!("http://{addr}"),
-        ..Config::default()
+        ..AnthropicConfig::default()
     });
     let err = provider.chat(&request()).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Network, "{err}");

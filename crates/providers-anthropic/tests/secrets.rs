@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 
 use futures_util::StreamExt;
 use serde_json::json;
-use steadfast_providers_anthropic::{AnthropicProvider, Config};
+use steadfast_providers_anthropic::{AnthropicConfig, AnthropicProvider};
 use steadfast_providers_core::{ApiKey, ChatProvider, ChatRequest, ContentPart, Message};
 use wiremock::matchers::{header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -93,11 +93,11 @@ async fn the_key_appears_in_no_log_error_or_debug_output() {
         .mount(&server)
         .await;
 
-    let config = Config {
+    let config = AnthropicConfig {
         id: "claude-primary".into(),
         base_url: server.uri(),
         api_key: Some(ApiKey::new(KEY)),
-        ..Config::default()
+        ..AnthropicConfig::default()
     };
     let provider = AnthropicProvider::new(config.clone());
     let mut errors = Vec::new();
@@ -142,7 +142,7 @@ async fn the_key_appears_in_no_log_error_or_debug_output() {
             .await
             .unwrap_err(),
     );
-    let closed = AnthropicProvider::new(Config {
+    let closed = AnthropicProvider::new(AnthropicConfig {
         base_url: "http://127.0.0.1:9".into(),
         ..config.clone()
     });

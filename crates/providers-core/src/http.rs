@@ -49,9 +49,24 @@ impl Caller<'_> {
             err.with_model(self.model.to_owned())
         };
         match self.key {
-            Some(k) if !k.is_empty() => err.redacting(k.expose()),
+            Some(k) if !k.is_empty() => err.redact_secret(k.expose()),
             _ => err,
         }
+    }
+
+    /// `key` as a header value marked sensitive, so that the HTTP stack never logs it (for
+    /// APIs that take the key in their own header, such as `x-api-key`). A key that cannot be
+    /// a header value is a labelled `auth` error that does not show it.
+    pub fn key_header(&self, key: &ApiKey) -> Result<reqwest::header::HeaderValue, ProviderError> {
+        let mut value = reqwest::header::HeaderValue::from_str(key.expose()).map_err(|_| {
+            self.label(ProviderError::new(
+                ErrorKind::Auth,
+                self.kind.as_str(),
+                "the configured API key is not a valid header value",
+            ))
+        })?;
+        value.set_sensitive(true);
+        Ok(value)
     }
 
     /// Sends `request`; a transport failure or a non-2xx response becomes a classified error.

@@ -13,6 +13,7 @@
 //! `ProviderError`.
 
 pub mod http;
+pub mod resume;
 
 mod finish;
 mod key;
@@ -33,7 +34,8 @@ pub use media::{
 pub use pricing::Pricing;
 pub use provider::{Capabilities, ChatProvider, ChatStream, ModelInfo};
 pub use request::{
-    ChatRequest, ContentPart, Message, Role, Tool, ToolChoice, merge_extra, parse_data_url,
+    ChatRequest, ContentPart, Message, Role, Tool, ToolChoice, json_float, merge_extra,
+    parse_data_url,
 };
 pub use response::ChatResponse;
 pub use stream::{StreamEvent, ToolCall, ToolCallDelta};

@@ -42,6 +42,21 @@ pub struct ModelInfo {
     pub pricing: Option<Pricing>,
 }
 
+impl ModelInfo {
+    /// The entry for the model `id` in `models`, if there is one.
+    ///
+    /// ```
+    /// use steadfast_providers_core::{ModelInfo, Pricing};
+    ///
+    /// let models = [ModelInfo { id: "m".into(), context_window: Some(8192), pricing: Some(Pricing::per_million(1.0, 2.0)) }];
+    /// assert_eq!(ModelInfo::find(&models, "m").and_then(|m| m.context_window), Some(8192));
+    /// assert!(ModelInfo::find(&models, "other").is_none());
+    /// ```
+    pub fn find<'a>(models: &'a [ModelInfo], id: &str) -> Option<&'a ModelInfo> {
+        models.iter().find(|m| m.id == id)
+    }
+}
+
 /// A chat provider: OpenAI, Anthropic, Ollama, Gemini, a mock…
 ///
 /// Object-safe (`Arc<dyn ChatProvider>`) so that routers hold providers of every kind side
@@ -58,17 +73,16 @@ pub trait ChatProvider: Send + Sync + fmt::Debug {
     /// What it can do.
     fn capabilities(&self) -> Capabilities;
 
-    /// The models it is configured with (empty: whatever the caller names).
-    fn models(&self) -> Vec<ModelInfo> {
-        Vec::new()
+    /// The models it is configured with (empty: whatever the caller names). Borrowed, so
+    /// that a router may consult it on every call without copying.
+    fn models(&self) -> &[ModelInfo] {
+        &[]
     }
 
-    /// The prices of `model`, when known.
+    /// The prices of `model`, when known: by default those of its [`models`](Self::models)
+    /// entry.
     fn pricing(&self, model: &str) -> Option<Pricing> {
-        self.models()
-            .into_iter()
-            .find(|m| m.id == model)
-            .and_then(|m| m.pricing)
+        ModelInfo::find(self.models(), model).and_then(|m| m.pricing)
     }
 
     /// The cost of `usage` on `model` in USD, in this provider's usage semantics.

@@ -211,8 +211,26 @@ impl ChatRequest {
     /// assistant message (merged into one if the conversation already ends with one). This is
     /// the natural resume hook of providers that accept an assistant prefix (Anthropic's
     /// prefill, DeepSeek's prefix completion, llama.cpp).
+    ///
+    /// A [`max_tokens`](Self::max_tokens) limit is reduced by an estimate of the tokens in
+    /// `partial` (characters / 4, rounded up; at least 1 is left), so that the delivered text
+    /// and its continuation together stay within what was asked; see
+    /// [`resume::remaining_max_tokens`](crate::resume::remaining_max_tokens). A request
+    /// without a limit keeps none.
+    ///
+    /// ```
+    /// use steadfast_providers_core::{ChatRequest, Message};
+    ///
+    /// let asked = ChatRequest::new("m", vec![Message::user("Count to 50")]).with_max_tokens(100);
+    /// let next = asked.continued_from("1, 2, 3, 4, 5, ");
+    /// assert_eq!(next.messages.len(), 2);
+    /// assert_eq!(next.max_tokens, Some(96));
+    /// ```
     pub fn continued_from(&self, partial: &str) -> ChatRequest {
         let mut req = self.clone();
+        req.max_tokens = self
+            .max_tokens
+            .map(|max| crate::resume::remaining_max_tokens(max, partial));
         match req.messages.last_mut() {
             Some(last) if last.role == Role::Assistant && last.tool_calls.is_empty() => {
                 last.content.push(ContentPart::Text {
@@ -223,6 +241,23 @@ impl ChatRequest {
         }
         req
     }
+}
+
+/// An `f32` (a temperature, a `top_p`) as the JSON number it reads as: `0.2`, not the
+/// `0.20000000298023224` a plain `f64` conversion gives.
+///
+/// ```
+/// use steadfast_providers_core::json_float;
+///
+/// assert_eq!(json_float(0.2).to_string(), "0.2");
+/// assert!(json_float(f32::NAN).is_null());
+/// ```
+pub fn json_float(x: f32) -> Value {
+    x.to_string()
+        .parse::<f64>()
+        .ok()
+        .and_then(serde_json::Number::from_f64)
+        .map_or(Value::Null, Value::Number)
 }
 
 /// Merges [`ChatRequest::extra`] into a wire body: for each key, an object merges one level
@@ -278,4 +313,32 @@ pub fn parse_data_url(url: &str) -> Option<Result<(&str, &str), String>> {
         media_type
     };
     Some(Ok((media_type, data)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_continuation_asks_only_for_the_tokens_still_owed() {
+        let request = ChatRequest::new("m", vec![Message::user("Count")]).with_max_tokens(100);
+        // 41 characters delivered: an estimated 11 tokens (41 / 4, rounded up).
+        let next = request.continued_from(&"x".repeat(41));
+        assert_eq!(next.max_tokens, Some(89));
+        // A second resume counts only what the second partial adds.
+        assert_eq!(next.continued_from("abcd").max_tokens, Some(88));
+        // Far more delivered than asked: at least one token is still asked for.
+        assert_eq!(
+            request.continued_from(&"x".repeat(10_000)).max_tokens,
+            Some(1)
+        );
+        // Characters, not bytes: four multi-byte characters are one token.
+        assert_eq!(request.continued_from("éééé").max_tokens, Some(99));
+    }
+
+    #[test]
+    fn a_continuation_without_a_limit_stays_without_one() {
+        let request = ChatRequest::new("m", vec![Message::user("Count")]);
+        assert_eq!(request.continued_from("one two").max_tokens, None);
+    }
 }

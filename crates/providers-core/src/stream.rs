@@ -90,4 +90,32 @@ impl ToolCall {
         }
         serde_json::from_str(&self.arguments)
     }
+
+    /// The arguments as the JSON object that APIs taking structured tool input require
+    /// (Anthropic's `tool_use.input`, Gemini's `functionCall.args`); empty text is `{}`. The
+    /// error, ready for an `invalid_request` refusal before anything is sent, names the call
+    /// and says whether the text is not JSON or JSON that is not an object.
+    ///
+    /// ```
+    /// use steadfast_providers_core::ToolCall;
+    ///
+    /// let call = |arguments: &str| ToolCall { id: "call_1".into(), name: "f".into(), arguments: arguments.into() };
+    /// assert_eq!(call(r#"{"city":"Paris"}"#).object_arguments().unwrap()["city"], "Paris");
+    /// assert!(call("").object_arguments().unwrap().is_empty());
+    /// assert_eq!(call("[1]").object_arguments().unwrap_err(), "the arguments of tool call `call_1` are not a JSON object");
+    /// assert!(call("{").object_arguments().unwrap_err().starts_with("the arguments of tool call `call_1` are not JSON: "));
+    /// ```
+    pub fn object_arguments(&self) -> Result<serde_json::Map<String, serde_json::Value>, String> {
+        match self.parsed_arguments() {
+            Ok(serde_json::Value::Object(map)) => Ok(map),
+            Ok(_) => Err(format!(
+                "the arguments of tool call `{}` are not a JSON object",
+                self.id
+            )),
+            Err(e) => Err(format!(
+                "the arguments of tool call `{}` are not JSON: {e}",
+                self.id
+            )),
+        }
+    }
 }

@@ -1,4 +1,4 @@
-//! `Config`: where the Gemini API is, the key, timeouts, models and their prices.
+//! `GeminiConfig`: where the Gemini API is, the key, timeouts, models and their prices.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -21,10 +21,10 @@ pub const DEFAULT_API_VERSION: &str = "v1beta";
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// The environment variables holding the API key, in the order they are read.
-pub const API_KEY_ENV: [&str; 2] = ["GEMINI_API_KEY", "GOOGLE_API_KEY"];
+pub const API_KEY_VARS: &[&str] = &["GEMINI_API_KEY", "GOOGLE_API_KEY"];
 
 /// The placeholder `thoughtSignature` Google documents for function calls whose real
-/// signature was not kept (see [`Config::thought_signature_placeholder`]).
+/// signature was not kept (see [`GeminiConfig::thought_signature_placeholder`]).
 pub const SKIP_THOUGHT_SIGNATURE: &str = "skip_thought_signature_validator";
 
 /// How a [`GeminiProvider`](crate::GeminiProvider) reaches the API.
@@ -35,10 +35,10 @@ pub const SKIP_THOUGHT_SIGNATURE: &str = "skip_thought_signature_validator";
 /// sent only in the `x-goog-api-key` header, never in a URL.
 ///
 /// ```
-/// use steadfast_providers_gemini::{Config, ContinueStyle};
+/// use steadfast_providers_gemini::{GeminiConfig, ContinueStyle};
 /// use steadfast_providers_core::{ModelInfo, Pricing};
 ///
-/// let config = Config {
+/// let config = GeminiConfig {
 ///     id: "gemini-flash".into(),
 ///     models: vec![ModelInfo {
 ///         id: "gemini-2.5-flash".into(),
@@ -48,16 +48,16 @@ pub const SKIP_THOUGHT_SIGNATURE: &str = "skip_thought_signature_validator";
 ///             ..Pricing::per_million(0.30, 2.50)
 ///         }),
 ///     }],
-///     ..Config::from_env()
+///     ..GeminiConfig::from_env()
 /// };
 /// assert_eq!(config.continue_style, ContinueStyle::Auto);
 ///
-/// let from_file: Config = serde_json::from_str(r#"{"timeout": 45000}"#).unwrap();
+/// let from_file: GeminiConfig = serde_json::from_str(r#"{"timeout": 45000}"#).unwrap();
 /// assert_eq!(from_file.timeout, std::time::Duration::from_secs(45));
 /// ```
 #[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
-pub struct Config {
+pub struct GeminiConfig {
     /// This instance's id, shown in every error and log line. Default `"gemini"`.
     pub id: String,
     /// The API's base URL, without the version. Default [`DEFAULT_BASE_URL`].
@@ -92,9 +92,9 @@ pub struct Config {
     pub headers: BTreeMap<String, String>,
 }
 
-impl Default for Config {
+impl Default for GeminiConfig {
     fn default() -> Self {
-        Config {
+        GeminiConfig {
             id: "gemini".to_owned(),
             base_url: DEFAULT_BASE_URL.to_owned(),
             api_key: None,
@@ -114,20 +114,20 @@ impl Default for Config {
     }
 }
 
-impl Config {
+impl GeminiConfig {
     /// The defaults, with the key from `GEMINI_API_KEY`, or `GOOGLE_API_KEY` when the first
     /// is unset or empty. The value is never logged.
-    pub fn from_env() -> Config {
-        Config {
-            api_key: ApiKey::from_env(&API_KEY_ENV),
-            ..Config::default()
+    pub fn from_env() -> GeminiConfig {
+        GeminiConfig {
+            api_key: ApiKey::from_env(API_KEY_VARS),
+            ..GeminiConfig::default()
         }
     }
 }
 
-impl fmt::Debug for Config {
+impl fmt::Debug for GeminiConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Config")
+        f.debug_struct("GeminiConfig")
             .field("id", &self.id)
             .field("base_url", &self.base_url)
             .field("api_key", &self.api_key)

@@ -32,7 +32,7 @@
 //! ```
 //! use steadfast_errors::ErrorKind;
 //! use steadfast_providers_core::{ApiKey, ChatProvider, ChatRequest, Message};
-//! use steadfast_providers_gemini::{Config, GeminiProvider};
+//! use steadfast_providers_gemini::{GeminiConfig, GeminiProvider};
 //! use wiremock::matchers::{header, method, path};
 //! use wiremock::{Mock, MockServer, ResponseTemplate};
 //!
@@ -61,10 +61,10 @@
 //!         .mount(&server)
 //!         .await;
 //!
-//!     let gemini = GeminiProvider::new(Config {
+//!     let gemini = GeminiProvider::new(GeminiConfig {
 //!         base_url: server.uri(),
 //!         api_key: Some(ApiKey::new("AIza-test")),
-//!         ..Config::from_env()
+//!         ..GeminiConfig::from_env()
 //!     });
 //!     let question = vec![Message::user("Capital of France?")];
 //!     let answer = gemini
@@ -90,8 +90,10 @@ mod provider;
 mod wire;
 
 pub use config::{
-    API_KEY_ENV, Config, DEFAULT_API_VERSION, DEFAULT_BASE_URL, DEFAULT_TIMEOUT,
+    API_KEY_VARS, DEFAULT_API_VERSION, DEFAULT_BASE_URL, DEFAULT_TIMEOUT, GeminiConfig,
     SKIP_THOUGHT_SIGNATURE,
 };
 pub use provider::GeminiProvider;
-pub use resume::{CONTINUE_PROMPT, ContinueStyle, accepts_model_turn};
+pub use resume::{ContinueStyle, accepts_model_turn};
+#[doc(no_inline)]
+pub use steadfast_providers_core::resume::CONTINUE_PROMPT;

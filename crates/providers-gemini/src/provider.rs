@@ -5,17 +5,17 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use futures_util::StreamExt;
-use reqwest::header::{CONTENT_TYPE, HeaderValue};
+use reqwest::header::CONTENT_TYPE;
 use steadfast_errors::{ErrorKind, Provider, ProviderError, Transport, classify};
 use steadfast_providers_core::http::{Caller, default_client, join_url};
+use steadfast_providers_core::resume::CONTINUE_PROMPT;
 use steadfast_providers_core::{
-    ApiKey, Capabilities, ChatProvider, ChatRequest, ChatResponse, ChatStream, Message, ModelInfo,
-    Usage,
+    Capabilities, ChatProvider, ChatRequest, ChatResponse, ChatStream, Message, ModelInfo, Usage,
 };
 use steadfast_streaming::{DecodedStream, WireFormat, decode_response};
 
-use crate::config::Config;
-use crate::resume::{CONTINUE_PROMPT, ContinueStyle, accepts_model_turn};
+use crate::config::GeminiConfig;
+use crate::resume::{ContinueStyle, accepts_model_turn};
 use crate::wire;
 
 const KIND: Provider = Provider::Gemini;
@@ -23,7 +23,7 @@ const KIND: Provider = Provider::Gemini;
 /// The Gemini API as a [`ChatProvider`].
 ///
 /// Cheap to clone (the config and the HTTP client are shared). Every error it returns is
-/// classified by `steadfast-errors`, names this instance's [`Config::id`] and the model, and
+/// classified by `steadfast-errors`, names this instance's [`GeminiConfig::id`] and the model, and
 /// never contains the API key — which travels only in the `x-goog-api-key` header, never in
 /// a URL, so that no proxy log, redirect or error message can echo it.
 ///
@@ -33,7 +33,7 @@ const KIND: Provider = Provider::Gemini;
 ///   `systemInstruction`;
 /// - assistant tool calls become `functionCall` parts (`args` parsed from the arguments; the
 ///   first of each turn carries
-///   [`Config::thought_signature_placeholder`]); tool results become `functionResponse`
+///   [`GeminiConfig::thought_signature_placeholder`]); tool results become `functionResponse`
 ///   parts named after the call they answer (`response` is the result's JSON object, or
 ///   `{"result": …}`);
 /// - images become `inlineData` (from `data:…;base64,` URLs) or `fileData` (other URLs);
@@ -57,18 +57,18 @@ const KIND: Provider = Provider::Gemini;
 ///   `promptTokenCount` includes cached tokens.
 #[derive(Debug, Clone)]
 pub struct GeminiProvider {
-    config: Arc<Config>,
+    config: Arc<GeminiConfig>,
     client: reqwest::Client,
 }
 
 impl GeminiProvider {
     /// A provider with its own pooled client ([`default_client`]).
-    pub fn new(config: Config) -> GeminiProvider {
+    pub fn new(config: GeminiConfig) -> GeminiProvider {
         GeminiProvider::with_client(config, default_client())
     }
 
     /// A provider sharing `client` (and its connection pool) with others.
-    pub fn with_client(config: Config, client: reqwest::Client) -> GeminiProvider {
+    pub fn with_client(config: GeminiConfig, client: reqwest::Client) -> GeminiProvider {
         GeminiProvider {
             config: Arc::new(config),
             client,
@@ -76,7 +76,7 @@ impl GeminiProvider {
     }
 
     /// Its configuration.
-    pub fn config(&self) -> &Config {
+    pub fn config(&self) -> &GeminiConfig {
         &self.config
     }
 
@@ -117,10 +117,7 @@ impl GeminiProvider {
             builder = builder.header(name.as_str(), value.as_str());
         }
         if let Some(key) = &self.config.api_key {
-            builder = builder.header(
-                "x-goog-api-key",
-                key_header(key).map_err(|e| caller.label(e))?,
-            );
+            builder = builder.header("x-goog-api-key", caller.key_header(key)?);
         }
         Ok(builder)
     }
@@ -170,19 +167,6 @@ impl GeminiProvider {
     }
 }
 
-/// The `x-goog-api-key` value, marked sensitive so that the HTTP stack never logs it.
-fn key_header(key: &ApiKey) -> Result<HeaderValue, ProviderError> {
-    let mut value = HeaderValue::from_str(key.expose()).map_err(|_| {
-        ProviderError::new(
-            ErrorKind::Auth,
-            KIND.as_str(),
-            "the configured API key is not a valid header value",
-        )
-    })?;
-    value.set_sensitive(true);
-    Ok(value)
-}
-
 #[async_trait]
 impl ChatProvider for GeminiProvider {
     fn id(&self) -> &str {
@@ -204,8 +188,8 @@ impl ChatProvider for GeminiProvider {
         }
     }
 
-    fn models(&self) -> Vec<ModelInfo> {
-        self.config.models.clone()
+    fn models(&self) -> &[ModelInfo] {
+        &self.config.models
     }
 
     fn cost(&self, model: &str, usage: &Usage) -> Option<f64> {

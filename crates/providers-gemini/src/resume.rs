@@ -12,7 +12,8 @@
 //! Newer models refuse a trailing model turn outright (`400 INVALID_ARGUMENT: Requests ending
 //! with a model turn are not supported.` — observed on `gemini-3.5-flash-lite` and
 //! `gemini-3.6-flash`). For those the continuation sends the delivered text as a model turn
-//! followed by a user turn asking to go on ([`CONTINUE_PROMPT`]). [`ContinueStyle::Auto`]
+//! followed by a user turn asking to go on
+//! ([`CONTINUE_PROMPT`](steadfast_providers_core::resume::CONTINUE_PROMPT)). [`ContinueStyle::Auto`]
 //! picks by model id ([`accepts_model_turn`]), and treats unknown ids as refusing, so that a
 //! resume never fails on a 400.
 
@@ -32,10 +33,6 @@ pub enum ContinueStyle {
     /// Always the delivered text as a model turn, then a user turn asking to continue.
     UserTurn,
 }
-
-/// The user turn that asks a model to go on with a cut answer.
-pub const CONTINUE_PROMPT: &str = "Your previous reply was cut off. Continue it exactly where \
-it stopped: do not repeat anything already written, and add no preamble.";
 
 /// Whether `model` accepts (and continues) a request ending with a `model` turn: the 1.x,
 /// 2.x, 3, 3.1 and 3.5 Flash families do; 3.5 Flash-Lite, 3.6 and unknown ids (including the

@@ -3,9 +3,9 @@
 use std::collections::HashMap;
 
 use serde_json::{Map, Value, json};
-use steadfast_providers_core::{ChatRequest, ContentPart, Message, Role, ToolChoice};
+use steadfast_providers_core::{ChatRequest, ContentPart, Message, Role, ToolChoice, json_float};
 
-use crate::config::Config;
+use crate::config::GeminiConfig;
 
 /// The URL path of `model` under the API version: `models/{model}` (a `models/` prefix in
 /// the id is accepted), or the id as given when it names another collection
@@ -32,7 +32,7 @@ pub(crate) fn model_path(model: &str) -> Result<String, String> {
 }
 
 /// Builds the body of `generateContent` / `streamGenerateContent`.
-pub(crate) fn build(request: &ChatRequest, config: &Config) -> Result<Value, String> {
+pub(crate) fn build(request: &ChatRequest, config: &GeminiConfig) -> Result<Value, String> {
     let mut system: Vec<String> = request.system.iter().cloned().collect();
     let mut names: HashMap<&str, &str> = HashMap::new();
     let mut turns: Vec<(&'static str, Vec<Value>)> = Vec::new();
@@ -122,10 +122,10 @@ pub(crate) fn build(request: &ChatRequest, config: &Config) -> Result<Value, Str
     }
     let mut generation = Map::new();
     if let Some(t) = request.temperature {
-        generation.insert("temperature".into(), float(t));
+        generation.insert("temperature".into(), json_float(t));
     }
     if let Some(p) = request.top_p {
-        generation.insert("topP".into(), float(p));
+        generation.insert("topP".into(), json_float(p));
     }
     if let Some(n) = request.max_tokens {
         generation.insert("maxOutputTokens".into(), json!(n));
@@ -146,24 +146,10 @@ pub(crate) fn build(request: &ChatRequest, config: &Config) -> Result<Value, Str
 fn model_parts(message: &Message) -> Result<Vec<Value>, String> {
     let mut parts = content_parts(&message.content)?;
     for call in &message.tool_calls {
-        let args = match call.parsed_arguments() {
-            Ok(v @ Value::Object(_)) => v,
-            Ok(_) => {
-                return Err(format!(
-                    "the arguments of tool call `{}` are not a JSON object",
-                    call.id
-                ));
-            }
-            Err(e) => {
-                return Err(format!(
-                    "the arguments of tool call `{}` are not JSON: {e}",
-                    call.id
-                ));
-            }
-        };
+        let args = call.object_arguments()?;
         let mut fc = Map::new();
         fc.insert("name".into(), json!(call.name));
-        fc.insert("args".into(), args);
+        fc.insert("args".into(), Value::Object(args));
         // Gemini ids are optional; steadfast uses the name as the id when Gemini sent none.
         if !call.id.is_empty() && call.id != call.name {
             fc.insert("id".into(), json!(call.id));
@@ -306,22 +292,13 @@ fn response_format(format: &Value, generation: &mut Map<String, Value>) {
     }
 }
 
-/// An `f32` as the JSON number it reads as (`0.2`, not `0.20000000298023224`).
-fn float(x: f32) -> Value {
-    x.to_string()
-        .parse::<f64>()
-        .ok()
-        .and_then(serde_json::Number::from_f64)
-        .map_or(Value::Null, Value::Number)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use steadfast_providers_core::{Tool, ToolCall};
 
     fn body(request: &ChatRequest) -> Value {
-        build(request, &Config::default()).unwrap()
+        build(request, &GeminiConfig::default()).unwrap()
     }
 
     #[test]
@@ -500,7 +477,7 @@ mod tests {
         bad.content.push(ContentPart::Image {
             url: "file:///etc/passwd".into(),
         });
-        assert!(build(&ChatRequest::new("m", vec![bad]), &Config::default()).is_err());
+        assert!(build(&ChatRequest::new("m", vec![bad]), &GeminiConfig::default()).is_err());
     }
 
     #[test]

@@ -13,7 +13,7 @@ use steadfast_providers_core::{
     ApiKey, ChatProvider, ChatRequest, ChatStream, ContentPart, FinishReason, Message, ModelInfo,
     Pricing, StreamEvent, Tool, ToolCall, ToolChoice, Usage,
 };
-use steadfast_providers_gemini::{CONTINUE_PROMPT, Config, ContinueStyle, GeminiProvider};
+use steadfast_providers_gemini::{CONTINUE_PROMPT, ContinueStyle, GeminiConfig, GeminiProvider};
 use steadfast_streaming::StreamState;
 use wiremock::matchers::{body_partial_json, header, method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -24,11 +24,11 @@ const KEY: &str = "AIzaSyTestKey-0123456789abcdefghijklmn";
 const ID: &str = "gemini-main";
 
 fn provider(server: &MockServer) -> GeminiProvider {
-    GeminiProvider::new(Config {
+    GeminiProvider::new(GeminiConfig {
         id: ID.into(),
         base_url: server.uri(),
         api_key: Some(ApiKey::new(KEY)),
-        ..Config::default()
+        ..GeminiConfig::default()
     })
 }
 
@@ -354,9 +354,9 @@ async fn resume_ends_with_a_model_turn_where_the_model_takes_one() {
     let (state, _) = drain(gemini.chat_stream(&next).await.unwrap()).await;
     assert!(state.is_complete());
 
-    let forced = GeminiProvider::new(Config {
+    let forced = GeminiProvider::new(GeminiConfig {
         continue_style: ContinueStyle::UserTurn,
-        ..Config::default()
+        ..GeminiConfig::default()
     });
     assert!(!forced.continues_in_model_turn(&flash));
 }
@@ -422,7 +422,7 @@ async fn a_slow_answer_times_out_with_the_request_timeout() {
 
 #[tokio::test]
 async fn cost_prices_cached_tokens_inside_the_input() {
-    let gemini = GeminiProvider::new(Config {
+    let gemini = GeminiProvider::new(GeminiConfig {
         models: vec![ModelInfo {
             id: "gemini-2.5-flash".into(),
             context_window: Some(1_048_576),
@@ -431,7 +431,7 @@ async fn cost_prices_cached_tokens_inside_the_input() {
                 ..Pricing::per_million(0.30, 2.50)
             }),
         }],
-        ..Config::default()
+        ..GeminiConfig::default()
     });
     // Stream fixture 06: promptTokenCount 4120 of which cachedContentTokenCount 4096.
     let usage = Usage {
@@ -465,5 +465,25 @@ async fn bad_model_ids_are_refused_before_sending() {
             .unwrap_err();
         assert_eq!(err.kind(), ErrorKind::InvalidRequest, "{model}");
         assert_eq!(err.provider(), ID);
+    }
+}
+
+#[test]
+fn a_continuation_asks_only_for_the_tokens_still_owed() {
+    let gemini = GeminiProvider::new(GeminiConfig::default());
+    // 40 characters delivered: an estimated 10 tokens, on both resume paths.
+    let delivered = "x".repeat(40);
+    for model in ["gemini-2.5-flash", "gemini-3.6-flash"] {
+        let asked = ChatRequest::new(model, vec![Message::user("Count")]).with_max_tokens(100);
+        let next = gemini.continuation(&asked, &delivered).unwrap();
+        assert_eq!(next.max_tokens, Some(90), "{model}");
+        let unlimited = ChatRequest::new(model, vec![Message::user("Count")]);
+        assert_eq!(
+            gemini
+                .continuation(&unlimited, &delivered)
+                .unwrap()
+                .max_tokens,
+            None
+        );
     }
 }

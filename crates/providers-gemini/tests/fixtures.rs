@@ -9,7 +9,7 @@ use futures_util::StreamExt;
 use serde_json::Value;
 use steadfast_errors::ErrorKind;
 use steadfast_providers_core::{ApiKey, ChatProvider, ChatRequest, Message, StreamEvent};
-use steadfast_providers_gemini::{Config, GeminiProvider};
+use steadfast_providers_gemini::{GeminiConfig, GeminiProvider};
 use steadfast_streaming::StreamState;
 use wiremock::matchers::method;
 use wiremock::{Mock, MockServer};
@@ -25,11 +25,11 @@ async fn serve(f: &common::Fixture) -> (MockServer, GeminiProvider) {
         .respond_with(respond(f))
         .mount(&server)
         .await;
-    let provider = GeminiProvider::new(Config {
+    let provider = GeminiProvider::new(GeminiConfig {
         id: ID.into(),
         base_url: server.uri(),
         api_key: Some(ApiKey::new("AIzaSyFixtureKey000000000000000000000000")),
-        ..Config::default()
+        ..GeminiConfig::default()
     });
     (server, provider)
 }
@@ -173,10 +173,10 @@ async fn a_refused_connection_is_a_labelled_network_error() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     drop(listener);
-    let provider = GeminiProvider::new(Config {
+    let provider = GeminiProvider::new(GeminiConfig {
         id: ID.into(),
         base_url: format!("http://{addr}"),
-        ..Config::default()
+        ..GeminiConfig::default()
     });
     let err = provider.chat_stream(&request()).await.err().unwrap();
     assert_eq!(err.kind(), ErrorKind::Network, "{err}");

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use futures_util::StreamExt;
 use serde_json::json;
 use steadfast_providers_core::{ApiKey, ChatProvider, ChatRequest, Message};
-use steadfast_providers_gemini::{Config, GeminiProvider};
+use steadfast_providers_gemini::{GeminiConfig, GeminiProvider};
 use wiremock::matchers::{header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -95,11 +95,11 @@ async fn the_key_appears_in_no_url_log_error_or_debug_output() {
         .mount(&server)
         .await;
 
-    let config = Config {
+    let config = GeminiConfig {
         id: "gemini-main".into(),
         base_url: server.uri(),
         api_key: Some(ApiKey::new(KEY)),
-        ..Config::default()
+        ..GeminiConfig::default()
     };
     let provider = GeminiProvider::new(config.clone());
     let mut errors = Vec::new();
@@ -137,7 +137,7 @@ async fn the_key_appears_in_no_url_log_error_or_debug_output() {
             .await
             .unwrap_err(),
     );
-    let closed = GeminiProvider::new(Config {
+    let closed = GeminiProvider::new(GeminiConfig {
         base_url: "http://127.0.0.1:9".into(),
         ..config.clone()
     });

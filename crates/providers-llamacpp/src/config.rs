@@ -12,10 +12,10 @@ use steadfast_streaming::Timeouts;
 use crate::template::{PromptFormatter, PromptTemplate};
 
 /// The environment variable naming the binary.
-pub const ENV_BIN: &str = "LLAMA_CPP_BIN";
+pub const BIN_VAR: &str = "LLAMA_CPP_BIN";
 
 /// The environment variable naming the GGUF model file.
-pub const ENV_MODEL: &str = "LLAMA_CPP_MODEL";
+pub const MODEL_VAR: &str = "LLAMA_CPP_MODEL";
 
 /// The binary run when none is configured.
 pub const DEFAULT_BINARY: &str = "llama-cli";
@@ -146,13 +146,13 @@ impl LlamaCppConfig {
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<OsString>) -> LlamaCppConfig {
         let mut config = LlamaCppConfig::default();
         let set = |name: &str| lookup(name).filter(|v| !v.is_empty());
-        config.binary = match set(ENV_BIN) {
+        config.binary = match set(BIN_VAR) {
             Some(bin) => PathBuf::from(bin),
             None => set("PATH")
                 .and_then(|path| find_on_path(&path, &PATH_CANDIDATES))
                 .unwrap_or_else(|| PathBuf::from(DEFAULT_BINARY)),
         };
-        if let Some(model) = set(ENV_MODEL) {
+        if let Some(model) = set(MODEL_VAR) {
             config.model_path = PathBuf::from(model);
         }
         config
@@ -164,11 +164,6 @@ impl LlamaCppConfig {
             Some(f) => f.as_ref(),
             None => &self.template,
         }
-    }
-
-    /// The configured entry for `model`, if any.
-    pub(crate) fn model(&self, model: &str) -> Option<&ModelInfo> {
-        self.models.iter().find(|m| m.id == model)
     }
 }
 

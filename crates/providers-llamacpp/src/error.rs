@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use steadfast_errors::{ErrorKind, MAX_MESSAGE_LEN, ProviderError};
 
-use crate::config::{ENV_BIN, ENV_MODEL};
+use crate::config::{BIN_VAR, MODEL_VAR};
 
 /// The provider name errors carry until they are labelled with the instance id.
 pub(crate) const NAME: &str = "llamacpp";
@@ -65,7 +65,7 @@ pub(crate) fn spawn_failed(binary: &Path, err: io::Error) -> ProviderError {
         io::ErrorKind::NotFound => (
             ErrorKind::NotFound,
             format!(
-                "llama.cpp binary `{shown}` not found: install llama.cpp, or set {ENV_BIN} \
+                "llama.cpp binary `{shown}` not found: install llama.cpp, or set {BIN_VAR} \
                  (or LlamaCppConfig::binary) to the llama-completion or llama-cli executable"
             ),
         ),
@@ -87,7 +87,7 @@ pub(crate) fn model_missing(model: &Path) -> ProviderError {
         ErrorKind::NotFound,
         NAME,
         format!(
-            "model file `{}` not found: set {ENV_MODEL} (or LlamaCppConfig::model_path) to a GGUF file",
+            "model file `{}` not found: set {MODEL_VAR} (or LlamaCppConfig::model_path) to a GGUF file",
             model.display()
         ),
     )

@@ -70,7 +70,7 @@
 //! # async fn main() {
 //! use std::os::unix::fs::PermissionsExt;
 //! use steadfast_providers_core::{ChatProvider, ChatRequest, Message};
-//! use steadfast_providers_llamacpp::{LlamaCpp, LlamaCppConfig};
+//! use steadfast_providers_llamacpp::{LlamaCppProvider, LlamaCppConfig};
 //!
 //! let dir = std::env::temp_dir().join(format!("llamacpp-doc-{}", std::process::id()));
 //! std::fs::create_dir_all(&dir).unwrap();
@@ -80,7 +80,7 @@
 //! let model = dir.join("model.gguf");
 //! std::fs::write(&model, b"GGUF").unwrap();
 //!
-//! let llama = LlamaCpp::new(LlamaCppConfig {
+//! let llama = LlamaCppProvider::new(LlamaCppConfig {
 //!     binary: fake,
 //!     model_path: model,
 //!     ..LlamaCppConfig::default()
@@ -108,8 +108,8 @@ mod provider;
 mod template;
 
 pub use config::{
-    DEFAULT_BINARY, DEFAULT_CLI_FLAGS, ENV_BIN, ENV_MODEL, LlamaCppConfig, PATH_CANDIDATES,
+    BIN_VAR, DEFAULT_BINARY, DEFAULT_CLI_FLAGS, LlamaCppConfig, MODEL_VAR, PATH_CANDIDATES,
 };
 pub use error::{STDERR_TAIL_BYTES, StderrTail};
-pub use provider::LlamaCpp;
+pub use provider::LlamaCppProvider;
 pub use template::{FormatFn, PromptFormatter, PromptTemplate};

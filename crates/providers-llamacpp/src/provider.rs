@@ -1,4 +1,4 @@
-//! `LlamaCpp`: the [`ChatProvider`] that runs a llama.cpp binary per request.
+//! `LlamaCppProvider`: the [`ChatProvider`] that runs a llama.cpp binary per request.
 
 use std::path::Path;
 
@@ -22,14 +22,14 @@ use crate::process::{self, Job, Label, PromptFile};
 /// streams its stdout. The process is killed and reaped when the call times out, writes too
 /// much, hits a stop sequence or is dropped.
 #[derive(Debug)]
-pub struct LlamaCpp {
+pub struct LlamaCppProvider {
     config: LlamaCppConfig,
 }
 
-impl LlamaCpp {
+impl LlamaCppProvider {
     /// A provider for `config`.
-    pub fn new(config: LlamaCppConfig) -> LlamaCpp {
-        LlamaCpp { config }
+    pub fn new(config: LlamaCppConfig) -> LlamaCppProvider {
+        LlamaCppProvider { config }
     }
 
     /// The configuration this provider was built with.
@@ -110,7 +110,7 @@ impl LlamaCpp {
 }
 
 #[async_trait]
-impl ChatProvider for LlamaCpp {
+impl ChatProvider for LlamaCppProvider {
     fn id(&self) -> &str {
         &self.config.id
     }
@@ -132,18 +132,13 @@ impl ChatProvider for LlamaCpp {
         }
     }
 
-    fn models(&self) -> Vec<ModelInfo> {
-        self.config.models.clone()
+    fn models(&self) -> &[ModelInfo] {
+        &self.config.models
     }
 
     /// A local run costs nothing per token unless prices are configured.
     fn cost(&self, model: &str, usage: &Usage) -> Option<f64> {
-        Some(
-            self.config
-                .model(model)
-                .and_then(|m| m.pricing)
-                .map_or(0.0, |p| p.cost(usage)),
-        )
+        Some(self.pricing(model).map_or(0.0, |p| p.cost(usage)))
     }
 
     async fn chat(&self, request: &ChatRequest) -> Result<ChatResponse, ProviderError> {

@@ -16,7 +16,7 @@ use steadfast_providers_core::{
     Tool,
 };
 use steadfast_providers_llamacpp::{
-    FormatFn, LlamaCpp, LlamaCppConfig, PromptFormatter, PromptTemplate, StderrTail,
+    FormatFn, LlamaCppConfig, LlamaCppProvider, PromptFormatter, PromptTemplate, StderrTail,
 };
 use steadfast_streaming::StreamState;
 
@@ -201,7 +201,7 @@ async fn chat_runs_the_binary_with_the_rendered_prompt_and_returns_its_answer() 
     let mut config = sandbox.config("llama-completion", REPLY);
     config.args = vec!["-ngl".into(), "0".into()];
     let model_path = config.model_path.clone();
-    let llama = LlamaCpp::new(config);
+    let llama = LlamaCppProvider::new(config);
 
     let mut req = request().with_system("Be kind.").with_max_tokens(32);
     req.temperature = Some(0.2);
@@ -259,7 +259,7 @@ async fn chat_runs_the_binary_with_the_rendered_prompt_and_returns_its_answer() 
 #[tokio::test]
 async fn a_stream_delivers_text_as_it_is_written_and_joins_split_characters() {
     let sandbox = Sandbox::new("slow");
-    let llama = LlamaCpp::new(sandbox.config("llama-completion", SLOW));
+    let llama = LlamaCppProvider::new(sandbox.config("llama-completion", SLOW));
     let mut stream = llama.chat_stream(&request()).await.unwrap();
 
     assert_eq!(
@@ -304,7 +304,7 @@ async fn a_stream_delivers_text_as_it_is_written_and_joins_split_characters() {
 #[tokio::test]
 async fn a_run_past_its_timeout_is_killed_and_reaped() {
     let sandbox = Sandbox::new("sleeper");
-    let llama = LlamaCpp::new(sandbox.config("llama-completion", SLEEPER));
+    let llama = LlamaCppProvider::new(sandbox.config("llama-completion", SLEEPER));
     let started = Instant::now();
     let err = llama
         .chat(&request().with_timeout(Duration::from_millis(300)))
@@ -326,7 +326,13 @@ async fn a_run_past_its_timeout_is_killed_and_reaped() {
     let sandbox = Sandbox::new("sleeper-stream");
     let mut config = sandbox.config("llama-completion", SLEEPER);
     config.timeout = Duration::from_millis(300);
-    let (state, _) = drain(LlamaCpp::new(config).chat_stream(&request()).await.unwrap()).await;
+    let (state, _) = drain(
+        LlamaCppProvider::new(config)
+            .chat_stream(&request())
+            .await
+            .unwrap(),
+    )
+    .await;
     let err = state.error().unwrap();
     assert_eq!(err.kind(), ErrorKind::Timeout);
     assert_eq!(err.provider(), ID);
@@ -336,7 +342,7 @@ async fn a_run_past_its_timeout_is_killed_and_reaped() {
 #[tokio::test]
 async fn a_stop_sequence_ends_the_answer_and_the_process() {
     let sandbox = Sandbox::new("stop");
-    let llama = LlamaCpp::new(sandbox.config("llama-completion", CHATTY));
+    let llama = LlamaCppProvider::new(sandbox.config("llama-completion", CHATTY));
     let mut req = request();
     req.stop = vec!["STOP".into()];
     let started = Instant::now();
@@ -351,7 +357,7 @@ async fn a_stop_sequence_ends_the_answer_and_the_process() {
 #[tokio::test]
 async fn dropping_a_stream_kills_the_process() {
     let sandbox = Sandbox::new("drop");
-    let llama = LlamaCpp::new(sandbox.config("llama-completion", CHATTY));
+    let llama = LlamaCppProvider::new(sandbox.config("llama-completion", CHATTY));
     let mut stream = llama.chat_stream(&request()).await.unwrap();
     assert!(matches!(
         stream.next().await,
@@ -374,7 +380,7 @@ async fn the_idle_timer_of_the_stream_ends_a_silent_run() {
     let sandbox = Sandbox::new("idle");
     let mut config = sandbox.config("llama-completion", CHATTY);
     config.stream.idle = Some(Duration::from_millis(300));
-    let llama = LlamaCpp::new(config);
+    let llama = LlamaCppProvider::new(config);
     let mut stream = llama.chat_stream(&request()).await.unwrap();
     let mut text = String::new();
     let err = loop {
@@ -399,7 +405,7 @@ async fn output_past_the_limit_is_a_protocol_error_and_the_process_is_killed() {
     let sandbox = Sandbox::new("flood");
     let mut config = sandbox.config("llama-completion", FLOOD);
     config.max_output_bytes = 64 * 1024;
-    let llama = LlamaCpp::new(config);
+    let llama = LlamaCppProvider::new(config);
 
     let (state, _) = drain(llama.chat_stream(&request()).await.unwrap()).await;
     let err = state.error().expect("the overflow error");
@@ -417,7 +423,7 @@ async fn output_past_the_limit_is_a_protocol_error_and_the_process_is_killed() {
 #[tokio::test]
 async fn a_failed_exit_carries_the_end_of_stderr() {
     let sandbox = Sandbox::new("crash");
-    let llama = LlamaCpp::new(sandbox.config("llama-completion", CRASH));
+    let llama = LlamaCppProvider::new(sandbox.config("llama-completion", CRASH));
     let err = llama.chat(&request()).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Server, "{err:?}");
     assert!(err.is_retryable());
@@ -472,7 +478,7 @@ async fn failed_exits_are_classified_by_what_stderr_says() {
     for (line, kind) in cases {
         let sandbox = Sandbox::new("classify");
         let body = format!("#!/bin/sh\necho \"{line}\" >&2\nexit 1\n");
-        let llama = LlamaCpp::new(sandbox.config("llama-completion", &body));
+        let llama = LlamaCppProvider::new(sandbox.config("llama-completion", &body));
         let err = llama.chat(&request()).await.unwrap_err();
         assert_eq!(err.kind(), kind, "{line}: {err}");
         assert!(
@@ -485,7 +491,7 @@ async fn failed_exits_are_classified_by_what_stderr_says() {
 #[tokio::test]
 async fn a_missing_binary_or_model_is_not_found_and_says_which() {
     let sandbox = Sandbox::new("missing");
-    let llama = LlamaCpp::new(LlamaCppConfig {
+    let llama = LlamaCppProvider::new(LlamaCppConfig {
         id: ID.into(),
         binary: sandbox.dir.join("llama-nowhere"),
         model_path: sandbox.model(),
@@ -501,7 +507,7 @@ async fn a_missing_binary_or_model_is_not_found_and_says_which() {
         ErrorKind::NotFound
     );
 
-    let on_path = LlamaCpp::new(LlamaCppConfig {
+    let on_path = LlamaCppProvider::new(LlamaCppConfig {
         binary: "steadfast-no-such-llama-binary".into(),
         ..LlamaCppConfig::default()
     });
@@ -513,7 +519,7 @@ async fn a_missing_binary_or_model_is_not_found_and_says_which() {
 
     let mut config = sandbox.config("llama-completion", REPLY);
     config.model_path = sandbox.dir.join("gone.gguf");
-    let llama = LlamaCpp::new(config);
+    let llama = LlamaCppProvider::new(config);
     let err = llama.chat(&request()).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::NotFound);
     assert!(err.message().contains("gone.gguf"), "{err}");
@@ -528,7 +534,7 @@ async fn a_missing_binary_or_model_is_not_found_and_says_which() {
 #[tokio::test]
 async fn tools_and_images_are_refused_as_missing_features() {
     let sandbox = Sandbox::new("features");
-    let llama = LlamaCpp::new(sandbox.config("llama-completion", REPLY));
+    let llama = LlamaCppProvider::new(sandbox.config("llama-completion", REPLY));
     assert!(!llama.capabilities().tools && !llama.capabilities().vision);
     let tools = request().with_tool(Tool {
         name: "f".into(),
@@ -559,21 +565,24 @@ async fn tools_and_images_are_refused_as_missing_features() {
 #[tokio::test]
 async fn health_check_runs_version_and_checks_the_model() {
     let sandbox = Sandbox::new("health");
-    let llama = LlamaCpp::new(sandbox.config("llama-completion", REPLY));
+    let llama = LlamaCppProvider::new(sandbox.config("llama-completion", REPLY));
     llama.health_check().await.unwrap();
     assert!(
         sandbox.file("args.txt").is_none(),
         "--version only, no generation"
     );
 
-    let crash = LlamaCpp::new(sandbox.config("crash", CRASH));
+    let crash = LlamaCppProvider::new(sandbox.config("crash", CRASH));
     let err = crash.health_check().await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Server);
     assert_eq!(err.provider(), ID);
 
     let mut config = sandbox.config("sleeper", SLEEPER);
     config.health_timeout = Duration::from_millis(300);
-    let err = LlamaCpp::new(config).health_check().await.unwrap_err();
+    let err = LlamaCppProvider::new(config)
+        .health_check()
+        .await
+        .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Timeout);
     assert!(!exists(sandbox.pid().await));
 }
@@ -581,7 +590,7 @@ async fn health_check_runs_version_and_checks_the_model() {
 #[tokio::test]
 async fn continuation_renders_an_open_assistant_turn() {
     let sandbox = Sandbox::new("resume");
-    let llama = LlamaCpp::new(sandbox.config("llama-completion", REPLY));
+    let llama = LlamaCppProvider::new(sandbox.config("llama-completion", REPLY));
     assert!(llama.capabilities().prefill);
     let next = llama.continuation(&request(), "Hello fr").unwrap();
     llama.chat(&next).await.unwrap();
@@ -596,7 +605,10 @@ async fn templates_and_custom_formatters_shape_the_prompt() {
     let sandbox = Sandbox::new("template");
     let mut config = sandbox.config("llama-completion", REPLY);
     config.template = PromptTemplate::Llama3;
-    LlamaCpp::new(config).chat(&request()).await.unwrap();
+    LlamaCppProvider::new(config)
+        .chat(&request())
+        .await
+        .unwrap();
     assert_eq!(
         sandbox.file("prompt.txt").unwrap(),
         "<|start_header_id|>user<|end_header_id|>\n\nSay hello.<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n\n"
@@ -617,14 +629,20 @@ async fn templates_and_custom_formatters_shape_the_prompt() {
     }
     let mut config = sandbox.config("llama-completion", REPLY);
     config.formatter = Some(Arc::new(Shouty));
-    let answer = LlamaCpp::new(config).chat(&request()).await.unwrap();
+    let answer = LlamaCppProvider::new(config)
+        .chat(&request())
+        .await
+        .unwrap();
     assert_eq!(sandbox.file("prompt.txt").unwrap(), "SAY: SAY HELLO.\n\n");
     assert_eq!(answer.text, "Hello from");
     assert_eq!(answer.finish_raw.as_deref(), Some("stop"));
 
     let mut config = sandbox.config("llama-completion", REPLY);
     config.formatter = Some(Arc::new(FormatFn(|_: &ChatRequest| "raw".to_owned())));
-    LlamaCpp::new(config).chat(&request()).await.unwrap();
+    LlamaCppProvider::new(config)
+        .chat(&request())
+        .await
+        .unwrap();
     assert_eq!(sandbox.file("prompt.txt").unwrap(), "raw\n");
 }
 
@@ -632,7 +650,7 @@ async fn templates_and_custom_formatters_shape_the_prompt() {
 async fn an_answer_without_the_end_marker_ends_by_length_or_exit() {
     let sandbox = Sandbox::new("limit");
     let body = "#!/bin/sh\nprintf 'cut short\\n\\n'\n";
-    let llama = LlamaCpp::new(sandbox.config("llama-completion", body));
+    let llama = LlamaCppProvider::new(sandbox.config("llama-completion", body));
     let answer = llama.chat(&request().with_max_tokens(2)).await.unwrap();
     assert_eq!(answer.text, "cut short");
     assert_eq!(answer.finish_reason, Some(FinishReason::Length));
@@ -667,7 +685,7 @@ async fn logs_name_the_run_but_never_the_prompt() {
     let _guard = tracing::subscriber::set_default(subscriber);
 
     let sandbox = Sandbox::new("logs");
-    let llama = LlamaCpp::new(sandbox.config("llama-completion", CRASH));
+    let llama = LlamaCppProvider::new(sandbox.config("llama-completion", CRASH));
     let secret = ChatRequest::new(MODEL, vec![Message::user("my PIN is 8675309-private")]);
     let err = llama.chat(&secret).await.unwrap_err();
     assert!(!format!("{err} {err:?}").contains("8675309"));

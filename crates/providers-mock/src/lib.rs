@@ -93,18 +93,21 @@
 //!     }
 //! }
 //! assert_eq!(state.text(), "t0 t1 t2"); // what came before the cut is delivered
-//! assert_eq!(state.error().unwrap().kind(), ErrorKind::Network);
+//! assert_eq!(state.error().unwrap().kind(), ErrorKind::StreamInterrupted);
 //! # }
 //! ```
 
+mod config;
 mod outcome;
+mod plan;
 mod reopen;
 mod scripted;
 mod server;
 mod text;
 
+pub use config::{ScriptedConfig, WhenExhausted};
 pub use outcome::{Outcome, StreamEnd};
 pub use reopen::ContinueOn;
-pub use scripted::{ScriptedConfig, ScriptedProvider, WhenExhausted};
+pub use scripted::ScriptedProvider;
 pub use server::{Continuation, Fault, FaultServer, RecordedRequest, ServerConfig};
 pub use text::{TokenAudit, token_answer};

@@ -6,101 +6,20 @@ use std::fmt;
 use std::future::Future;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::Duration;
 
 use async_trait::async_trait;
 use futures_util::StreamExt;
-use serde::{Deserialize, Serialize};
 use steadfast_errors::{ErrorKind, Provider, ProviderError};
 use steadfast_providers_core::{
-    Capabilities, ChatProvider, ChatRequest, ChatResponse, ChatStream, FinishReason, Message,
-    ModelInfo, Pricing, Role, StreamEvent, ToolCallDelta, Usage,
+    Capabilities, ChatProvider, ChatRequest, ChatResponse, ChatStream, ModelInfo, Pricing, Role,
+    StreamEvent, Usage,
 };
-use steadfast_streaming::{StreamState, Timeouts};
+use steadfast_streaming::StreamState;
 
+use crate::config::{ScriptedConfig, WhenExhausted};
 use crate::outcome::{Outcome, StreamEnd};
-use crate::text::{count_words, rest_after, word_chunks};
-
-/// What a [`ScriptedProvider`] does when its queue is empty and no closure is set.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-#[non_exhaustive]
-pub enum WhenExhausted {
-    /// The last outcome is done again (default): a script of one outcome answers forever.
-    #[default]
-    RepeatLast,
-    /// The call fails with an `unknown` error saying the script is exhausted, so a test
-    /// notices a call it did not expect.
-    Fail,
-}
-
-/// The configuration of a [`ScriptedProvider`]. It has no API key, base URL or environment
-/// variables: nothing leaves the process.
-///
-/// ```
-/// use std::time::Duration;
-/// use steadfast_errors::Provider;
-/// use steadfast_providers_mock::ScriptedConfig;
-///
-/// let config: ScriptedConfig = serde_json::from_str(
-///     r#"{"id": "anthropic-mock", "kind": "anthropic", "timeout": "30s",
-///         "stream_timeouts": {"idle": 5000}}"#,
-/// ).unwrap();
-/// assert_eq!(config.kind, Provider::Anthropic);
-/// assert_eq!(config.timeout, Some(Duration::from_secs(30)));
-/// assert!(config.capabilities.prefill); // resume is exact by default
-/// ```
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct ScriptedConfig {
-    /// The instance id shown in errors and stats. Default `"mock"`.
-    pub id: String,
-    /// The dialect it claims to speak (selects the cost semantics: Anthropic prices cache
-    /// reads apart). Default [`Provider::OpenAi`].
-    pub kind: Provider,
-    /// What it claims to support. Default: everything, `prefill` included, so that resumed
-    /// streams are exact.
-    pub capabilities: Capabilities,
-    /// The models it lists, with their prices. Default none (any model name is answered).
-    pub models: Vec<ModelInfo>,
-    /// The price of any model not in `models`. Default none.
-    pub pricing: Option<Pricing>,
-    /// What happens once the script is used up. Default [`WhenExhausted::RepeatLast`].
-    pub when_exhausted: WhenExhausted,
-    /// Whether [`continuation`](ChatProvider::continuation) offers a way to continue (the
-    /// partial answer as an assistant prefix). Default true.
-    pub resumable: bool,
-    /// The per-call timeout (a `timeout` error), overridden by [`ChatRequest::timeout`]. It
-    /// covers the whole of `chat`, and in `chat_stream` the wait before the stream opens.
-    /// Durations in files are milliseconds or strings like `"30s"`. Default none.
-    #[serde(with = "steadfast_errors::serde_duration::option")]
-    pub timeout: Option<Duration>,
-    /// The timers every stream is wrapped in (first byte, idle, total). Default none.
-    pub stream_timeouts: Timeouts,
-}
-
-impl Default for ScriptedConfig {
-    fn default() -> Self {
-        ScriptedConfig {
-            id: "mock".to_owned(),
-            kind: Provider::OpenAi,
-            capabilities: Capabilities {
-                streaming: true,
-                tools: true,
-                vision: true,
-                prefill: true,
-                json_mode: true,
-                reasoning: true,
-            },
-            models: Vec::new(),
-            pricing: None,
-            when_exhausted: WhenExhausted::RepeatLast,
-            resumable: true,
-            timeout: None,
-            stream_timeouts: Timeouts::default(),
-        }
-    }
-}
+use crate::plan::{self, Plan, Tail};
+use crate::text::{rest_after, word_chunks};
 
 type ScriptFn = Arc<dyn Fn(&ChatRequest, u32) -> Outcome + Send + Sync>;
 
@@ -162,20 +81,6 @@ impl fmt::Debug for ScriptedProvider {
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-/// How a planned stream ends after its events.
-enum Tail {
-    End,
-    Error(ProviderError),
-    Stall,
-}
-
-/// A resolved outcome: the events to stream and how the stream ends.
-struct Plan {
-    events: Vec<StreamEvent>,
-    tail: Tail,
-    pace: Option<Duration>,
 }
 
 impl ScriptedProvider {
@@ -401,68 +306,7 @@ impl ScriptedProvider {
             | Outcome::Error(_)
             | Outcome::ProviderError(_) => ChatResponse::default(),
         };
-        self.whole(start, response, request)
-    }
-
-    /// The events of a whole answer.
-    fn whole(&self, start: StreamEvent, r: ChatResponse, request: &ChatRequest) -> Plan {
-        let start = match start {
-            StreamEvent::Start { id, model } => StreamEvent::Start {
-                id: r.id.clone().or(id),
-                model: r.model.clone().or(model),
-            },
-            other => other,
-        };
-        let mut events = vec![start];
-        let texts: [(&str, MakeEvent); 3] = [
-            (&r.reasoning, |text| StreamEvent::ReasoningDelta { text }),
-            (&r.text, |text| StreamEvent::TextDelta { text }),
-            (&r.refusal, |text| StreamEvent::RefusalDelta { text }),
-        ];
-        let mut output = 0u64;
-        for (text, make) in texts {
-            for chunk in word_chunks(text) {
-                output += 1;
-                events.push(make(chunk));
-            }
-        }
-        for (index, call) in r.tool_calls.iter().enumerate() {
-            output += 1;
-            let mut mid = call.arguments.len() / 2;
-            while !call.arguments.is_char_boundary(mid) {
-                mid += 1;
-            }
-            let (head, tail) = call.arguments.split_at(mid);
-            events.push(StreamEvent::ToolCallDelta(ToolCallDelta {
-                index: index as u32,
-                id: Some(call.id.clone()),
-                name: Some(call.name.clone()),
-                arguments: head.to_owned(),
-            }));
-            if !tail.is_empty() {
-                events.push(StreamEvent::ToolCallDelta(ToolCallDelta {
-                    index: index as u32,
-                    id: None,
-                    name: None,
-                    arguments: tail.to_owned(),
-                }));
-            }
-        }
-        let usage = r.usage.unwrap_or_else(|| usage_of(request, output));
-        let reason = r.finish_reason.unwrap_or(if r.tool_calls.is_empty() {
-            FinishReason::Stop
-        } else {
-            FinishReason::ToolCalls
-        });
-        let raw = r.finish_raw.unwrap_or_else(|| reason.as_str().to_owned());
-        events.push(StreamEvent::Usage(usage));
-        events.push(StreamEvent::Finish { reason, raw });
-        events.push(StreamEvent::Done);
-        Plan {
-            events,
-            tail: Tail::End,
-            pace: None,
-        }
+        plan::whole(start, response, request)
     }
 
     /// The events of text chunks, then the end.
@@ -473,30 +317,11 @@ impl ScriptedProvider {
         then: StreamEnd,
         request: &ChatRequest,
     ) -> Plan {
-        let mut events = vec![start];
-        events.extend(
-            chunks
-                .iter()
-                .filter(|c| !c.is_empty())
-                .map(|c| StreamEvent::TextDelta { text: c.clone() }),
-        );
         let tail = match then {
-            StreamEnd::Complete => {
-                events.push(StreamEvent::Usage(usage_of(request, chunks.len() as u64)));
-                events.push(StreamEvent::Finish {
-                    reason: FinishReason::Stop,
-                    raw: "stop".to_owned(),
-                });
-                events.push(StreamEvent::Done);
-                Tail::End
-            }
-            other => self.tail(other, request),
+            StreamEnd::Complete => None,
+            other => Some(self.tail(other, request)),
         };
-        Plan {
-            events,
-            tail,
-            pace: None,
-        }
+        plan::chunked(start, chunks, tail, request)
     }
 
     fn tail(&self, end: StreamEnd, request: &ChatRequest) -> Tail {
@@ -542,9 +367,6 @@ impl ScriptedProvider {
     }
 }
 
-/// Makes a text-like event.
-type MakeEvent = fn(String) -> StreamEvent;
-
 /// The status a provider answers a kind with, for kinds that come from a status.
 fn status_of(kind: ErrorKind, dialect: Provider) -> Option<u16> {
     Some(match kind {
@@ -568,65 +390,6 @@ pub(crate) fn assistant_prefix(request: &ChatRequest) -> String {
     }
 }
 
-/// Words in, chunks out: the mock's usage.
-fn usage_of(request: &ChatRequest, output: u64) -> Usage {
-    let input = request.system.as_deref().map_or(0, count_words)
-        + request
-            .messages
-            .iter()
-            .map(Message::joined_text)
-            .map(|t| count_words(&t))
-            .sum::<u64>();
-    Usage {
-        input_tokens: input,
-        output_tokens: output,
-        ..Usage::default()
-    }
-}
-
-/// Plays a plan as a stream.
-fn play(plan: Plan) -> impl futures_core::Stream<Item = steadfast_streaming::Item> + Send {
-    let mut items: VecDeque<steadfast_streaming::Item> = plan.events.into_iter().map(Ok).collect();
-    let stall = match plan.tail {
-        Tail::End => false,
-        Tail::Error(err) => {
-            items.push_back(Err(err));
-            false
-        }
-        Tail::Stall => true,
-    };
-    futures_util::stream::unfold(
-        (items, stall, plan.pace),
-        |(mut items, stall, pace)| async move {
-            match items.pop_front() {
-                Some(item) => {
-                    if let Some(every) = pace {
-                        tokio::time::sleep(every).await;
-                    }
-                    Some((item, (items, stall, pace)))
-                }
-                None if stall => std::future::pending().await,
-                None => None,
-            }
-        },
-    )
-}
-
-/// A whole answer from what a stream delivered.
-fn response_of(state: &StreamState) -> ChatResponse {
-    ChatResponse {
-        id: state.id().map(str::to_owned),
-        model: state.model().map(str::to_owned),
-        text: state.text().to_owned(),
-        reasoning: state.reasoning().to_owned(),
-        refusal: state.refusal().to_owned(),
-        tool_calls: state.tool_calls(),
-        finish_reason: state.finish_reason(),
-        finish_raw: state.finish_raw().map(str::to_owned),
-        usage: state.usage(),
-    }
-}
-
 #[async_trait]
 impl ChatProvider for ScriptedProvider {
     fn id(&self) -> &str {
@@ -641,15 +404,13 @@ impl ChatProvider for ScriptedProvider {
         self.config.capabilities
     }
 
-    fn models(&self) -> Vec<ModelInfo> {
-        self.config.models.clone()
+    fn models(&self) -> &[ModelInfo] {
+        &self.config.models
     }
 
+    /// The model's own price, else the script's one price for every model.
     fn pricing(&self, model: &str) -> Option<Pricing> {
-        self.config
-            .models
-            .iter()
-            .find(|m| m.id == model)
+        ModelInfo::find(&self.config.models, model)
             .and_then(|m| m.pricing)
             .or(self.config.pricing)
     }
@@ -678,7 +439,7 @@ impl ChatProvider for ScriptedProvider {
                 state.apply(event);
             }
             match plan.tail {
-                Tail::End => Ok(response_of(&state)),
+                Tail::End => Ok(plan::response_of(&state)),
                 Tail::Error(err) => Err(err),
                 Tail::Stall => std::future::pending().await,
             }
@@ -697,7 +458,7 @@ impl ChatProvider for ScriptedProvider {
         let stream = self
             .config
             .stream_timeouts
-            .wrap(self.config.id.clone(), play(plan))
+            .wrap(self.config.id.clone(), plan::play(plan))
             .map(move |item| {
                 item.map_err(|e| match e.model() {
                     None if !model.is_empty() => e.with_model(model.clone()),

@@ -130,7 +130,7 @@ async fn body_faults_fail_as_the_real_servers_do() {
         (
             Fault::CutAfter { chunks: 3 },
             "t0 t1 t2",
-            ErrorKind::Network,
+            ErrorKind::StreamInterrupted,
         ),
         (
             Fault::EndAfter { chunks: 2 },

@@ -15,10 +15,11 @@ pub const DEFAULT_BASE_URL: &str = "http://127.0.0.1:11434";
 pub const DEFAULT_PORT: u16 = 11434;
 
 /// The environment variable naming the server (`host`, `host:port` or a full URL).
-pub const ENV_HOST: &str = "OLLAMA_HOST";
+pub const HOST_VAR: &str = "OLLAMA_HOST";
 
-/// The environment variable holding a key for Ollama cloud or an authenticating proxy.
-pub const ENV_API_KEY: &str = "OLLAMA_API_KEY";
+/// The environment variables holding a key for Ollama cloud or an authenticating proxy, in
+/// the order they are read.
+pub const API_KEY_VARS: &[&str] = &["OLLAMA_API_KEY"];
 
 /// How to reach one Ollama server.
 ///
@@ -115,19 +116,16 @@ impl OllamaConfig {
     /// ```
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> OllamaConfig {
         let mut config = OllamaConfig::default();
-        if let Some(host) = lookup(ENV_HOST).filter(|h| !h.trim().is_empty()) {
+        if let Some(host) = lookup(HOST_VAR).filter(|h| !h.trim().is_empty()) {
             config.base_url = normalize_host(&host);
         }
-        config.api_key = lookup(ENV_API_KEY)
+        config.api_key = API_KEY_VARS
+            .iter()
+            .filter_map(|name| lookup(name))
             .map(|k| k.trim().to_owned())
-            .filter(|k| !k.is_empty())
+            .find(|k| !k.is_empty())
             .map(ApiKey::new);
         config
-    }
-
-    /// The configured entry for `model`, if any.
-    pub(crate) fn model(&self, model: &str) -> Option<&ModelInfo> {
-        self.models.iter().find(|m| m.id == model)
     }
 }
 
@@ -246,8 +244,8 @@ mod tests {
     #[test]
     fn env_reads_host_and_key_and_ignores_blanks() {
         let c = OllamaConfig::from_lookup(|n| match n {
-            ENV_HOST => Some("   ".to_owned()),
-            ENV_API_KEY => Some(" sk-ollama-cloud-123 ".to_owned()),
+            HOST_VAR => Some("   ".to_owned()),
+            "OLLAMA_API_KEY" => Some(" sk-ollama-cloud-123 ".to_owned()),
             _ => None,
         });
         assert_eq!(c.base_url, DEFAULT_BASE_URL);

@@ -36,7 +36,7 @@
 //!
 //! ```
 //! use steadfast_providers_core::{ChatProvider, ChatRequest, Message};
-//! use steadfast_providers_ollama::{Ollama, OllamaConfig};
+//! use steadfast_providers_ollama::{OllamaProvider, OllamaConfig};
 //! use wiremock::matchers::{method, path};
 //! use wiremock::{Mock, MockServer, ResponseTemplate};
 //!
@@ -52,7 +52,7 @@
 //!     .mount(&server)
 //!     .await;
 //!
-//! let ollama = Ollama::new(OllamaConfig { base_url: server.uri(), ..OllamaConfig::default() });
+//! let ollama = OllamaProvider::new(OllamaConfig { base_url: server.uri(), ..OllamaConfig::default() });
 //! let answer = ollama
 //!     .chat(&ChatRequest::new("llama3.2", vec![Message::user("Hi")]))
 //!     .await
@@ -71,6 +71,6 @@ mod provider;
 mod wire;
 
 pub use config::{
-    DEFAULT_BASE_URL, DEFAULT_PORT, ENV_API_KEY, ENV_HOST, OllamaConfig, normalize_host,
+    API_KEY_VARS, DEFAULT_BASE_URL, DEFAULT_PORT, HOST_VAR, OllamaConfig, normalize_host,
 };
-pub use provider::Ollama;
+pub use provider::OllamaProvider;

@@ -1,4 +1,4 @@
-//! `Ollama`: the [`ChatProvider`] for Ollama's native `/api/chat`.
+//! `OllamaProvider`: the [`ChatProvider`] for Ollama's native `/api/chat`.
 
 use std::time::Duration;
 
@@ -22,25 +22,25 @@ const HEALTH_TIMEOUT: Duration = Duration::from_secs(30);
 /// Share it behind an `Arc` (a router holds `Arc<dyn ChatProvider>`); several providers can
 /// share one connection pool through [`with_client`](Self::with_client).
 #[derive(Debug)]
-pub struct Ollama {
+pub struct OllamaProvider {
     config: OllamaConfig,
     client: reqwest::Client,
     chat_url: String,
     tags_url: String,
 }
 
-impl Ollama {
+impl OllamaProvider {
     /// A provider for `config`, with the shared default HTTP client settings.
-    pub fn new(config: OllamaConfig) -> Ollama {
-        Ollama::with_client(config, default_client())
+    pub fn new(config: OllamaConfig) -> OllamaProvider {
+        OllamaProvider::with_client(config, default_client())
     }
 
     /// A provider for `config` that sends through `client` (share one client between
     /// providers to share its connection pool).
-    pub fn with_client(config: OllamaConfig, client: reqwest::Client) -> Ollama {
+    pub fn with_client(config: OllamaConfig, client: reqwest::Client) -> OllamaProvider {
         let chat_url = join_url(&config.base_url, "/api/chat");
         let tags_url = join_url(&config.base_url, "/api/tags");
-        Ollama {
+        OllamaProvider {
             config,
             client,
             chat_url,
@@ -81,7 +81,7 @@ impl Ollama {
 }
 
 #[async_trait]
-impl ChatProvider for Ollama {
+impl ChatProvider for OllamaProvider {
     fn id(&self) -> &str {
         &self.config.id
     }
@@ -101,15 +101,15 @@ impl ChatProvider for Ollama {
         }
     }
 
-    fn models(&self) -> Vec<ModelInfo> {
-        self.config.models.clone()
+    fn models(&self) -> &[ModelInfo] {
+        &self.config.models
     }
 
     /// The configured price when there is one; otherwise zero for a self-hosted server (no
     /// key configured: tokens cost nothing per call), and unknown (`None`) for Ollama cloud
     /// or a keyed proxy.
     fn cost(&self, model: &str, usage: &Usage) -> Option<f64> {
-        match self.config.model(model).and_then(|m| m.pricing) {
+        match self.pricing(model) {
             Some(pricing) => Some(pricing.cost(usage)),
             None if self.config.api_key.is_none() => Some(0.0),
             None => None,

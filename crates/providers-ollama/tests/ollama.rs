@@ -11,7 +11,7 @@ use steadfast_providers_core::{
     ApiKey, ChatProvider, ChatRequest, ChatStream, FinishReason, Message, ModelInfo, Pricing,
     StreamEvent, Usage,
 };
-use steadfast_providers_ollama::{Ollama, OllamaConfig};
+use steadfast_providers_ollama::{OllamaConfig, OllamaProvider};
 use steadfast_streaming::StreamState;
 use wiremock::matchers::{bearer_token, body_partial_json, header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -129,7 +129,7 @@ async fn chat_sends_the_native_body_without_auth_and_decodes_the_answer() {
         .mount(&server)
         .await;
 
-    let ollama = Ollama::new(config(&server));
+    let ollama = OllamaProvider::new(config(&server));
     let mut req = request().with_system("Be brief.").with_max_tokens(50);
     req.temperature = Some(0.5);
     req.stop = vec!["\n\n".into()];
@@ -166,7 +166,7 @@ async fn a_configured_key_is_sent_as_bearer_with_the_extra_headers() {
     let mut cfg = config(&server);
     cfg.api_key = Some(ApiKey::new("sk-ollama-cloud-abc123"));
     cfg.headers.insert("x-team".into(), "search".into());
-    let answer = Ollama::new(cfg).chat(&request()).await.unwrap();
+    let answer = OllamaProvider::new(cfg).chat(&request()).await.unwrap();
     assert_eq!(answer.text, "Hello! How are you today?");
 }
 
@@ -180,7 +180,7 @@ async fn a_stream_decodes_ndjson_to_text_usage_finish_and_done() {
         .expect(1)
         .mount(&server)
         .await;
-    let stream = Ollama::new(config(&server))
+    let stream = OllamaProvider::new(config(&server))
         .chat_stream(&request())
         .await
         .unwrap();
@@ -203,7 +203,7 @@ async fn a_stream_keeps_thinking_apart_and_joins_tool_calls() {
         .respond_with(ndjson(STREAM_THINKING_TOOLS))
         .mount(&server)
         .await;
-    let stream = Ollama::new(config(&server))
+    let stream = OllamaProvider::new(config(&server))
         .chat_stream(&request())
         .await
         .unwrap();
@@ -299,7 +299,7 @@ async fn error_statuses_are_classified_and_labelled() {
             .respond_with(response)
             .mount(&server)
             .await;
-        let ollama = Ollama::new(config(&server));
+        let ollama = OllamaProvider::new(config(&server));
 
         let err = ollama.chat(&request()).await.unwrap_err();
         assert_eq!(
@@ -343,7 +343,7 @@ async fn model_not_found_always_carries_the_pull_hint() {
         .respond_with(json_body(404, r#"{"error":"model 'qwen3:8b' not found"}"#))
         .mount(&server)
         .await;
-    let ollama = Ollama::new(config(&server));
+    let ollama = OllamaProvider::new(config(&server));
 
     let err = ollama
         .chat(&ChatRequest::new("llama3", vec![Message::user("hi")]))
@@ -385,7 +385,7 @@ async fn a_stream_cut_before_done_is_interrupted_and_keeps_its_text() {
         .respond_with(ndjson(STREAM_CUT))
         .mount(&server)
         .await;
-    let stream = Ollama::new(config(&server))
+    let stream = OllamaProvider::new(config(&server))
         .chat_stream(&request())
         .await
         .unwrap();
@@ -408,7 +408,7 @@ async fn an_error_line_inside_a_200_stream_is_classified_like_a_status() {
         .respond_with(ndjson(STREAM_ERROR_LINE))
         .mount(&server)
         .await;
-    let stream = Ollama::new(config(&server))
+    let stream = OllamaProvider::new(config(&server))
         .chat_stream(&request())
         .await
         .unwrap();
@@ -435,7 +435,7 @@ async fn an_error_object_in_a_200_body_is_classified() {
         ))
         .mount(&server)
         .await;
-    let err = Ollama::new(config(&server))
+    let err = OllamaProvider::new(config(&server))
         .chat(&request())
         .await
         .unwrap_err();
@@ -453,7 +453,7 @@ async fn slow_headers_time_out_for_whole_and_streamed_calls() {
         .await;
     let mut cfg = config(&server);
     cfg.timeout = Duration::from_secs(30);
-    let ollama = Ollama::new(cfg);
+    let ollama = OllamaProvider::new(cfg);
     // The per-request timeout overrides the configured one.
     let req = request().with_timeout(Duration::from_millis(50));
 
@@ -489,7 +489,7 @@ async fn health_check_lists_tags_and_classifies_failures() {
         .expect(1)
         .mount(&server)
         .await;
-    let ollama = Ollama::new(config(&server));
+    let ollama = OllamaProvider::new(config(&server));
     ollama.health_check().await.unwrap();
 
     let down = MockServer::start().await;
@@ -498,7 +498,10 @@ async fn health_check_lists_tags_and_classifies_failures() {
         .respond_with(json_body(401, r#"{"error":"unauthorized"}"#))
         .mount(&down)
         .await;
-    let err = Ollama::new(config(&down)).health_check().await.unwrap_err();
+    let err = OllamaProvider::new(config(&down))
+        .health_check()
+        .await
+        .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Auth);
     assert_eq!(err.provider(), ID);
 
@@ -508,7 +511,7 @@ async fn health_check_lists_tags_and_classifies_failures() {
         .local_addr()
         .unwrap()
         .port();
-    let err = Ollama::new(OllamaConfig {
+    let err = OllamaProvider::new(OllamaConfig {
         base_url: format!("http://127.0.0.1:{port}"),
         ..OllamaConfig::default()
     })
@@ -541,7 +544,7 @@ async fn continuation_resends_the_partial_answer_as_the_last_assistant_turn() {
         .expect(1)
         .mount(&server)
         .await;
-    let ollama = Ollama::new(config(&server));
+    let ollama = OllamaProvider::new(config(&server));
     assert!(ollama.capabilities().prefill);
     let next = ollama.continuation(&request(), "The sky is").unwrap();
     assert_eq!(next.messages.len(), 2);
@@ -557,10 +560,10 @@ async fn cost_is_zero_on_a_local_server_priced_when_configured_and_unknown_on_cl
         output_tokens: 500_000,
         ..Usage::default()
     };
-    let local = Ollama::new(OllamaConfig::default());
+    let local = OllamaProvider::new(OllamaConfig::default());
     assert_eq!(local.cost("llama3.2", &usage), Some(0.0));
 
-    let priced = Ollama::new(OllamaConfig {
+    let priced = OllamaProvider::new(OllamaConfig {
         models: vec![ModelInfo {
             id: "gpt-oss:120b-cloud".into(),
             context_window: Some(131_072),
@@ -628,7 +631,7 @@ async fn the_key_never_appears_in_logs_errors_or_debug_output() {
         .await;
     let mut cfg = config(&server);
     cfg.api_key = Some(ApiKey::new(KEY));
-    let ollama = Ollama::new(cfg.clone());
+    let ollama = OllamaProvider::new(cfg.clone());
 
     ollama.chat(&request()).await.unwrap();
     let mut shown = Vec::new();

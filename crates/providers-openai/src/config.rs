@@ -284,7 +284,7 @@ impl OpenAiConfig {
     }
 
     /// `preset` with its key (and base URL where the service has a convention) from the
-    /// environment; see [`Preset::key_vars`] and [`Preset::base_url_var`]. Values are never
+    /// environment; see [`Preset::api_key_vars`] and [`Preset::base_url_var`]. Values are never
     /// logged.
     pub fn preset_from_env(preset: Preset) -> OpenAiConfig {
         OpenAiConfig::preset_from_lookup(preset, |name| std::env::var(name).ok())
@@ -314,7 +314,7 @@ impl OpenAiConfig {
     ) -> OpenAiConfig {
         let mut config = OpenAiConfig::preset(preset);
         config.api_key = preset
-            .key_vars()
+            .api_key_vars()
             .iter()
             .filter_map(|name| lookup(name))
             .map(|v| v.trim().to_owned())

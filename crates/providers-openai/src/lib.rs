@@ -97,5 +97,5 @@ mod provider;
 mod wire;
 
 pub use config::{Auth, HealthCheck, MaxTokensField, OpenAiConfig};
-pub use preset::{ParsePresetError, Preset};
+pub use preset::{API_KEY_VARS, BASE_URL_VAR, ParsePresetError, Preset};
 pub use provider::{HEALTH_CHECK_TIMEOUT, OpenAiProvider};

@@ -6,6 +6,13 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 use steadfast_errors::Provider;
 
+/// The environment variables holding the OpenAI key, in the order they are read (every
+/// preset's own list is [`Preset::api_key_vars`]).
+pub const API_KEY_VARS: &[&str] = &["OPENAI_API_KEY"];
+
+/// The environment variable that moves OpenAI's base URL (as openai-python reads it).
+pub const BASE_URL_VAR: &str = "OPENAI_BASE_URL";
+
 /// An OpenAI-compatible service with known defaults (see
 /// [`OpenAiConfig::preset`](crate::OpenAiConfig::preset)).
 ///
@@ -15,7 +22,7 @@ use steadfast_errors::Provider;
 ///
 /// let p: Preset = "deepseek".parse().unwrap();
 /// assert_eq!(p.kind(), Provider::DeepSeek);
-/// assert_eq!(p.key_vars(), &["DEEPSEEK_API_KEY"]);
+/// assert_eq!(p.api_key_vars(), &["DEEPSEEK_API_KEY"]);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -81,9 +88,9 @@ impl Preset {
     }
 
     /// The environment variables holding its key, in order of preference.
-    pub const fn key_vars(self) -> &'static [&'static str] {
+    pub const fn api_key_vars(self) -> &'static [&'static str] {
         match self {
-            Preset::OpenAi => &["OPENAI_API_KEY"],
+            Preset::OpenAi => API_KEY_VARS,
             Preset::OpenRouter => &["OPENROUTER_API_KEY"],
             Preset::Xai => &["XAI_API_KEY", "GROK_API_KEY"],
             Preset::DeepSeek => &["DEEPSEEK_API_KEY"],
@@ -98,7 +105,7 @@ impl Preset {
     /// as the Ollama CLI reads it; `/v1` is appended).
     pub const fn base_url_var(self) -> Option<&'static str> {
         match self {
-            Preset::OpenAi => Some("OPENAI_BASE_URL"),
+            Preset::OpenAi => Some(BASE_URL_VAR),
             Preset::OllamaV1 => Some("OLLAMA_HOST"),
             _ => None,
         }

@@ -10,7 +10,7 @@ use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderName, Header
 use steadfast_errors::{ErrorKind, Owner, Provider, ProviderError};
 use steadfast_providers_core::http::{Caller, default_client, join_url};
 use steadfast_providers_core::{
-    ApiKey, Capabilities, ChatProvider, ChatRequest, ChatResponse, ChatStream, ModelInfo, Pricing,
+    ApiKey, Capabilities, ChatProvider, ChatRequest, ChatResponse, ChatStream, ModelInfo,
     StreamEvent, ToolCallDelta, Usage,
 };
 use steadfast_streaming::{DecodedStream, Item, WireFormat, decode_response};
@@ -267,20 +267,12 @@ impl ChatProvider for OpenAiProvider {
         self.config.capabilities
     }
 
-    fn models(&self) -> Vec<ModelInfo> {
-        self.config.models.clone()
-    }
-
-    fn pricing(&self, model: &str) -> Option<Pricing> {
-        self.config
-            .models
-            .iter()
-            .find(|m| m.id == model)
-            .and_then(|m| m.pricing)
+    fn models(&self) -> &[ModelInfo] {
+        &self.config.models
     }
 
     /// OpenAI semantics: `prompt_tokens` include cached tokens, which are priced at the
-    /// cache-read rate ([`Pricing::cost`]).
+    /// cache-read rate ([`Pricing::cost`](steadfast_providers_core::Pricing::cost)).
     fn cost(&self, model: &str, usage: &Usage) -> Option<f64> {
         self.pricing(model).map(|p| p.cost(usage))
     }

@@ -583,3 +583,17 @@ async fn an_unreachable_server_is_a_network_error() {
     assert_eq!(err.kind(), ErrorKind::Network, "{err}");
     assert_eq!(err.provider(), "openai");
 }
+
+#[test]
+fn a_continuation_asks_only_for_the_tokens_still_owed() {
+    // 40 characters delivered: an estimated 10 tokens, best effort or prefix completion.
+    let delivered = "x".repeat(40);
+    for config in [OpenAiConfig::openai(), OpenAiConfig::deepseek()] {
+        let p = OpenAiProvider::new(config);
+        let asked = hello("some-model").with_max_tokens(100);
+        assert_eq!(
+            p.continuation(&asked, &delivered).unwrap().max_tokens,
+            Some(90)
+        );
+    }
+}

@@ -83,30 +83,39 @@ impl Backoff {
 
     /// The wait before retry number `retry` (0 for the first retry), before jitter.
     ///
-    /// Never above `max`; never overflows however large `retry` grows.
+    /// Never above `max`, never decreasing as `retry` grows, and never overflows or panics
+    /// for any parameters: an `initial` of zero stays zero, a multiplier that is not a
+    /// finite number ≥ 1 counts as 1, and growth past what a `Duration` can hold saturates
+    /// at `max`.
     pub fn base(&self, retry: u32) -> Duration {
-        let max = self.max.as_secs_f64();
+        if self.initial.is_zero() || self.max.is_zero() {
+            return Duration::ZERO;
+        }
         let multiplier = if self.multiplier.is_finite() && self.multiplier >= 1.0 {
             self.multiplier
         } else {
             1.0
         };
-        let grown = self.initial.as_secs_f64() * multiplier.powi(retry.min(1024) as i32);
-        secs(grown.min(max))
+        // `powf` with a float exponent: monotone in `retry` and infinite rather than
+        // wrapping once it overflows; `initial` is non-zero here, so no `0 × inf`.
+        let grown = self.initial.as_secs_f64() * multiplier.powf(f64::from(retry));
+        Duration::try_from_secs_f64(grown)
+            .unwrap_or(Duration::MAX)
+            .min(self.max)
     }
 
     /// The jittered wait before retry number `retry`, given the previous wait (used by
-    /// [`Jitter::Decorrelated`]). Always within `0..=max`.
+    /// [`Jitter::Decorrelated`]). Always within `0..=max`, for any parameters.
     pub fn delay(&self, retry: u32, previous: Duration, rng: &mut fastrand::Rng) -> Duration {
         let base = self.base(retry);
         let d = match self.jitter {
             Jitter::None => base,
-            Jitter::Full => base.mul_f64(rng.f64()),
-            Jitter::Equal => base / 2 + (base / 2).mul_f64(rng.f64()),
+            Jitter::Full => fraction(base, rng.f64()),
+            Jitter::Equal => (base / 2).saturating_add(fraction(base / 2, rng.f64())),
             Jitter::Decorrelated => {
                 let lo = self.initial.min(self.max);
                 let hi = previous.max(lo).saturating_mul(3).min(self.max);
-                lo + (hi.saturating_sub(lo)).mul_f64(rng.f64())
+                lo.saturating_add(fraction(hi.saturating_sub(lo), rng.f64()))
             }
             Jitter::Multiplicative { spread } => {
                 let spread = if spread.is_finite() {
@@ -114,19 +123,30 @@ impl Backoff {
                 } else {
                     0.0
                 };
-                base.mul_f64(1.0 - spread * rng.f64())
+                fraction(base, 1.0 - spread * rng.f64())
             }
         };
         d.min(self.max)
     }
 }
 
-fn secs(s: f64) -> Duration {
-    if s.is_finite() && s > 0.0 {
-        Duration::try_from_secs_f64(s).unwrap_or(Duration::MAX)
+/// `d × f` for `f` in `0..=1`, never above `d`.
+///
+/// `Duration::mul_f64` panics when the product rounds past `Duration::MAX` (it does for
+/// `Duration::MAX × 1.0`, since `u64::MAX` seconds is not exact in a float); this computes
+/// in nanoseconds and clamps instead.
+fn fraction(d: Duration, f: f64) -> Duration {
+    let f = if f.is_finite() {
+        f.clamp(0.0, 1.0)
     } else {
-        Duration::ZERO
-    }
+        0.0
+    };
+    let total = d.as_nanos();
+    // `as` from float to integer saturates, and NaN is excluded above.
+    let nanos = ((total as f64) * f) as u128;
+    let nanos = nanos.min(total);
+    let secs = u64::try_from(nanos / 1_000_000_000).unwrap_or(u64::MAX);
+    Duration::new(secs, (nanos % 1_000_000_000) as u32).min(d)
 }
 
 #[cfg(test)]
@@ -144,7 +164,78 @@ mod tests {
         ]
     }
 
+    /// Any duration, weighted towards the edges (zero, tiny, `Duration::MAX`) where the
+    /// float arithmetic used to break.
+    fn any_duration() -> impl Strategy<Value = Duration> {
+        prop_oneof![
+            Just(Duration::ZERO),
+            Just(Duration::MAX),
+            Just(Duration::from_nanos(1)),
+            (0u64..600_000).prop_map(Duration::from_millis),
+            (any::<u64>(), 0u32..1_000_000_000).prop_map(|(s, n)| Duration::new(s, n)),
+        ]
+    }
+
+    fn any_multiplier() -> impl Strategy<Value = f64> {
+        prop_oneof![
+            Just(f64::INFINITY),
+            Just(f64::NAN),
+            Just(f64::MAX),
+            Just(1.0),
+            Just(1.000_000_1),
+            -4.0f64..0.0,
+            0.0f64..1.0,
+            1.0f64..10.0,
+            any::<f64>(),
+        ]
+    }
+
+    fn any_retry() -> impl Strategy<Value = u32> {
+        prop_oneof![
+            Just(0u32),
+            Just(1023),
+            Just(1024),
+            Just(1025),
+            Just(u32::MAX - 1),
+            0u32..100,
+            any::<u32>(),
+        ]
+    }
+
     proptest! {
+        /// Regression: `initial = 0` used to become `max` after 1024 retries (`0 × inf` is
+        /// NaN and `NaN.min(max)` is `max`), and an uncapped `max = Duration::MAX` made
+        /// `delay()` panic converting an overflowing float back to a `Duration`.
+        #[test]
+        fn any_parameters_give_a_bounded_monotone_delay_without_panicking(
+            initial in any_duration(),
+            multiplier in any_multiplier(),
+            max in any_duration(),
+            jitter in jitter_strategy(),
+            retry in any_retry(),
+            previous in any_duration(),
+            seed in any::<u64>(),
+        ) {
+            let b = Backoff { initial, multiplier, max, jitter };
+            let mut rng = fastrand::Rng::with_seed(seed);
+            let base = b.base(retry);
+            prop_assert!(base <= max, "base {base:?} > max {max:?}");
+            if retry < u32::MAX {
+                let next = b.base(retry + 1);
+                prop_assert!(base <= next, "base({retry}) = {base:?} > base({}) = {next:?}", retry + 1);
+            }
+            let d = b.delay(retry, previous, &mut rng);
+            prop_assert!(d <= max, "delay {d:?} > max {max:?}");
+            if initial.is_zero() {
+                prop_assert_eq!(base, Duration::ZERO);
+                let from_zero = b.delay(retry, Duration::ZERO, &mut rng);
+                prop_assert_eq!(from_zero, Duration::ZERO);
+                if !matches!(jitter, Jitter::Decorrelated) {
+                    prop_assert_eq!(d, Duration::ZERO);
+                }
+            }
+        }
+
         #[test]
         fn every_delay_is_within_its_bounds(
             initial_ms in 0u64..5_000,
@@ -219,6 +310,25 @@ mod tests {
             shrinking.initial,
             "a multiplier below 1 is treated as 1"
         );
+    }
+
+    #[test]
+    fn an_uncapped_backoff_and_a_zero_initial_keep_their_promises() {
+        let uncapped = Backoff {
+            jitter: Jitter::Multiplicative { spread: 0.0 },
+            ..Backoff::exponential(Duration::from_secs(1), Duration::MAX)
+        };
+        let mut rng = fastrand::Rng::with_seed(3);
+        assert_eq!(
+            uncapped.delay(2_000, Duration::ZERO, &mut rng),
+            Duration::MAX
+        );
+        let zero = Backoff {
+            jitter: Jitter::None,
+            ..Backoff::exponential(Duration::ZERO, Duration::from_secs(30))
+        };
+        assert_eq!(zero.base(1_024), Duration::ZERO);
+        assert_eq!(zero.base(u32::MAX), Duration::ZERO);
     }
 
     #[test]

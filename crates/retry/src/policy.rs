@@ -229,8 +229,8 @@ impl RetryPolicy {
     /// `op` is called with the attempt's [`AttemptContext`] and returns the attempt's future.
     /// Dropping the returned future cancels everything: the attempt in flight and any wait.
     ///
-    /// An error that is a refusal — not retryable, no kind, not counting against health, but
-    /// with a retry hint, as a circuit breaker's rejection is — stops with
+    /// An error that is a refusal ([`Failure::is_refusal`], as a circuit breaker's rejection
+    /// is, whether it is open or its half-open probes are all taken) stops with
     /// [`Stop::Refused`], so [`Outcome::should_fall_back`] sends the caller on.
     pub async fn run<T, E, F, Fut>(&self, op: F) -> Outcome<T, E>
     where
@@ -363,7 +363,7 @@ impl RetryPolicy {
                 .unwrap_or_else(|| err.is_retryable()),
         };
         if !retryable {
-            return Decision::Stop(if is_refusal(err) {
+            return Decision::Stop(if err.is_refusal() {
                 Stop::Refused
             } else {
                 Stop::NotRetryable
@@ -421,14 +421,4 @@ impl RetryPolicy {
         }
         Decision::Retry { delay, reason }
     }
-}
-
-/// Whether `err` is a refusal rather than a failure of the target: not retryable, of no
-/// kind, not counting against health, yet saying when to come back. That is how a circuit
-/// breaker's rejection answers (the target was never called); the caller should move on.
-fn is_refusal(err: &dyn Failure) -> bool {
-    !err.is_retryable()
-        && err.kind().is_none()
-        && !err.counts_against_health()
-        && err.retry_after().is_some()
 }

@@ -11,7 +11,7 @@ use steadfast_retry::{
 };
 use tokio::time::Instant;
 
-/// Answers as a circuit breaker's rejection does: not retryable, no kind, not counting
+/// Answers as a circuit breaker's rejection does: a refusal, not retryable, not counting
 /// against health, and the time left open as its retry hint.
 #[derive(Debug)]
 struct OpenBreaker;
@@ -25,6 +25,9 @@ impl Failure for OpenBreaker {
     }
     fn counts_against_health(&self) -> bool {
         false
+    }
+    fn is_refusal(&self) -> bool {
+        true
     }
 }
 
@@ -195,4 +198,34 @@ async fn a_refused_retry_takes_nothing_from_the_budget() {
     assert_eq!(outcome.stop, Some(Stop::Refused));
     // The run's own deposit is all that changed.
     assert!(budget.balance() >= before);
+}
+
+/// Half-open with every probe slot taken: the breaker refuses without a hint.
+#[derive(Debug)]
+struct ProbesBusy;
+
+impl Failure for ProbesBusy {
+    fn is_retryable(&self) -> bool {
+        false
+    }
+    fn counts_against_health(&self) -> bool {
+        false
+    }
+    fn is_refusal(&self) -> bool {
+        true
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_refusal_without_a_hint_still_means_fall_back() {
+    let outcome = constant(1, 5)
+        .run(|_| async { Err::<(), _>(ProbesBusy) })
+        .await;
+    assert_eq!(outcome.attempts.len(), 1);
+    assert!(
+        matches!(outcome.stop, Some(Stop::Refused)),
+        "{:?}",
+        outcome.stop
+    );
+    assert!(outcome.should_fall_back());
 }

@@ -113,11 +113,7 @@ impl ProviderState {
     /// The context window of `model` on this provider, when known.
     pub(crate) fn context_window(&self, model: &str) -> Option<u32> {
         self.config.entry.context_window.or_else(|| {
-            self.provider
-                .models()
-                .iter()
-                .find(|m| m.id == model)
-                .and_then(|m| m.context_window)
+            ModelInfo::find(self.provider.models(), model).and_then(|m| m.context_window)
         })
     }
 
@@ -266,7 +262,7 @@ impl ChatProvider for Metered {
         self.state.provider.capabilities()
     }
 
-    fn models(&self) -> Vec<ModelInfo> {
+    fn models(&self) -> &[ModelInfo] {
         self.state.provider.models()
     }
 

@@ -6,7 +6,8 @@ use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use futures_core::Stream;
-use steadfast_errors::ProviderError;
+use steadfast_errors::{ErrorKind, ProviderError};
+use steadfast_providers_core::StreamEvent;
 
 use crate::decode::{Decoder, Item};
 
@@ -15,7 +16,11 @@ pin_project_lite::pin_project! {
     ///
     /// The body's own errors (already classified, e.g. with
     /// `steadfast_errors::classify::reqwest`) end the stream like a decoder error; they are
-    /// marked as happening after the first byte when any byte had arrived.
+    /// marked as happening after the first byte when any byte had arrived. A connection that
+    /// goes away (`network`: a reset, a FIN inside a chunked body) after at least one
+    /// complete event and before the format's terminator is a stream cut half way, so it is
+    /// reported as `stream_interrupted` (first byte received, the network error as its
+    /// source) and can be resumed; before any complete event it stays `network`.
     #[derive(Debug)]
     pub struct DecodedStream<S> {
         #[pin]
@@ -24,6 +29,8 @@ pin_project_lite::pin_project! {
         pending: VecDeque<Item>,
         scratch: Vec<Item>,
         bytes: u64,
+        // Content events decoded (keep-alives aside).
+        events: u64,
         finished: bool,
     }
 }
@@ -40,6 +47,7 @@ where
             pending: VecDeque::new(),
             scratch: Vec::new(),
             bytes: 0,
+            events: 0,
             finished: false,
         }
     }
@@ -70,10 +78,18 @@ where
                 Poll::Ready(Some(Ok(chunk))) => {
                     *this.bytes += chunk.len() as u64;
                     this.decoder.feed(&chunk, this.scratch);
+                    let content = this
+                        .scratch
+                        .iter()
+                        .filter(|i| matches!(i, Ok(e) if *e != StreamEvent::KeepAlive))
+                        .count();
+                    *this.events += content as u64;
                 }
                 Poll::Ready(Some(Err(e))) => {
                     *this.finished = true;
-                    let e = if *this.bytes > 0 {
+                    let e = if *this.events > 0 && e.kind() == ErrorKind::Network {
+                        cut_by_the_network(e)
+                    } else if *this.bytes > 0 {
                         e.with_first_byte_received(true)
                     } else {
                         e
@@ -88,4 +104,28 @@ where
             this.pending.extend(this.scratch.drain(..));
         }
     }
+}
+
+/// A connection lost after complete events: the stream was cut, keeping what identifies it.
+fn cut_by_the_network(e: ProviderError) -> ProviderError {
+    let message = format!(
+        "the connection closed before the stream's terminator: {}",
+        e.message()
+    );
+    let mut cut = ProviderError::new(
+        ErrorKind::StreamInterrupted,
+        e.provider().to_owned(),
+        message,
+    )
+    .with_first_byte_received(true);
+    if let Some(model) = e.model() {
+        cut = cut.with_model(model);
+    }
+    if let Some(transport) = e.transport() {
+        cut = cut.with_transport(transport);
+    }
+    if let Some(id) = e.request_id() {
+        cut = cut.with_request_id(id);
+    }
+    cut.with_source(e)
 }

@@ -18,7 +18,13 @@
 //!   the finish reason, counts, and the [`CommitPoint`] reached.
 //! - **Reliability** — [`Timeouts`] (first byte, idle, total) as a stream adapter, and
 //!   [`ResumableStream`], which reopens an interrupted answer and delivers every character
-//!   exactly once (see [`resume`] for the guarantee and its limits).
+//!   once whatever the continuation does — continue exactly, echo the delivered prefix,
+//!   restart, repeat the tail, or restart and diverge (reported as a [`ResumeOutcome`]);
+//!   see [`resume`] for what each case guarantees, and how a cut attempt's usage is billed.
+//! - **Bounds** — every event, line and whole body has a size limit
+//!   ([`sse::DEFAULT_MAX_EVENT_BYTES`], [`MAX_RESPONSE_BYTES`]), an answer at most
+//!   [`MAX_TOOL_CALLS`] tool calls, and usage sums saturate: hostile input gets a
+//!   `protocol` error, never a panic or unbounded memory.
 //!
 //! # Example
 //!
@@ -57,7 +63,9 @@ mod timeout;
 
 pub use decode::{Decoder, Item, WireFormat};
 pub use decoded::DecodedStream;
-pub use response::decode_response;
-pub use resume::{EventStream, Reopen, ReopenFn, ResumableStream, ResumeConfig, is_resumable};
-pub use state::{CommitPoint, StreamState};
+pub use response::{MAX_RESPONSE_BYTES, decode_response};
+pub use resume::{
+    EventStream, Reopen, ReopenFn, ResumableStream, ResumeConfig, ResumeOutcome, is_resumable,
+};
+pub use state::{CommitPoint, MAX_TOOL_CALLS, StreamState};
 pub use timeout::{TimeoutStream, Timeouts, Timer};

@@ -11,6 +11,11 @@ use steadfast_providers_core::{ChatResponse, FinishReason, ToolCall, Usage};
 
 use crate::decode::WireFormat;
 
+/// The largest whole body [`decode_response`] parses, in bytes after trimming surrounding
+/// whitespace and a byte order mark: 16 MiB. A larger body is a `protocol` error, never
+/// parsed.
+pub const MAX_RESPONSE_BYTES: usize = crate::sse::DEFAULT_MAX_EVENT_BYTES * 16;
+
 /// Decodes a successful non-streamed body; an error object inside it becomes the classified
 /// error, and anything that is not the format's JSON a `protocol` error.
 ///
@@ -32,7 +37,7 @@ pub fn decode_response(
 ) -> Result<ChatResponse, ProviderError> {
     let trimmed = body.trim_ascii();
     let trimmed = trimmed.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(trimmed);
-    if trimmed.len() > crate::sse::DEFAULT_MAX_EVENT_BYTES * 16 {
+    if trimmed.len() > MAX_RESPONSE_BYTES {
         return Err(ProviderError::new(
             ErrorKind::Protocol,
             provider.as_str(),

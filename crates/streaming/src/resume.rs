@@ -2,34 +2,65 @@
 //!
 //! # The guarantee
 //!
-//! The consumer receives every character of answer text (and of reasoning) **exactly once**,
-//! and every tool call **whole, once**, provided that each continuation the [`Reopen`]
-//! implementation opens either continues exactly after what was delivered (a prefill such as
-//! Anthropic's assistant prefix) or first repeats at most `overlap_window` bytes of the
-//! delivered tail and then continues.
+//! No provider's claim to continue exactly is trusted blindly. Whatever a continuation the
+//! [`Reopen`] opens does with the text already delivered, the consumer receives every
+//! character of answer text (and, separately, of reasoning) **once**, and every tool call
+//! **whole, once**. Case by case, for a continuation that:
+//!
+//! - **(a) continues exactly** after what was delivered (a prefill honoured, as Anthropic
+//!   does): its text is delivered as it comes. Outcome [`ResumeOutcome::Exact`].
+//! - **(b) echoes the whole delivered text first** (llama.cpp's server repeats a prefilled
+//!   assistant message at the start of its answer) or **(c) restarts from the beginning**
+//!   and says the same again: the repeat is recognised at *any* length — it is compared
+//!   incrementally against the delivered text as deltas arrive, holding back only a count of
+//!   matched bytes — and dropped; the text after it is delivered. Outcome
+//!   [`ResumeOutcome::Echoed`]. This does not depend on `overlap_window`.
+//! - **(d) repeats the last bytes** of the delivered text, at least `min_overlap` (default
+//!   8) and at most `overlap_window` (default 1024): the longest such repeat is dropped.
+//!   Outcome [`ResumeOutcome::Overlapped`]. `overlap_window: 0` turns only this case off.
+//! - **(e) restarts and then says something different**: it repeats at least `min_overlap`
+//!   bytes of the delivered start and then diverges. The repeated start is dropped and the
+//!   different text is delivered after what was already delivered (which cannot be taken
+//!   back): every character once, but the answer joins two attempts. Outcome
+//!   [`ResumeOutcome::Diverged`], and [`ResumableStream::continuation_exact`] turns false,
+//!   so a caller can discard or flag the answer.
+//!
+//! Held text is released as soon as the case is decided: at the first delta that can only
+//! be (a), at the end of an echo, or when the continuation ends or sends other content. The
+//! seam holds at most `overlap_window` bytes plus one delta while a tail repeat is possible,
+//! and only a count while the continuation repeats the delivered start.
+//!
+//! The limits, plainly, since text alone cannot always tell the cases apart:
+//! - a continuation whose genuinely new text begins with `min_overlap`+ bytes equal to the
+//!   delivered text's start or end is taken for (e) or (d) and loses those bytes (shorter
+//!   coincidences are common — a cut inside `w11` leaves `w1`, and the true continuation
+//!   starts with `1` — and are kept);
+//! - a repeat of fewer than `min_overlap` bytes of the tail, or of more than
+//!   `overlap_window` bytes that is not the whole delivered text, is delivered again;
+//! - a continuation that writes a different answer from its very first bytes (no repeated
+//!   start) cannot be told from (a): it is delivered as [`ResumeOutcome::Exact`];
+//! - a continuation that stops (or turns to a tool call) while still repeating the
+//!   delivered start, after at least `min_overlap` bytes, is taken for a repeat and dropped.
 //!
 //! How:
 //! - After an interruption (`stream_interrupted`, `timeout`, `network`, or any retryable
 //!   in-band error such as `overloaded`), the stream waits a backoff and asks the [`Reopen`]
 //!   for a continuation, giving it a snapshot of everything delivered ([`StreamState`]). It
 //!   may reopen on the same provider or on a replacement.
-//! - The start of a continuation's text is held until it is clear how much of it repeats the
-//!   delivered tail; the longest repeated overlap of at least `min_overlap` bytes (default 8)
-//!   is dropped, as is a restart that repeats the *whole* delivered text however short it
-//!   is (best-effort continuations often start over). Shorter coincidences are common (a cut
-//!   inside `w11` leaves `w1`, and the true continuation starts with `1`) and are kept. The
-//!   limits, plainly: a provider that repeats fewer than `min_overlap` bytes of a longer
-//!   answer duplicates them, and one whose genuinely new text starts with the same
-//!   `min_overlap`+ bytes the old text ended with (or with the whole of a short answer) loses
-//!   them; providers that continue exactly from a prefix should be resumed with
-//!   `overlap_window: 0`.
 //! - Tool calls are held back until complete (the next call starts, or the answer finishes)
 //!   and then delivered as one [`ToolCallDelta`] carrying the whole arguments. A cut inside a
 //!   tool call therefore discards the partial call, and the continuation must produce it
 //!   again whole. A cut *after* a tool call was delivered is not resumed (the continuation
 //!   could not avoid repeating it): the stream ends with an explicit `stream_interrupted`
 //!   error, never silently.
-//! - Usage is added up over every attempt, since every attempt is billed.
+//! - Usage is added up over every attempt, since every attempt is billed. An attempt cut
+//!   before it reported its output tokens (providers report them at the end; Anthropic's
+//!   early `message_start` count is not final) is billed by an **estimate**: one output
+//!   token per 4 characters it delivered (text, reasoning, refusal, tool-call arguments),
+//!   rounded up, or what it reported if that is more. A report that arrived after the
+//!   attempt's last content is taken as it is. When an estimate is added the new sum is
+//!   delivered with the next usage event (or, if none comes, as one before the stream ends),
+//!   and [`ResumableStream::usage_estimated`] turns true. Sums saturate at `u64::MAX`.
 //! - When resumes are exhausted, or the error cannot be resumed (`invalid_request`,
 //!   `content_filter`, …), the stream ends with that error: an explicitly incomplete answer.
 
@@ -47,7 +78,12 @@ use steadfast_retry::{Backoff, Jitter};
 use tokio::time::Sleep;
 
 use crate::decode::Item;
-use crate::state::StreamState;
+use crate::state::{MAX_TOOL_CALLS, StreamState};
+
+mod seam;
+
+pub use seam::ResumeOutcome;
+use seam::Seam;
 
 /// A boxed stream of decoded items, as a continuation returns it.
 pub type EventStream = Pin<Box<dyn Stream<Item = Item> + Send>>;
@@ -99,10 +135,12 @@ pub struct ResumeConfig {
     pub max_resumes: u32,
     /// The wait before each reopen. Default 250 ms doubling to 4 s, full jitter.
     pub backoff: Backoff,
-    /// The longest repeated tail a continuation may start with, in bytes; 0 turns overlap
-    /// detection off (for providers that continue exactly from a prefix). Default 1024.
+    /// The longest repeated tail a continuation may start with, in bytes; 0 turns tail
+    /// detection off. Echoes and restarts of the whole delivered text are recognised
+    /// whatever this is. Default 1024.
     pub overlap_window: usize,
-    /// The shortest repeat that is taken for an overlap, in bytes. Default 8.
+    /// The shortest repeat (of the tail, or of the start before a restart diverges) that is
+    /// taken for one, in bytes. Default 8.
     pub min_overlap: usize,
 }
 
@@ -137,73 +175,6 @@ enum Phase {
     Ended,
 }
 
-/// Holds a continuation's first characters until its overlap with the delivered tail is known.
-#[derive(Debug, Default)]
-struct Dedupe {
-    active: bool,
-    min_overlap: usize,
-    pending: String,
-}
-
-impl Dedupe {
-    /// Feeds continuation text; returns what can be delivered now.
-    fn push(&mut self, delivered: &str, window: usize, text: &str) -> Option<String> {
-        if !self.active {
-            return Some(text.to_owned());
-        }
-        self.pending.push_str(text);
-        let tail = tail(delivered, window);
-        // A longer overlap is still possible if the pending text occurs in the tail with room
-        // to spare after it.
-        let still_open = self.pending.len() < tail.len()
-            && tail
-                .match_indices(self.pending.as_str())
-                .any(|(at, _)| at + self.pending.len() < tail.len());
-        if still_open {
-            return None;
-        }
-        Some(self.decide(tail, tail.len() == delivered.len()))
-    }
-
-    /// Decides with what has arrived (end of the continuation, or a content event of another
-    /// kind). With nothing pending there is nothing to decide yet: detection stays on for the
-    /// continuation's first text, which may still repeat the tail.
-    fn flush(&mut self, delivered: &str, window: usize) -> Option<String> {
-        if !self.active || self.pending.is_empty() {
-            return None;
-        }
-        let tail = tail(delivered, window);
-        Some(self.decide(tail, tail.len() == delivered.len()))
-    }
-
-    /// `whole` says the tail is the entire delivered text: a continuation that starts with all
-    /// of it is a restart from scratch (what best-effort continuations often do), taken for an
-    /// overlap however short the answer was.
-    fn decide(&mut self, tail: &str, whole: bool) -> String {
-        let max = self.pending.len().min(tail.len());
-        let overlap = (1..=max)
-            .rev()
-            .find(|&k| {
-                (k >= self.min_overlap || (whole && k == tail.len()))
-                    && self.pending.is_char_boundary(k)
-                    && tail.ends_with(&self.pending[..k])
-            })
-            .unwrap_or(0);
-        self.active = false;
-        let rest = self.pending[overlap..].to_owned();
-        self.pending.clear();
-        rest
-    }
-}
-
-fn tail(s: &str, window: usize) -> &str {
-    let mut start = s.len().saturating_sub(window);
-    while !s.is_char_boundary(start) {
-        start += 1;
-    }
-    &s[start..]
-}
-
 /// An event stream that resumes after interruptions; see the [module docs](self) for the
 /// guarantee and its limits.
 pub struct ResumableStream {
@@ -219,8 +190,20 @@ pub struct ResumableStream {
     /// Usage of finished attempts, and the latest report of the current one.
     usage_before: Usage,
     usage_now: Option<Usage>,
-    text: Dedupe,
-    reasoning: Dedupe,
+    text: Seam,
+    reasoning: Seam,
+    /// How each continuation's text joined the delivered text.
+    outcomes: Vec<ResumeOutcome>,
+    /// Whether every continuation's reasoning joined exactly.
+    reasoning_exact: bool,
+    /// Characters of content the current attempt delivered.
+    attempt_chars: u64,
+    /// Whether the current attempt's last usage report came after its last content.
+    usage_covers: bool,
+    /// Whether the summed usage holds an estimate for a killed part.
+    usage_estimated: bool,
+    /// Whether an estimate was added that no usage event has delivered yet.
+    usage_unsent: bool,
     /// Tool calls of the current attempt, not yet delivered.
     held: BTreeMap<u32, ToolCallDelta>,
     tools_delivered: u32,
@@ -252,8 +235,14 @@ impl ResumableStream {
             previous_delay: Duration::ZERO,
             usage_before: Usage::default(),
             usage_now: None,
-            text: Dedupe::default(),
-            reasoning: Dedupe::default(),
+            text: Seam::open(),
+            reasoning: Seam::open(),
+            outcomes: Vec::new(),
+            reasoning_exact: true,
+            attempt_chars: 0,
+            usage_covers: false,
+            usage_estimated: false,
+            usage_unsent: false,
             held: BTreeMap::new(),
             tools_delivered: 0,
             started: false,
@@ -271,22 +260,63 @@ impl ResumableStream {
         self.resumes
     }
 
+    /// How each continuation's answer text joined what had been delivered, in order: one
+    /// entry per continuation that sent text (a continuation cut before its first text has
+    /// none).
+    pub fn outcomes(&self) -> &[ResumeOutcome] {
+        &self.outcomes
+    }
+
+    /// Whether the usage reported includes an estimate for an attempt that was cut before it
+    /// reported its output tokens (see the [module docs](self)).
+    pub fn usage_estimated(&self) -> bool {
+        self.usage_estimated
+    }
+
+    /// Whether the delivered text (answer and reasoning) is one answer continued exactly:
+    /// false once a continuation restarted and then wrote something different
+    /// ([`ResumeOutcome::Diverged`]).
+    pub fn continuation_exact(&self) -> bool {
+        self.reasoning_exact && self.outcomes.iter().all(ResumeOutcome::is_exact)
+    }
+
     fn emit(&mut self, event: StreamEvent) {
+        let chars = match &event {
+            StreamEvent::TextDelta { text }
+            | StreamEvent::ReasoningDelta { text }
+            | StreamEvent::RefusalDelta { text } => text.chars().count(),
+            StreamEvent::ToolCallDelta(d) => d.arguments.chars().count(),
+            _ => 0,
+        };
+        if chars > 0 {
+            self.attempt_chars = self.attempt_chars.saturating_add(chars as u64);
+            self.usage_covers = false;
+        }
         self.delivered.apply(&event);
         self.out.push_back(Ok(event));
     }
 
     fn flush_text(&mut self) {
-        let window = self.config.overlap_window;
-        if let Some(rest) = self.text.flush(self.delivered.text(), window)
+        if let Some(rest) = self.text.flush(self.delivered.text())
             && !rest.is_empty()
         {
             self.emit(StreamEvent::TextDelta { text: rest });
         }
-        if let Some(rest) = self.reasoning.flush(self.delivered.reasoning(), window)
+        if let Some(rest) = self.reasoning.flush(self.delivered.reasoning())
             && !rest.is_empty()
         {
             self.emit(StreamEvent::ReasoningDelta { text: rest });
+        }
+        self.note_outcomes();
+    }
+
+    /// Records how a seam was decided, when one just was.
+    fn note_outcomes(&mut self) {
+        if let Some(outcome) = self.text.take_outcome() {
+            self.outcomes.push(outcome);
+        }
+        if let Some(outcome) = self.reasoning.take_outcome() {
+            self.reasoning_exact &= outcome.is_exact();
         }
     }
 
@@ -307,7 +337,6 @@ impl ResumableStream {
     }
 
     fn on_event(&mut self, event: StreamEvent) {
-        let window = self.config.overlap_window;
         match event {
             StreamEvent::Start { .. } if self.started => {}
             StreamEvent::Start { .. } => {
@@ -315,22 +344,31 @@ impl ResumableStream {
                 self.emit(event);
             }
             StreamEvent::TextDelta { text } => {
-                if let Some(t) = self.text.push(self.delivered.text(), window, &text)
+                let joined = self.text.push(self.delivered.text(), &text);
+                self.note_outcomes();
+                if let Some(t) = joined
                     && !t.is_empty()
                 {
                     self.emit(StreamEvent::TextDelta { text: t });
                 }
             }
             StreamEvent::ReasoningDelta { text } => {
-                if let Some(t) = self
-                    .reasoning
-                    .push(self.delivered.reasoning(), window, &text)
+                let joined = self.reasoning.push(self.delivered.reasoning(), &text);
+                self.note_outcomes();
+                if let Some(t) = joined
                     && !t.is_empty()
                 {
                     self.emit(StreamEvent::ReasoningDelta { text: t });
                 }
             }
             StreamEvent::ToolCallDelta(d) => {
+                if !self.held.contains_key(&d.index)
+                    && self.held.len() + self.tools_delivered as usize >= MAX_TOOL_CALLS
+                {
+                    // However the continuation was decoded, the answer's calls stay bounded.
+                    self.end_with(crate::decode::too_many_tool_calls("stream"));
+                    return;
+                }
                 self.flush_text();
                 // A new index means every earlier call is complete.
                 self.release_tools(Some(d.index));
@@ -348,6 +386,8 @@ impl ResumableStream {
             }
             StreamEvent::Usage(u) => {
                 self.usage_now = Some(u);
+                self.usage_covers = true;
+                self.usage_unsent = false;
                 let total = self.usage_before + u;
                 self.emit(StreamEvent::Usage(total));
             }
@@ -355,6 +395,9 @@ impl ResumableStream {
                 self.flush_text();
                 self.release_tools(None);
                 let done = matches!(event, StreamEvent::Done);
+                if done {
+                    self.send_unsent_usage();
+                }
                 self.emit(event);
                 if done {
                     self.phase = Phase::Ended;
@@ -374,7 +417,7 @@ impl ResumableStream {
     fn on_error(&mut self, err: ProviderError) {
         // Text held for dedupe is still owed; flush it before deciding.
         self.flush_text();
-        self.usage_before += self.usage_now.take().unwrap_or_default();
+        self.bill_the_cut_attempt();
         let cut_after_tool = self.tools_delivered > 0;
         if !is_resumable(&err) || self.resumes >= self.config.max_resumes || cut_after_tool {
             let err = if cut_after_tool && is_resumable(&err) {
@@ -391,9 +434,7 @@ impl ResumableStream {
             } else {
                 err
             };
-            self.delivered.apply_error(&err);
-            self.out.push_back(Err(err));
-            self.phase = Phase::Ended;
+            self.end_with(err);
             return;
         }
         // The partial tool call (if any) is discarded: the continuation produces it whole.
@@ -408,14 +449,46 @@ impl ResumableStream {
         self.phase = Phase::Waiting(Box::pin(tokio::time::sleep(delay)));
     }
 
+    /// Adds the attempt that just failed to the summed usage: what it reported, or — when it
+    /// delivered content after its last report (or never reported) — at least an estimate of
+    /// one output token per 4 characters it delivered, rounded up. A new sum is delivered as
+    /// a usage event with the next report, or before the stream ends.
+    fn bill_the_cut_attempt(&mut self) {
+        let mut part = self.usage_now.take().unwrap_or_default();
+        let estimate = self.attempt_chars.div_ceil(4);
+        let estimated = !self.usage_covers && estimate > part.output_tokens;
+        if estimated {
+            part.output_tokens = estimate;
+            self.usage_estimated = true;
+        }
+        self.usage_before += part;
+        self.attempt_chars = 0;
+        self.usage_covers = false;
+        self.usage_unsent |= estimated;
+    }
+
+    /// Delivers the summed usage before the stream ends, when an estimate was added that no
+    /// later usage event carried.
+    fn send_unsent_usage(&mut self) {
+        if self.usage_unsent {
+            let total = self.usage_before + self.usage_now.unwrap_or_default();
+            self.emit(StreamEvent::Usage(total));
+        }
+    }
+
+    /// Ends the stream with `err`, after whatever was already queued.
+    fn end_with(&mut self, err: ProviderError) {
+        self.held.clear();
+        self.send_unsent_usage();
+        self.delivered.apply_error(&err);
+        self.out.push_back(Err(err));
+        self.phase = Phase::Ended;
+    }
+
     fn begin_continuation(&mut self, stream: EventStream) {
-        let fresh = || Dedupe {
-            active: self.config.overlap_window > 0,
-            min_overlap: self.config.min_overlap,
-            pending: String::new(),
-        };
-        self.text = fresh();
-        self.reasoning = fresh();
+        let (window, min) = (self.config.overlap_window, self.config.min_overlap);
+        self.text = Seam::new(window, min);
+        self.reasoning = Seam::new(window, min);
         self.phase = Phase::Streaming(stream);
     }
 }

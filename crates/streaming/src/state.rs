@@ -5,6 +5,12 @@ use std::collections::BTreeMap;
 use steadfast_errors::ProviderError;
 use steadfast_providers_core::{FinishReason, StreamEvent, ToolCall, Usage};
 
+/// The most tool calls one answer may open: 128. A stream that opens more (distinct
+/// indices) is refused with a `protocol` error by the decoders; [`StreamState`] keeps the
+/// first 128, ignores the rest and records the same error, so memory never grows with the
+/// number of indices a server invents.
+pub const MAX_TOOL_CALLS: usize = 128;
+
 /// How far a stream got: after the first token a failure can no longer be a silent retry —
 /// the answer must be resumed or end as explicitly incomplete.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -85,7 +91,7 @@ impl Default for StreamState {
 impl StreamState {
     /// Applies one event.
     pub fn apply(&mut self, event: &StreamEvent) {
-        self.events += 1;
+        self.events = self.events.saturating_add(1);
         self.reach(CommitPoint::FirstByte);
         match event {
             StreamEvent::Start { id, model } => {
@@ -112,6 +118,12 @@ impl StreamState {
                 self.reach(CommitPoint::FirstToken);
             }
             StreamEvent::ToolCallDelta(d) => {
+                if !self.tools.contains_key(&d.index) && self.tools.len() >= MAX_TOOL_CALLS {
+                    if self.error.is_none() {
+                        self.error = Some(crate::decode::too_many_tool_calls("stream"));
+                    }
+                    return;
+                }
                 let t = self.tools.entry(d.index).or_default();
                 if t.id.is_none() {
                     t.id.clone_from(&d.id);
@@ -130,7 +142,8 @@ impl StreamState {
         }
     }
 
-    /// Records the error that ended the stream.
+    /// Records the error that ended the stream. A tool call past [`MAX_TOOL_CALLS`] records a
+    /// `protocol` error here by itself and is not kept.
     pub fn apply_error(&mut self, error: &ProviderError) {
         self.error = Some(error.clone());
     }

@@ -314,3 +314,131 @@ async fn dropping_the_stream_cancels_the_pending_reopen() {
     tokio::time::sleep(Duration::from_secs(10)).await;
     assert_eq!(reopened.load(Ordering::SeqCst), 0);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_continuation_opening_endless_tool_calls_is_refused() {
+    // The items come straight from the Reopen, not through a decoder: the bound holds anyway.
+    let calls = (0..100_000u32).map(|i| {
+        Ok(StreamEvent::ToolCallDelta(ToolCallDelta {
+            index: i.wrapping_mul(7919),
+            id: Some(format!("c{i}")),
+            name: Some("f".into()),
+            arguments: "{}".into(),
+        }))
+    });
+    let first: EventStream = Box::pin(futures_util::stream::iter(calls));
+    let reopen = ReopenFn(|_, _| async { panic!("a refused answer is not resumed") });
+    let (state, items) = collect(ResumableStream::new(first, Arc::new(reopen), config(3))).await;
+    let err = items.last().unwrap().as_ref().unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Protocol, "{err}");
+    assert!(items.len() <= steadfast_streaming::MAX_TOOL_CALLS + 1);
+    assert!(state.tool_calls().len() < steadfast_streaming::MAX_TOOL_CALLS);
+}
+
+/// 40 characters of answer, then a cut; Anthropic-like, the only usage report came first.
+fn killed_after_40_chars() -> EventStream {
+    boxed(vec![
+        Ok(StreamEvent::Start {
+            id: Some("a".into()),
+            model: None,
+        }),
+        Ok(StreamEvent::Usage(Usage {
+            input_tokens: 10,
+            output_tokens: 1,
+            ..Usage::default()
+        })),
+        text("0123456789"),
+        text("abcdefghijklmnopqrstuvwxyz✓✓✓✓"),
+        cut(),
+    ])
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_killed_part_is_billed_by_an_estimate_when_it_never_reported() {
+    let reopen = ReopenFn(|_, _| async {
+        let mut items = vec![
+            text(" and on."),
+            Ok(StreamEvent::Usage(Usage {
+                input_tokens: 20,
+                output_tokens: 5,
+                ..Usage::default()
+            })),
+        ];
+        items.extend(finish(FinishReason::Stop));
+        Ok::<EventStream, ProviderError>(boxed(items))
+    });
+    let stream = ResumableStream::new(killed_after_40_chars(), Arc::new(reopen), config(3));
+    let mut stream = Box::pin(stream);
+    let mut state = StreamState::default();
+    while let Some(item) = stream.next().await {
+        state.apply(&item.unwrap());
+    }
+    let usage = state.usage().unwrap();
+    // 40 characters delivered by the killed part: ceil(40 / 4) = 10 output tokens.
+    assert_eq!((usage.input_tokens, usage.output_tokens), (30, 15));
+    assert!(stream.usage_estimated());
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_answer_ended_by_its_cut_still_bills_the_killed_part() {
+    let reopen = ReopenFn(|_, _| async { panic!("no resumes allowed") });
+    let stream = ResumableStream::new(killed_after_40_chars(), Arc::new(reopen), config(0));
+    let (state, items) = collect(stream).await;
+    assert!(items.last().unwrap().is_err());
+    let usage = state.usage().unwrap();
+    assert_eq!((usage.input_tokens, usage.output_tokens), (10, 10));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_usage_report_after_the_killed_part_s_text_is_taken_as_is() {
+    let first = boxed(vec![
+        text("0123456789abcdefghijklmnopqrstuvwxyz✓✓✓✓"),
+        Ok(StreamEvent::Usage(Usage {
+            input_tokens: 10,
+            output_tokens: 7,
+            ..Usage::default()
+        })),
+        cut(),
+    ]);
+    let reopen = ReopenFn(|_, _| async {
+        let mut items = vec![
+            text("!"),
+            Ok(StreamEvent::Usage(Usage {
+                input_tokens: 20,
+                output_tokens: 1,
+                ..Usage::default()
+            })),
+        ];
+        items.extend(finish(FinishReason::Stop));
+        Ok::<EventStream, ProviderError>(boxed(items))
+    });
+    let mut stream = Box::pin(ResumableStream::new(first, Arc::new(reopen), config(3)));
+    let mut state = StreamState::default();
+    while let Some(item) = stream.next().await {
+        state.apply(&item.unwrap());
+    }
+    let usage = state.usage().unwrap();
+    assert_eq!((usage.input_tokens, usage.output_tokens), (30, 8));
+    assert!(!stream.usage_estimated());
+}
+
+#[tokio::test(start_paused = true)]
+async fn usage_sums_saturate_across_attempts() {
+    let huge = Usage {
+        input_tokens: u64::MAX,
+        output_tokens: u64::MAX - 1,
+        ..Usage::default()
+    };
+    let first = boxed(vec![text("a"), Ok(StreamEvent::Usage(huge)), cut()]);
+    let reopen = ReopenFn(move |_, _| async move {
+        let mut items = vec![text("b"), Ok(StreamEvent::Usage(huge))];
+        items.extend(finish(FinishReason::Stop));
+        Ok::<EventStream, ProviderError>(boxed(items))
+    });
+    let (state, _) = collect(ResumableStream::new(first, Arc::new(reopen), config(3))).await;
+    let usage = state.usage().unwrap();
+    assert_eq!(
+        (usage.input_tokens, usage.output_tokens),
+        (u64::MAX, u64::MAX)
+    );
+}

@@ -153,25 +153,25 @@ impl Side {
                 ))
             }
             Format::Anthropic => {
-                let c = steadfast_providers_anthropic::Config {
+                let c = steadfast_providers_anthropic::AnthropicConfig {
                     id: id.into(),
                     base_url: self.base_url.clone(),
                     api_key: key("sk-ant"),
                     timeout,
                     stream: timeouts,
-                    ..steadfast_providers_anthropic::Config::default()
+                    ..steadfast_providers_anthropic::AnthropicConfig::default()
                 };
                 Arc::new(steadfast_providers_anthropic::AnthropicProvider::with_client(c, client))
             }
             Format::Gemini => {
-                let c = steadfast_providers_gemini::Config {
+                let c = steadfast_providers_gemini::GeminiConfig {
                     id: id.into(),
                     base_url: self.base_url.clone(),
                     api_key: key("AIza"),
                     timeout,
                     stream: timeouts,
                     continue_style: steadfast_providers_gemini::ContinueStyle::ModelTurn,
-                    ..steadfast_providers_gemini::Config::default()
+                    ..steadfast_providers_gemini::GeminiConfig::default()
                 };
                 Arc::new(steadfast_providers_gemini::GeminiProvider::with_client(
                     c, client,
@@ -185,7 +185,9 @@ impl Side {
                     stream: timeouts,
                     ..steadfast_providers_ollama::OllamaConfig::default()
                 };
-                Arc::new(steadfast_providers_ollama::Ollama::with_client(c, client))
+                Arc::new(steadfast_providers_ollama::OllamaProvider::with_client(
+                    c, client,
+                ))
             }
         }
     }

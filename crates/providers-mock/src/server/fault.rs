@@ -53,8 +53,8 @@ pub enum Fault {
     Delay(#[serde(with = "steadfast_errors::serde_duration")] Duration),
     /// Closes the connection mid-answer: after `chunks` content chunks, half of the next
     /// event is written and the connection closed, before the body's end (and never after
-    /// the format's terminator). The client sees a `network` error with every earlier chunk
-    /// delivered.
+    /// the format's terminator). The client sees a `stream_interrupted` error (`network` if
+    /// no complete event came first) with every earlier chunk delivered.
     CutAfter {
         /// Content chunks delivered before the cut.
         chunks: usize,

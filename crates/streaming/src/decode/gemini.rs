@@ -41,7 +41,8 @@ pub(crate) fn usage_of(m: &Value) -> Usage {
     let n = |k: &str| m.get(k).and_then(Value::as_u64).unwrap_or(0);
     Usage {
         input_tokens: n("promptTokenCount"),
-        output_tokens: n("candidatesTokenCount") + n("thoughtsTokenCount"),
+        // Saturating: the counts are whatever the server sent.
+        output_tokens: n("candidatesTokenCount").saturating_add(n("thoughtsTokenCount")),
         cache_read_tokens: n("cachedContentTokenCount"),
         cache_write_tokens: 0,
         reasoning_tokens: n("thoughtsTokenCount"),
@@ -186,7 +187,7 @@ impl GeminiStream {
                         name,
                         arguments,
                     })));
-                    self.tool_calls += 1;
+                    self.tool_calls = self.tool_calls.saturating_add(1);
                 }
             }
             finish = c.get("finishReason").and_then(Value::as_str);

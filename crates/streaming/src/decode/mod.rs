@@ -6,6 +6,8 @@
 //! benchmarks. A decoder yields at most one error and nothing after it: an in-band error
 //! event, a protocol violation, an oversized event, or — at `finish` — the missing
 //! terminator (`stream_interrupted`). Everything decoded before the error is still yielded.
+//! An answer that opens more than [`MAX_TOOL_CALLS`] tool calls (distinct indices) is
+//! refused with a `protocol` error at the first call past the limit.
 
 mod anthropic;
 mod gemini;
@@ -22,6 +24,7 @@ use steadfast_providers_core::StreamEvent;
 
 use crate::ndjson::NdjsonFramer;
 use crate::sse::{Frame, FrameError, SseFramer, Trailing};
+use crate::state::MAX_TOOL_CALLS;
 
 /// One decoded item: an event, or the error that ends the stream.
 pub type Item = Result<StreamEvent, ProviderError>;
@@ -84,6 +87,7 @@ impl WireFormat {
             ended: false,
             frames: Vec::new(),
             lines: Vec::new(),
+            tool_indices: Vec::new(),
         }
     }
 }
@@ -111,6 +115,8 @@ pub struct Decoder {
     ended: bool,
     frames: Vec<Frame>,
     lines: Vec<String>,
+    /// The distinct tool-call indices seen, at most [`MAX_TOOL_CALLS`].
+    tool_indices: Vec<u32>,
 }
 
 #[derive(Debug)]
@@ -145,7 +151,9 @@ impl Decoder {
             Inner::Sse(framer, _) => framer.feed(chunk, &mut self.frames),
             Inner::Ndjson(framer, _) => framer.feed(chunk, &mut self.lines),
         };
+        let start = out.len();
         self.drain(out);
+        self.limit_tool_calls(start, out);
         if let Err(e) = result {
             self.fail(too_large(provider, &e), out);
         }
@@ -172,7 +180,9 @@ impl Decoder {
             self.lines.pop();
             cut_inside_line = true;
         }
+        let start = out.len();
         self.drain(out);
+        self.limit_tool_calls(start, out);
         if self.ended {
             return;
         }
@@ -242,6 +252,29 @@ impl Decoder {
         }
     }
 
+    /// Refuses the first tool-call delta in `out[start..]` that would open call number
+    /// [`MAX_TOOL_CALLS`]` + 1`: it and everything after it are replaced by a `protocol` error.
+    fn limit_tool_calls(&mut self, start: usize, out: &mut Vec<Item>) {
+        let over = out[start..].iter().position(|item| match item {
+            Ok(StreamEvent::ToolCallDelta(d)) => {
+                if self.tool_indices.contains(&d.index) {
+                    false
+                } else if self.tool_indices.len() < MAX_TOOL_CALLS {
+                    self.tool_indices.push(d.index);
+                    false
+                } else {
+                    true
+                }
+            }
+            _ => false,
+        });
+        if let Some(at) = over {
+            out.truncate(start + at);
+            self.ended = false;
+            self.fail(too_many_tool_calls(self.provider.as_str()), out);
+        }
+    }
+
     fn fail(&mut self, err: ProviderError, out: &mut Vec<Item>) {
         if !self.ended {
             out.push(Err(err));
@@ -253,6 +286,16 @@ impl Decoder {
 fn too_large(provider: Provider, e: &FrameError) -> ProviderError {
     ProviderError::new(ErrorKind::Protocol, provider.as_str(), e.to_string())
         .with_first_byte_received(true)
+}
+
+/// The error for an answer that opens more than [`MAX_TOOL_CALLS`] tool calls.
+pub(crate) fn too_many_tool_calls(provider: &'static str) -> ProviderError {
+    ProviderError::new(
+        ErrorKind::Protocol,
+        provider,
+        format!("the stream opened more than {MAX_TOOL_CALLS} tool calls"),
+    )
+    .with_first_byte_received(true)
 }
 
 pub(crate) fn interrupted(provider: Provider, what: &str) -> ProviderError {

@@ -87,7 +87,7 @@ impl OllamaNdjson {
                     self.tool_calls,
                     tc,
                 ))));
-                self.tool_calls += 1;
+                self.tool_calls = self.tool_calls.saturating_add(1);
             }
         }
         // /api/generate streams `response` instead of `message`.

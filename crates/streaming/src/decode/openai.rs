@@ -119,11 +119,21 @@ impl WireUsage {
         // OpenAI counts reasoning inside completion_tokens; xAI reports it beside them
         // (total = prompt + completion + reasoning). Output tokens are what is billed as
         // output, so add reasoning when the total shows it was left out.
+        // The sums saturate: a server may send any u64, and a wrapped count would bill nothing.
         let outside = reasoning > 0
-            && self.total_tokens == Some(self.prompt_tokens + self.completion_tokens + reasoning);
+            && self.total_tokens
+                == Some(
+                    self.prompt_tokens
+                        .saturating_add(self.completion_tokens)
+                        .saturating_add(reasoning),
+                );
         Usage {
             input_tokens: self.prompt_tokens,
-            output_tokens: self.completion_tokens + if outside { reasoning } else { 0 },
+            output_tokens: self.completion_tokens.saturating_add(if outside {
+                reasoning
+            } else {
+                0
+            }),
             cache_read_tokens: self
                 .prompt_tokens_details
                 .as_ref()

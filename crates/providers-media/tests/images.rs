@@ -5,7 +5,7 @@ use std::time::Duration;
 use serde_json::json;
 use steadfast_errors::{ErrorKind, Provider};
 use steadfast_providers_core::{ApiKey, ImageProvider, ImageRequest};
-use steadfast_providers_runway::{ImageFormat, OpenAiImageConfig, OpenAiImageProvider};
+use steadfast_providers_media::{ImageFormat, OpenAiImageConfig, OpenAiImageProvider};
 use wiremock::matchers::{body_partial_json, header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 

@@ -15,7 +15,7 @@ use steadfast_providers_core::{
     ApiKey, GeneratedImage, ImageProvider, ImageRequest, ImageResponse,
 };
 
-use crate::common;
+use crate::common::{self, Service};
 
 /// Pollinations' current image endpoint (`gen.pollinations.ai`, keys from
 /// `enter.pollinations.ai`); the prompt is appended as the last path segment.
@@ -24,10 +24,13 @@ pub const POLLINATIONS_BASE_URL: &str = "https://gen.pollinations.ai/image";
 /// for the free tier.
 pub const POLLINATIONS_LEGACY_BASE_URL: &str = "https://image.pollinations.ai/prompt";
 
+/// The environment variables read for the token, in order.
+pub const POLLINATIONS_API_KEY_VARS: &[&str] = &["POLLINATIONS_API_TOKEN", "POLLINATIONS_API_KEY"];
+
 /// Configuration of a [`PollinationsImageProvider`].
 ///
 /// ```
-/// use steadfast_providers_runway::{PollinationsConfig, POLLINATIONS_LEGACY_BASE_URL};
+/// use steadfast_providers_media::{PollinationsConfig, POLLINATIONS_LEGACY_BASE_URL};
 ///
 /// let config: PollinationsConfig = serde_json::from_str(r#"{
 ///     "base_url": "https://image.pollinations.ai/prompt",
@@ -89,7 +92,7 @@ impl PollinationsConfig {
     /// The defaults, with the token from `POLLINATIONS_API_TOKEN` (or `POLLINATIONS_API_KEY`).
     pub fn from_env() -> PollinationsConfig {
         PollinationsConfig {
-            api_key: ApiKey::from_env(&["POLLINATIONS_API_TOKEN", "POLLINATIONS_API_KEY"]),
+            api_key: ApiKey::from_env(POLLINATIONS_API_KEY_VARS),
             ..PollinationsConfig::default()
         }
     }
@@ -143,18 +146,14 @@ impl PollinationsImageProvider {
 
     /// A cheap call: `GET` [`PollinationsConfig::health_url`] (the image model list).
     pub async fn health_check(&self) -> Result<(), ProviderError> {
-        let caller = self.caller("");
-        caller
-            .send(self.prepare(self.client.get(&self.config.health_url)))
-            .await?;
-        Ok(())
+        self.service().health_check(&self.config.health_url).await
     }
 
     /// The URL that draws the image for `request` (seed `seed`), without any credential.
     ///
     /// ```
     /// use steadfast_providers_core::ImageRequest;
-    /// use steadfast_providers_runway::{PollinationsConfig, PollinationsImageProvider};
+    /// use steadfast_providers_media::{PollinationsConfig, PollinationsImageProvider};
     ///
     /// let p = PollinationsImageProvider::new(PollinationsConfig::default());
     /// let request = ImageRequest { prompt: "a red fox / at dawn?".into(), size: Some("512x256".into()), ..Default::default() };
@@ -216,22 +215,22 @@ impl PollinationsImageProvider {
         Ok(url)
     }
 
-    fn caller<'a>(&'a self, model: &'a str) -> Caller<'a> {
-        Caller {
-            kind: Provider::Pollinations,
+    fn service(&self) -> Service<'_> {
+        Service {
+            dialect: Provider::Pollinations,
             id: &self.config.id,
-            model,
+            base_url: &self.config.base_url,
             key: self.config.api_key.as_ref(),
+            key_vars: None,
+            headers: &self.config.headers,
+            fixed_header: None,
+            timeout: self.config.timeout,
+            client: &self.client,
         }
     }
 
-    fn prepare(&self, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
-        common::prepare(
-            request,
-            self.config.api_key.as_ref(),
-            &self.config.headers,
-            self.config.timeout,
-        )
+    fn caller<'a>(&'a self, model: &'a str) -> Caller<'a> {
+        self.service().caller(model)
     }
 
     async fn fetch(
@@ -239,7 +238,11 @@ impl PollinationsImageProvider {
         caller: &Caller<'_>,
         url: String,
     ) -> Result<GeneratedImage, ProviderError> {
-        let response = caller.send(self.prepare(self.client.get(&url))).await?;
+        let service = self.service();
+        let key = service.key(caller)?;
+        let response = caller
+            .send(service.request(reqwest::Method::GET, &url, key))
+            .await?;
         let status = response.status().as_u16();
         let headers = response.headers().clone();
         let content_type = headers

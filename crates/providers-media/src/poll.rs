@@ -39,7 +39,7 @@ use tokio::time::Instant;
 ///
 /// ```
 /// use std::time::Duration;
-/// use steadfast_providers_runway::poll::PollConfig;
+/// use steadfast_providers_media::poll::PollConfig;
 ///
 /// let config: PollConfig = serde_json::from_str(r#"{
 ///     "interval": {"initial": "1s", "multiplier": 2, "max": "8s", "jitter": {"type": "full"}},
@@ -90,7 +90,7 @@ impl PollConfig {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use steadfast_providers_runway::poll::PollConfig;
+    /// use steadfast_providers_media::poll::PollConfig;
     ///
     /// let fast = PollConfig::fixed(Duration::from_millis(10), Duration::from_secs(2));
     /// assert_eq!(fast.interval.max, Duration::from_millis(10));
@@ -197,7 +197,7 @@ impl Job<'_> {
 /// ```
 /// use std::time::Duration;
 /// use steadfast_providers_core::JobStatus;
-/// use steadfast_providers_runway::poll::{self, Job, JobState, PollConfig};
+/// use steadfast_providers_media::poll::{self, Job, JobState, PollConfig};
 ///
 /// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
 /// let job = Job { provider: "runway", model: "gen4_turbo", noun: "task" };

@@ -6,28 +6,29 @@ use std::fmt;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use reqwest::Method;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use steadfast_errors::{ErrorKind, Provider, ProviderError, classify};
-use steadfast_providers_core::http::{Caller, default_client, join_url};
+use steadfast_providers_core::http::{Caller, default_client};
 use steadfast_providers_core::{
     ApiKey, ImageProvider, ImageRequest, ImageResponse, JobStatus, ProgressFn, VideoProvider,
     VideoRequest, VideoResponse,
 };
 
-use crate::common;
+use crate::common::{self, Service};
 use crate::images::{Endpoint, ImageFormat};
 use crate::poll::{self, Job, JobState, PollConfig};
 
 /// xAI's API host (paths start with `/v1`).
 pub const XAI_BASE_URL: &str = "https://api.x.ai";
 /// The environment variables read for the key, in order.
-pub const XAI_KEY_VARS: [&str; 2] = ["XAI_API_KEY", "GROK_API_KEY"];
+pub const XAI_API_KEY_VARS: &[&str] = &["XAI_API_KEY", "GROK_API_KEY"];
 
 /// Configuration of an [`XaiVideoProvider`].
 ///
 /// ```
-/// use steadfast_providers_runway::XaiVideoConfig;
+/// use steadfast_providers_media::XaiVideoConfig;
 ///
 /// let config: XaiVideoConfig = serde_json::from_str(r#"{"id": "grok", "poll": {"deadline": 300000}}"#).unwrap();
 /// assert_eq!(config.model, "grok-imagine-video");
@@ -72,7 +73,7 @@ impl XaiVideoConfig {
     /// The defaults, with the key from `XAI_API_KEY` or `GROK_API_KEY`.
     pub fn from_env() -> XaiVideoConfig {
         XaiVideoConfig {
-            api_key: ApiKey::from_env(&XAI_KEY_VARS),
+            api_key: ApiKey::from_env(XAI_API_KEY_VARS),
             ..XaiVideoConfig::default()
         }
     }
@@ -149,37 +150,22 @@ impl XaiVideoProvider {
 
     /// A cheap authenticated call: `GET /v1/models`.
     pub async fn health_check(&self) -> Result<(), ProviderError> {
-        let caller = self.caller("");
-        let key = self.key(&caller)?;
-        let url = join_url(&self.config.base_url, "/v1/models");
-        caller.send(self.prepare(self.client.get(url), key)).await?;
-        Ok(())
+        let service = self.service();
+        service.health_check(&service.url("/v1/models")).await
     }
 
-    fn caller<'a>(&'a self, model: &'a str) -> Caller<'a> {
-        Caller {
-            kind: Provider::Xai,
+    fn service(&self) -> Service<'_> {
+        Service {
+            dialect: Provider::Xai,
             id: &self.config.id,
-            model,
+            base_url: &self.config.base_url,
             key: self.config.api_key.as_ref(),
+            key_vars: Some(XAI_API_KEY_VARS),
+            headers: &self.config.headers,
+            fixed_header: None,
+            timeout: self.config.timeout,
+            client: &self.client,
         }
-    }
-
-    fn key<'a>(&'a self, caller: &Caller<'_>) -> Result<&'a ApiKey, ProviderError> {
-        self.config
-            .api_key
-            .as_ref()
-            .filter(|k| !k.is_empty())
-            .ok_or_else(|| common::missing_key(caller, "XAI_API_KEY"))
-    }
-
-    fn prepare(&self, request: reqwest::RequestBuilder, key: &ApiKey) -> reqwest::RequestBuilder {
-        common::prepare(
-            request,
-            Some(key),
-            &self.config.headers,
-            self.config.timeout,
-        )
     }
 
     fn body(request: &VideoRequest, model: &str) -> Map<String, Value> {
@@ -198,13 +184,13 @@ impl XaiVideoProvider {
     async fn create(
         &self,
         caller: &Caller<'_>,
-        key: &ApiKey,
+        key: Option<&ApiKey>,
         body: &Map<String, Value>,
     ) -> Result<String, ProviderError> {
-        let url = join_url(&self.config.base_url, "/v1/videos/generations");
-        let response = caller
-            .send(self.prepare(self.client.post(url), key).json(body))
-            .await?;
+        let service = self.service();
+        let url = service.url("/v1/videos/generations");
+        let request = service.request(Method::POST, &url, key);
+        let response = caller.send(request.json(body)).await?;
         let (created, _) = common::json::<Created>(caller, response).await?;
         Ok(created.request_id)
     }
@@ -212,12 +198,13 @@ impl XaiVideoProvider {
     async fn poll(
         &self,
         caller: &Caller<'_>,
-        key: &ApiKey,
+        key: Option<&ApiKey>,
         id: &str,
         model: &str,
     ) -> Result<JobState<VideoResponse>, ProviderError> {
-        let url = join_url(&self.config.base_url, &format!("/v1/videos/{id}"));
-        let response = caller.send(self.prepare(self.client.get(url), key)).await?;
+        let service = self.service();
+        let url = service.url(&format!("/v1/videos/{id}"));
+        let response = caller.send(service.request(Method::GET, &url, key)).await?;
         let (deferred, raw) = common::json::<Deferred>(caller, response).await?;
         let progress = deferred.progress.map(|p| {
             let fraction = if p > 1.0 { p / 100.0 } else { p };
@@ -304,8 +291,9 @@ impl VideoProvider for XaiVideoProvider {
         progress: Option<ProgressFn>,
     ) -> Result<VideoResponse, ProviderError> {
         let model = request.model.as_deref().unwrap_or(&self.config.model);
-        let caller = self.caller(model);
-        let key = self.key(&caller)?;
+        let service = self.service();
+        let caller = service.caller(model);
+        let key = service.key(&caller)?;
         if request.prompt.trim().is_empty() {
             return Err(common::invalid(&caller, "a video request needs a prompt"));
         }
@@ -369,7 +357,7 @@ impl XaiImageConfig {
     /// The defaults, with the key from `XAI_API_KEY` or `GROK_API_KEY`.
     pub fn from_env() -> XaiImageConfig {
         XaiImageConfig {
-            api_key: ApiKey::from_env(&XAI_KEY_VARS),
+            api_key: ApiKey::from_env(XAI_API_KEY_VARS),
             ..XaiImageConfig::default()
         }
     }
@@ -415,21 +403,24 @@ impl XaiImageProvider {
 
     /// A cheap authenticated call: `GET /v1/models`.
     pub async fn health_check(&self) -> Result<(), ProviderError> {
-        self.endpoint().health_check("/v1/models").await
+        let service = self.endpoint().service;
+        service.health_check(&service.url("/v1/models")).await
     }
 
     fn endpoint(&self) -> Endpoint<'_> {
         Endpoint {
-            dialect: Provider::Xai,
-            id: &self.config.id,
-            base_url: &self.config.base_url,
+            service: Service {
+                dialect: Provider::Xai,
+                id: &self.config.id,
+                base_url: &self.config.base_url,
+                key: self.config.api_key.as_ref(),
+                key_vars: Some(XAI_API_KEY_VARS),
+                headers: &self.config.headers,
+                fixed_header: None,
+                timeout: self.config.timeout,
+                client: &self.client,
+            },
             path: "/v1/images/generations",
-            key: self.config.api_key.as_ref(),
-            key_required: true,
-            key_vars: "XAI_API_KEY",
-            headers: &self.config.headers,
-            timeout: self.config.timeout,
-            client: &self.client,
             model: Some(&self.config.model),
             response_format: self.config.response_format,
             send_size: false,

@@ -5,7 +5,7 @@ use std::time::Duration;
 use serde_json::json;
 use steadfast_errors::ErrorKind;
 use steadfast_providers_core::{ApiKey, ImageProvider, ImageRequest};
-use steadfast_providers_runway::{PollinationsConfig, PollinationsImageProvider};
+use steadfast_providers_media::{PollinationsConfig, PollinationsImageProvider};
 use wiremock::matchers::{header, method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use steadfast_errors::{ErrorKind, ProviderError};
 use steadfast_providers_core::{JobProgress, JobStatus, ProgressFn};
-use steadfast_providers_runway::poll::{self, Job, JobState, PollConfig};
+use steadfast_providers_media::poll::{self, Job, JobState, PollConfig};
 use steadfast_retry::{Backoff, Jitter};
 use tokio::time::Instant;
 

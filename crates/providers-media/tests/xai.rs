@@ -9,8 +9,8 @@ use steadfast_providers_core::{
     ApiKey, ImageProvider, ImageRequest, JobProgress, JobStatus, ProgressFn, VideoProvider,
     VideoRequest,
 };
-use steadfast_providers_runway::poll::PollConfig;
-use steadfast_providers_runway::{
+use steadfast_providers_media::poll::PollConfig;
+use steadfast_providers_media::{
     ImageFormat, XaiImageConfig, XaiImageProvider, XaiVideoConfig, XaiVideoProvider,
 };
 use wiremock::matchers::{body_partial_json, header, method, path};

@@ -6,15 +6,16 @@ use std::fmt;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use reqwest::Method;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use steadfast_errors::{ErrorKind, Provider, ProviderError, classify};
-use steadfast_providers_core::http::{Caller, default_client, join_url};
+use steadfast_providers_core::http::{Caller, default_client};
 use steadfast_providers_core::{
     ApiKey, JobStatus, ProgressFn, VideoProvider, VideoRequest, VideoResponse,
 };
 
-use crate::common;
+use crate::common::{self, Service};
 use crate::poll::{self, Job, JobState, PollConfig};
 
 /// Runway's API host.
@@ -22,12 +23,12 @@ pub const RUNWAY_BASE_URL: &str = "https://api.dev.runwayml.com";
 /// The API version sent as `X-Runway-Version`.
 pub const RUNWAY_API_VERSION: &str = "2024-11-06";
 /// The environment variables read for the key, in order.
-pub const RUNWAY_KEY_VARS: [&str; 2] = ["RUNWAY_API_KEY", "RUNWAYML_API_SECRET"];
+pub const RUNWAY_API_KEY_VARS: &[&str] = &["RUNWAY_API_KEY", "RUNWAYML_API_SECRET"];
 
 /// Configuration of a [`RunwayProvider`].
 ///
 /// ```
-/// use steadfast_providers_runway::RunwayConfig;
+/// use steadfast_providers_media::RunwayConfig;
 ///
 /// let config: RunwayConfig = serde_json::from_str(r#"{
 ///     "id": "runway-prod",
@@ -96,7 +97,7 @@ impl RunwayConfig {
     /// official SDKs' variable).
     pub fn from_env() -> RunwayConfig {
         RunwayConfig {
-            api_key: ApiKey::from_env(&RUNWAY_KEY_VARS),
+            api_key: ApiKey::from_env(RUNWAY_API_KEY_VARS),
             ..RunwayConfig::default()
         }
     }
@@ -173,38 +174,22 @@ impl RunwayProvider {
 
     /// A cheap authenticated call: `GET /v1/organization` (credit balance and tier).
     pub async fn health_check(&self) -> Result<(), ProviderError> {
-        let caller = self.caller("");
-        let key = self.key(&caller)?;
-        let url = join_url(&self.config.base_url, "/v1/organization");
-        caller.send(self.prepare(self.client.get(url), key)).await?;
-        Ok(())
+        let service = self.service();
+        service.health_check(&service.url("/v1/organization")).await
     }
 
-    fn caller<'a>(&'a self, model: &'a str) -> Caller<'a> {
-        Caller {
-            kind: Provider::Runway,
+    fn service(&self) -> Service<'_> {
+        Service {
+            dialect: Provider::Runway,
             id: &self.config.id,
-            model,
+            base_url: &self.config.base_url,
             key: self.config.api_key.as_ref(),
+            key_vars: Some(RUNWAY_API_KEY_VARS),
+            headers: &self.config.headers,
+            fixed_header: Some(("X-Runway-Version", &self.config.api_version)),
+            timeout: self.config.timeout,
+            client: &self.client,
         }
-    }
-
-    fn key<'a>(&'a self, caller: &Caller<'_>) -> Result<&'a ApiKey, ProviderError> {
-        self.config
-            .api_key
-            .as_ref()
-            .filter(|k| !k.is_empty())
-            .ok_or_else(|| common::missing_key(caller, "RUNWAY_API_KEY"))
-    }
-
-    fn prepare(&self, request: reqwest::RequestBuilder, key: &ApiKey) -> reqwest::RequestBuilder {
-        common::prepare(
-            request,
-            Some(key),
-            &self.config.headers,
-            self.config.timeout,
-        )
-        .header("X-Runway-Version", &self.config.api_version)
     }
 
     /// The endpoint and body for `request`.
@@ -254,14 +239,13 @@ impl RunwayProvider {
     async fn create(
         &self,
         caller: &Caller<'_>,
-        key: &ApiKey,
+        key: Option<&ApiKey>,
         path: &str,
         body: &Map<String, Value>,
     ) -> Result<String, ProviderError> {
-        let url = join_url(&self.config.base_url, path);
-        let response = caller
-            .send(self.prepare(self.client.post(url), key).json(body))
-            .await?;
+        let service = self.service();
+        let request = service.request(Method::POST, &service.url(path), key);
+        let response = caller.send(request.json(body)).await?;
         let (created, _) = common::json::<Created>(caller, response).await?;
         Ok(created.id)
     }
@@ -269,12 +253,13 @@ impl RunwayProvider {
     async fn poll(
         &self,
         caller: &Caller<'_>,
-        key: &ApiKey,
+        key: Option<&ApiKey>,
         id: &str,
         model: &str,
     ) -> Result<JobState<VideoResponse>, ProviderError> {
-        let url = join_url(&self.config.base_url, &format!("/v1/tasks/{id}"));
-        let response = caller.send(self.prepare(self.client.get(url), key)).await?;
+        let service = self.service();
+        let url = service.url(&format!("/v1/tasks/{id}"));
+        let response = caller.send(service.request(Method::GET, &url, key)).await?;
         let (task, raw) = common::json::<Task>(caller, response).await?;
         Ok(match task.status.as_str() {
             "PENDING" => JobState::waiting(JobStatus::Pending),
@@ -334,8 +319,9 @@ impl VideoProvider for RunwayProvider {
             Some(_) => &self.config.image_model,
             None => &self.config.text_model,
         });
-        let caller = self.caller(model);
-        let key = self.key(&caller)?;
+        let service = self.service();
+        let caller = service.caller(model);
+        let key = service.key(&caller)?;
         let (path, body) = self.body(request, &caller, model)?;
         let job = Job {
             provider: &self.config.id,

@@ -30,8 +30,8 @@
 //! use std::time::Duration;
 //! use serde_json::json;
 //! use steadfast_providers_core::{ApiKey, JobStatus, ProgressFn, VideoProvider, VideoRequest};
-//! use steadfast_providers_runway::poll::PollConfig;
-//! use steadfast_providers_runway::{RunwayConfig, RunwayProvider};
+//! use steadfast_providers_media::poll::PollConfig;
+//! use steadfast_providers_media::{RunwayConfig, RunwayProvider};
 //! use wiremock::matchers::{body_partial_json, header, method, path};
 //! use wiremock::{Mock, MockServer, ResponseTemplate};
 //!
@@ -83,16 +83,19 @@ mod pollinations;
 mod runway;
 mod xai;
 
-pub use images::{ImageFormat, OPENAI_BASE_URL, OpenAiImageConfig, OpenAiImageProvider};
+pub use images::{
+    ImageFormat, OPENAI_API_KEY_VARS, OPENAI_BASE_URL, OpenAiImageConfig, OpenAiImageProvider,
+};
 pub use pollinations::{
-    POLLINATIONS_BASE_URL, POLLINATIONS_LEGACY_BASE_URL, PollinationsConfig,
-    PollinationsImageProvider,
+    POLLINATIONS_API_KEY_VARS, POLLINATIONS_BASE_URL, POLLINATIONS_LEGACY_BASE_URL,
+    PollinationsConfig, PollinationsImageProvider,
 };
 pub use runway::{
-    RUNWAY_API_VERSION, RUNWAY_BASE_URL, RUNWAY_KEY_VARS, RunwayConfig, RunwayProvider,
+    RUNWAY_API_KEY_VARS, RUNWAY_API_VERSION, RUNWAY_BASE_URL, RunwayConfig, RunwayProvider,
 };
 pub use xai::{
-    XAI_BASE_URL, XAI_KEY_VARS, XaiImageConfig, XaiImageProvider, XaiVideoConfig, XaiVideoProvider,
+    XAI_API_KEY_VARS, XAI_BASE_URL, XaiImageConfig, XaiImageProvider, XaiVideoConfig,
+    XaiVideoProvider,
 };
 
 #[doc(no_inline)]

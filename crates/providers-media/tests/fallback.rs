@@ -7,7 +7,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use steadfast_errors::{ErrorKind, Provider, ProviderError};
 use steadfast_providers_core::{ProgressFn, VideoProvider, VideoRequest, VideoResponse};
-use steadfast_providers_runway::fallback::{self, FallbackError, StopReason};
+use steadfast_providers_media::fallback::{self, VideoFallbackError, VideoStopReason};
 use steadfast_retry::{Backoff, RetryConfig, RetryPolicy};
 
 /// A provider that answers from a script (the last answer repeats) and counts its calls.
@@ -139,8 +139,8 @@ async fn total_failure_lists_every_attempt() {
     assert_eq!(err.last_error().unwrap().kind(), ErrorKind::Auth);
     assert!(matches!(
         err,
-        FallbackError::Failed {
-            stop: StopReason::Exhausted,
+        VideoFallbackError::Failed {
+            stop: VideoStopReason::Exhausted,
             ..
         }
     ));
@@ -158,8 +158,8 @@ async fn an_invalid_request_does_not_fall_back() {
     assert_eq!(runway.calls(), 0);
     assert!(matches!(
         err,
-        FallbackError::Failed {
-            stop: StopReason::NotFallbackable(ErrorKind::InvalidRequest),
+        VideoFallbackError::Failed {
+            stop: VideoStopReason::NotFallbackable(ErrorKind::InvalidRequest),
             ..
         }
     ));
@@ -193,8 +193,8 @@ async fn fallback_off_stops_after_the_first_provider() {
         .unwrap_err();
     assert!(matches!(
         err,
-        FallbackError::Failed {
-            stop: StopReason::FallbackDisabled,
+        VideoFallbackError::Failed {
+            stop: VideoStopReason::FallbackDisabled,
             ..
         }
     ));
@@ -215,5 +215,5 @@ async fn unknown_or_missing_providers_are_errors() {
     let err = fallback::generate_video(&[], &request(), None, true, &retry(), None)
         .await
         .unwrap_err();
-    assert!(matches!(err, FallbackError::NoProvider));
+    assert!(matches!(err, VideoFallbackError::NoProvider));
 }

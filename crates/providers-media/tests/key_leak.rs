@@ -9,8 +9,8 @@ use serde_json::json;
 use steadfast_providers_core::{
     ApiKey, ImageProvider, ImageRequest, ProgressFn, VideoProvider, VideoRequest,
 };
-use steadfast_providers_runway::poll::PollConfig;
-use steadfast_providers_runway::{
+use steadfast_providers_media::poll::PollConfig;
+use steadfast_providers_media::{
     OpenAiImageConfig, OpenAiImageProvider, PollinationsConfig, PollinationsImageProvider,
     RunwayConfig, RunwayProvider, XaiImageConfig, XaiImageProvider, XaiVideoConfig,
     XaiVideoProvider,

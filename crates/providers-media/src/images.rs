@@ -6,18 +6,22 @@ use std::fmt;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use reqwest::Method;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use steadfast_errors::{Provider, ProviderError, classify};
-use steadfast_providers_core::http::{Caller, default_client, join_url};
+use steadfast_providers_core::http::default_client;
 use steadfast_providers_core::{
     ApiKey, GeneratedImage, ImageProvider, ImageRequest, ImageResponse,
 };
 
-use crate::common;
+use crate::common::{self, Service};
 
 /// OpenAI's API base.
 pub const OPENAI_BASE_URL: &str = "https://api.openai.com/v1";
+
+/// The environment variables read for the key, in order.
+pub const OPENAI_API_KEY_VARS: &[&str] = &["OPENAI_API_KEY"];
 
 /// How the server should return images (`response_format`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -42,7 +46,7 @@ impl ImageFormat {
 /// Configuration of an [`OpenAiImageProvider`].
 ///
 /// ```
-/// use steadfast_providers_runway::{ImageFormat, OpenAiImageConfig};
+/// use steadfast_providers_media::{ImageFormat, OpenAiImageConfig};
 ///
 /// let config: OpenAiImageConfig = serde_json::from_str(r#"{
 ///     "id": "local-sd",
@@ -96,7 +100,7 @@ impl OpenAiImageConfig {
     /// The defaults, with the key from `OPENAI_API_KEY`.
     pub fn from_env() -> OpenAiImageConfig {
         OpenAiImageConfig {
-            api_key: ApiKey::from_env(&["OPENAI_API_KEY"]),
+            api_key: ApiKey::from_env(OPENAI_API_KEY_VARS),
             ..OpenAiImageConfig::default()
         }
     }
@@ -141,21 +145,24 @@ impl OpenAiImageProvider {
 
     /// A cheap authenticated call: `GET {base}/models`.
     pub async fn health_check(&self) -> Result<(), ProviderError> {
-        self.endpoint().health_check("/models").await
+        let service = self.endpoint().service;
+        service.health_check(&service.url("/models")).await
     }
 
     fn endpoint(&self) -> Endpoint<'_> {
         Endpoint {
-            dialect: self.config.dialect,
-            id: &self.config.id,
-            base_url: &self.config.base_url,
+            service: Service {
+                dialect: self.config.dialect,
+                id: &self.config.id,
+                base_url: &self.config.base_url,
+                key: self.config.api_key.as_ref(),
+                key_vars: None,
+                headers: &self.config.headers,
+                fixed_header: None,
+                timeout: self.config.timeout,
+                client: &self.client,
+            },
             path: "/images/generations",
-            key: self.config.api_key.as_ref(),
-            key_required: false,
-            key_vars: "OPENAI_API_KEY",
-            headers: &self.config.headers,
-            timeout: self.config.timeout,
-            client: &self.client,
             model: self.config.model.as_deref(),
             response_format: self.config.response_format,
             send_size: true,
@@ -181,16 +188,8 @@ impl ImageProvider for OpenAiImageProvider {
 /// One OpenAI-style images endpoint, as the OpenAI and xAI providers configure it.
 #[derive(Debug)]
 pub(crate) struct Endpoint<'a> {
-    pub(crate) dialect: Provider,
-    pub(crate) id: &'a str,
-    pub(crate) base_url: &'a str,
+    pub(crate) service: Service<'a>,
     pub(crate) path: &'a str,
-    pub(crate) key: Option<&'a ApiKey>,
-    pub(crate) key_required: bool,
-    pub(crate) key_vars: &'a str,
-    pub(crate) headers: &'a BTreeMap<String, String>,
-    pub(crate) timeout: Duration,
-    pub(crate) client: &'a reqwest::Client,
     pub(crate) model: Option<&'a str>,
     pub(crate) response_format: Option<ImageFormat>,
     /// xAI's image API does not take `size`.
@@ -216,33 +215,6 @@ struct ImageData {
 }
 
 impl Endpoint<'_> {
-    fn caller<'b>(&'b self, model: &'b str) -> Caller<'b> {
-        Caller {
-            kind: self.dialect,
-            id: self.id,
-            model,
-            key: self.key,
-        }
-    }
-
-    fn checked_key(&self, caller: &Caller<'_>) -> Result<Option<&ApiKey>, ProviderError> {
-        let key = self.key.filter(|k| !k.is_empty());
-        if self.key_required && key.is_none() {
-            return Err(common::missing_key(caller, self.key_vars));
-        }
-        Ok(key)
-    }
-
-    pub(crate) async fn health_check(&self, path: &str) -> Result<(), ProviderError> {
-        let caller = self.caller("");
-        let key = self.checked_key(&caller)?;
-        let request = self.client.get(join_url(self.base_url, path));
-        caller
-            .send(common::prepare(request, key, self.headers, self.timeout))
-            .await?;
-        Ok(())
-    }
-
     pub(crate) fn body(&self, request: &ImageRequest, model: Option<&str>) -> Map<String, Value> {
         let mut body = Map::new();
         common::put(&mut body, "model", model);
@@ -252,7 +224,7 @@ impl Endpoint<'_> {
             common::put(&mut body, "size", request.size.as_deref());
         } else if request.size.is_some() {
             tracing::debug!(
-                provider = self.id,
+                provider = self.service.id,
                 "size is not accepted by this API; not sent"
             );
         }
@@ -273,21 +245,19 @@ impl Endpoint<'_> {
         request: &ImageRequest,
     ) -> Result<ImageResponse, ProviderError> {
         let model = request.model.as_deref().or(self.model);
-        let caller = self.caller(model.unwrap_or(""));
-        let key = self.checked_key(&caller)?;
+        let service = &self.service;
+        let caller = service.caller(model.unwrap_or(""));
+        let key = service.key(&caller)?;
         if request.prompt.trim().is_empty() {
             return Err(common::invalid(&caller, "an image request needs a prompt"));
         }
         let body = self.body(request, model);
-        let http = self
-            .client
-            .post(join_url(self.base_url, self.path))
+        let http = service
+            .request(Method::POST, &service.url(self.path), key)
             .json(&body);
-        let response = caller
-            .send(common::prepare(http, key, self.headers, self.timeout))
-            .await?;
+        let response = caller.send(http).await?;
         let (parsed, raw) = common::json::<ImagesBody>(&caller, response).await?;
-        if let Some(err) = classify::in_band_value(self.dialect, &raw) {
+        if let Some(err) = classify::in_band_value(service.dialect, &raw) {
             return Err(caller.label(err));
         }
         let images: Vec<GeneratedImage> = parsed
@@ -340,16 +310,18 @@ mod tests {
         let headers = BTreeMap::new();
         let client = reqwest::Client::new();
         let endpoint = Endpoint {
-            dialect: Provider::OpenAi,
-            id: "openai",
-            base_url: OPENAI_BASE_URL,
+            service: Service {
+                dialect: Provider::OpenAi,
+                id: "openai",
+                base_url: OPENAI_BASE_URL,
+                key: None,
+                key_vars: None,
+                headers: &headers,
+                fixed_header: None,
+                timeout: Duration::from_secs(1),
+                client: &client,
+            },
             path: "/images/generations",
-            key: None,
-            key_required: false,
-            key_vars: "OPENAI_API_KEY",
-            headers: &headers,
-            timeout: Duration::from_secs(1),
-            client: &client,
             model: None,
             response_format: Some(ImageFormat::Url),
             send_size: true,

@@ -8,8 +8,8 @@ use steadfast_errors::ErrorKind;
 use steadfast_providers_core::{
     ApiKey, JobProgress, JobStatus, ProgressFn, VideoProvider, VideoRequest,
 };
-use steadfast_providers_runway::poll::PollConfig;
-use steadfast_providers_runway::{RunwayConfig, RunwayProvider};
+use steadfast_providers_media::poll::PollConfig;
+use steadfast_providers_media::{RunwayConfig, RunwayProvider};
 use wiremock::matchers::{body_partial_json, header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 

@@ -12,9 +12,9 @@
 //! use std::time::Duration;
 //! use serde_json::json;
 //! use steadfast_providers_core::{ApiKey, VideoProvider, VideoRequest};
-//! use steadfast_providers_runway::fallback;
-//! use steadfast_providers_runway::poll::PollConfig;
-//! use steadfast_providers_runway::{RunwayConfig, RunwayProvider, XaiVideoConfig, XaiVideoProvider};
+//! use steadfast_providers_media::fallback;
+//! use steadfast_providers_media::poll::PollConfig;
+//! use steadfast_providers_media::{RunwayConfig, RunwayProvider, XaiVideoConfig, XaiVideoProvider};
 //! use steadfast_retry::{Backoff, RetryConfig, RetryPolicy};
 //! use wiremock::matchers::{method, path};
 //! use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -109,7 +109,7 @@ impl fmt::Display for FailedProvider {
 /// Why the chain stopped before trying every provider, or that it tried them all.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum StopReason {
+pub enum VideoStopReason {
     /// Every provider was tried.
     Exhausted,
     /// The caller turned fallback off.
@@ -119,12 +119,12 @@ pub enum StopReason {
     NotFallbackable(ErrorKind),
 }
 
-impl fmt::Display for StopReason {
+impl fmt::Display for VideoStopReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            StopReason::Exhausted => f.write_str("every provider tried"),
-            StopReason::FallbackDisabled => f.write_str("fallback disabled"),
-            StopReason::NotFallbackable(kind) => write!(f, "{kind} does not fall back"),
+            VideoStopReason::Exhausted => f.write_str("every provider tried"),
+            VideoStopReason::FallbackDisabled => f.write_str("fallback disabled"),
+            VideoStopReason::NotFallbackable(kind) => write!(f, "{kind} does not fall back"),
         }
     }
 }
@@ -132,7 +132,7 @@ impl fmt::Display for StopReason {
 /// The one error of a failed [`generate_video`]: every attempt, in order.
 #[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
-pub enum FallbackError {
+pub enum VideoFallbackError {
     /// The provider list was empty.
     #[error("video generation failed: no video provider to try")]
     NoProvider,
@@ -145,7 +145,7 @@ pub enum FallbackError {
         /// The providers tried, in order.
         failed: Vec<FailedProvider>,
         /// Why no further provider was tried.
-        stop: StopReason,
+        stop: VideoStopReason,
     },
 }
 
@@ -157,11 +157,11 @@ fn list(failed: &[FailedProvider]) -> String {
         .join("; ")
 }
 
-impl FallbackError {
+impl VideoFallbackError {
     /// The providers tried, in order (empty when none was).
     pub fn failed(&self) -> &[FailedProvider] {
         match self {
-            FallbackError::Failed { failed, .. } => failed,
+            VideoFallbackError::Failed { failed, .. } => failed,
             _ => &[],
         }
     }
@@ -203,18 +203,18 @@ pub async fn generate_video(
     fallback: bool,
     retry: &RetryPolicy,
     progress: Option<ProgressFn>,
-) -> Result<Generated, FallbackError> {
+) -> Result<Generated, VideoFallbackError> {
     let mut order: Vec<&dyn VideoProvider> = providers.to_vec();
     if let Some(name) = prefer {
         let at = order
             .iter()
             .position(|p| p.id() == name)
-            .ok_or_else(|| FallbackError::UnknownProvider(name.to_owned()))?;
+            .ok_or_else(|| VideoFallbackError::UnknownProvider(name.to_owned()))?;
         let preferred = order.remove(at);
         order.insert(0, preferred);
     }
     if order.is_empty() {
-        return Err(FallbackError::NoProvider);
+        return Err(VideoFallbackError::NoProvider);
     }
     let mut failed = Vec::new();
     let count = order.len();
@@ -250,17 +250,17 @@ pub async fn generate_video(
             error,
         });
         let stop = if !fallback {
-            Some(StopReason::FallbackDisabled)
+            Some(VideoStopReason::FallbackDisabled)
         } else if !kind.may_fall_back() {
-            Some(StopReason::NotFallbackable(kind))
+            Some(VideoStopReason::NotFallbackable(kind))
         } else if i + 1 == count {
-            Some(StopReason::Exhausted)
+            Some(VideoStopReason::Exhausted)
         } else {
             None
         };
         if let Some(stop) = stop {
-            return Err(FallbackError::Failed { failed, stop });
+            return Err(VideoFallbackError::Failed { failed, stop });
         }
     }
-    Err(FallbackError::NoProvider)
+    Err(VideoFallbackError::NoProvider)
 }
