@@ -66,6 +66,8 @@ struct Call {
     typed: bool,
     attempts: Vec<AttemptRecord>,
     resumes: u32,
+    /// The stream said its text is one answer continued exactly (true when not streamed).
+    continuation_exact: bool,
 }
 
 async fn one_call(router: Router, streamed: bool, start_at: Option<Instant>) -> Call {
@@ -83,6 +85,7 @@ async fn one_call(router: Router, streamed: bool, start_at: Option<Instant>) -> 
         typed: false,
         attempts: Vec::new(),
         resumes: 0,
+        continuation_exact: true,
     };
     let failed = |call: &mut Call, e: &RouterError| {
         call.error = Some(e.to_string());
@@ -111,6 +114,7 @@ async fn one_call(router: Router, streamed: bool, start_at: Option<Instant>) -> 
                 }
                 call.attempts = stream.inner().attempts();
                 call.resumes = stream.inner().resumes();
+                call.continuation_exact = stream.inner().continuation_exact();
             }
             Err(e) => failed(&mut call, &e),
         }
@@ -189,6 +193,10 @@ async fn run_scenario(s: &Scenario, index: u64, calls: u64, seed: u64) -> Result
             r.garbled += a.garbled;
         }
         r.joined += u64::from(a.joined);
+        // A joined answer must say so; an answer that says so must be joined.
+        if a.joined == call.continuation_exact {
+            r.misflagged += 1;
+        }
         r.resumes += u64::from(call.resumes);
         r.attempts += call.attempts.len() as u64;
         for at in &call.attempts {

@@ -27,6 +27,9 @@ pub(crate) struct Report {
     pub(crate) garbled: u64,
     /// Answers that join two different attempts (divergent continuations).
     pub(crate) joined: u64,
+    /// Answers whose `continuation_exact` flag disagrees with the text: a joined answer the
+    /// stream called exact, or an exact one it called joined.
+    pub(crate) misflagged: u64,
     /// Calls that failed with an error that names its kind.
     pub(crate) typed_failures: u64,
     /// Faults that took effect on the primary's and the fallback's server.
@@ -115,6 +118,12 @@ impl Report {
                 }
                 if s.promise == Promise::Joined && self.joined == 0 {
                     missed.push("no answer joined a divergent continuation".into());
+                }
+                if self.misflagged > 0 {
+                    missed.push(format!(
+                        "{} answers whose continuation_exact flag disagrees with the text",
+                        self.misflagged
+                    ));
                 }
             }
             Promise::FailsFast => {
@@ -236,7 +245,8 @@ pub(crate) fn legend() -> Vec<String> {
         "columns:".into(),
         "  formats     primary>fallback wire formats (each a real provider crate over a loopback fault server)".into(),
         "  done, rate  answers complete as promised: 'once' = byte for byte t0..t23, every token exactly once;".into(),
-        "              'joined' (continuation restarts differently) = every token index once, in order, one clean seam;".into(),
+        "              'joined' (continuation restarts differently) = every token index once, in order, clean seams,
+              and the stream's continuation_exact() false exactly for the answers that joined two attempts;".into(),
         "              'fails' (nobody up) = no answer, every call a typed error".into(),
         "  lost, dup   token indices never delivered / extra copies delivered, over every call (complete or not)".into(),
         "  fired       faults that took effect on the primary/fallback server (refused: connections the client saw refused)".into(),
