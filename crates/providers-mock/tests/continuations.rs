@@ -123,3 +123,27 @@ async fn a_connection_reset_is_a_reset_not_a_clean_close() {
     }
     assert_eq!(server.faults_fired().get("reset_before_response"), Some(&1));
 }
+
+#[tokio::test]
+async fn only_answers_sent_whole_report_usage() {
+    let server = server(Continuation::Exact).await;
+    server.push_all([
+        Fault::None,
+        Fault::CutAfter { chunks: 2 },
+        Fault::status(503),
+    ]);
+    let plain = json!([{"role": "user", "content": "Count"}]);
+    let client = reqwest::Client::new();
+    for _ in 0..3 {
+        let body = json!({"model": "m", "messages": plain, "stream": true, "stream_options": {"include_usage": true}});
+        let _ = client
+            .post(server.url("/v1/chat/completions"))
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+            .bytes()
+            .await;
+    }
+    assert_eq!(server.reported_usage(), (1, 6));
+}

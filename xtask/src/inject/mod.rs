@@ -151,11 +151,15 @@ fn return_time(side: &Side, period: Duration, down: Duration) -> Option<u64> {
     worst
 }
 
-/// The fired faults that prove a plan ran: half the share of the requests the server got
-/// (none when it got too few requests to expect two faults).
-fn needed(plan: &Plan, requests: u64) -> u64 {
+/// The fired faults that prove a plan ran: half the share of the requests it could fault
+/// (none when there were too few to expect two faults).
+fn needed(plan: &Plan, side: &Side) -> u64 {
     match plan {
-        Plan::Share { per_mille, .. } => per_mille * requests / 2000,
+        Plan::Share { per_mille, .. } => per_mille * side.requests() / 2000,
+        // Continuations are not faulted.
+        Plan::FirstAttempts { per_mille, .. } => {
+            per_mille * (side.requests() - side.continuations()) / 2000
+        }
         Plan::Flapping { .. } => 1,
         Plan::Healthy | Plan::Refused => 0,
     }
@@ -226,8 +230,8 @@ async fn run_scenario(s: &Scenario, index: u64, calls: u64, seed: u64) -> Result
         _ => primary.fired(),
     };
     r.fired_fallback = fallback.fired();
-    r.fired_needed_primary = needed(&s.primary_plan, primary.requests());
-    r.fired_needed_fallback = needed(&s.fallback_plan, fallback.requests());
+    r.fired_needed_primary = needed(&s.primary_plan, &primary);
+    r.fired_needed_fallback = needed(&s.fallback_plan, &fallback);
     r.continuations_served = primary.continuations() + fallback.continuations();
     r.server_requests = primary.requests() + fallback.requests();
     r.request_bound = report::bound(calls, r.resumes, elapsed);
@@ -235,6 +239,14 @@ async fn run_scenario(s: &Scenario, index: u64, calls: u64, seed: u64) -> Result
         r.return_ms = return_time(&primary, period, down);
     }
     let stats = router.stats();
+    let (pi, po) = primary.reported_usage();
+    let (fi, fo) = fallback.reported_usage();
+    r.reported_input = pi + fi;
+    r.reported_output = po + fo;
+    r.billed_input = stats.input_tokens;
+    r.billed_output = stats.output_tokens;
+    r.usage_exact = scenario::leaves_answers_whole(&s.primary_plan)
+        && scenario::leaves_answers_whole(&s.fallback_plan);
     r.failovers = stats.failovers;
     r.router_overhead_p99_us = stats.overhead.p99_us;
     r.check(s);

@@ -49,6 +49,13 @@ pub(crate) struct Report {
     pub(crate) breaker_skips: u64,
     /// Flapping primary: the longest wait from its recovery to the first answer it served.
     pub(crate) return_ms: Option<u64>,
+    /// Output tokens the router billed, and the servers reported for answers sent whole.
+    pub(crate) billed_output: u64,
+    pub(crate) reported_output: u64,
+    pub(crate) billed_input: u64,
+    pub(crate) reported_input: u64,
+    /// Whether billed must equal reported (no fault leaves part of an answer).
+    pub(crate) usage_exact: bool,
     pub(crate) attempts: u64,
     pub(crate) server_requests: u64,
     /// The most server requests the configuration allows (see [`bound`]).
@@ -179,6 +186,15 @@ impl Report {
                 Some(_) => {}
             }
         }
+        if self.usage_exact
+            && (self.billed_output, self.billed_input)
+                != (self.reported_output, self.reported_input)
+        {
+            missed.push(format!(
+                "billed {}+{} tokens != reported {}+{} (input+output)",
+                self.billed_input, self.billed_output, self.reported_input, self.reported_output
+            ));
+        }
         if self.server_requests > self.request_bound {
             missed.push(format!(
                 "server requests {} > bound {} (retry budget, {MAX_RESUMES} resumes)",
@@ -194,7 +210,7 @@ impl Report {
 /// The table header and its column explanations.
 pub(crate) fn header() -> String {
     format!(
-        "{:<42} {:<17} {:>5} {:>5} {:>8} {:>4} {:>4} {:>9} {:>7} {:>6} {:>11} {:>6} {:>6} {:>6}  result",
+        "{:<42} {:<17} {:>5} {:>5} {:>8} {:>4} {:>4} {:>9} {:>7} {:>6} {:>11} {:>13} {:>6} {:>6} {:>6}  result",
         "scenario",
         "formats",
         "calls",
@@ -206,6 +222,7 @@ pub(crate) fn header() -> String {
         "resumes",
         "att/c",
         "ampl/bound",
+        "billed/rep",
         "p50ms",
         "p99ms",
         "fover",
@@ -221,7 +238,7 @@ pub(crate) fn row(r: &Report) -> String {
     );
     let result = if r.missed.is_empty() { "ok" } else { "MISSED" };
     format!(
-        "{:<42} {:<17} {:>5} {:>5} {:>7.2}% {:>4} {:>4} {:>9} {:>7} {:>6.2} {:>11} {:>6} {:>6} {:>6}  {result}",
+        "{:<42} {:<17} {:>5} {:>5} {:>7.2}% {:>4} {:>4} {:>9} {:>7} {:>6.2} {:>11} {:>13} {:>6} {:>6} {:>6}  {result}",
         r.name,
         r.formats,
         r.calls,
@@ -233,6 +250,12 @@ pub(crate) fn row(r: &Report) -> String {
         r.resumes,
         r.attempts as f64 / r.calls.max(1) as f64,
         ampl,
+        format!(
+            "{}{}{}",
+            r.billed_output,
+            if r.usage_exact { "=" } else { "~" },
+            r.reported_output
+        ),
         r.p50_ms,
         r.p99_ms,
         r.failovers,
@@ -253,6 +276,10 @@ pub(crate) fn legend() -> Vec<String> {
         "  resumes     continuations opened over all calls (cut scenarios must resume)".into(),
         "  att/c       provider attempts per call, as the router recorded them".into(),
         "  ampl/bound  server requests per call / the most the retry budget, attempts and resumes allow".into(),
+        "  billed/rep  output tokens the router billed vs. what the servers reported for answers sent whole:".into(),
+        "              '=' where no fault leaves part of an answer or races a client timer (must be equal, input".into(),
+        "              tokens too); '~' elsewhere, shown and not held: cut parts are billed by the resume layer's".into(),
+        "              estimate, and a part the server sent whole may still be abandoned by a client timer".into(),
         "  p50ms p99ms call latency; fover = calls the router counted as failovers".into(),
         format!(
             "targets: rate >= {:.1}% and lost = dup = 0 (once, joined); fired >= half the planned share of the requests each server got;",

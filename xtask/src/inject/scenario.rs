@@ -35,6 +35,9 @@ pub(crate) enum Plan {
     Healthy,
     /// A seeded share of its requests, in per mille, get `fault(hash)`.
     Share { per_mille: u64, fault: FaultFn },
+    /// The same, but only first attempts (requests that continue nothing) are faulted: each
+    /// continuation arrives whole, which is what the resume seam's promise is about.
+    FirstAttempts { per_mille: u64, fault: FaultFn },
     /// Down (503) for the first `down` of every `period`, healthy for the rest.
     Flapping { period: Duration, down: Duration },
     /// Nothing listens on its port: every connection is refused.
@@ -82,6 +85,21 @@ pub(crate) struct Scenario {
     pub(crate) paced: bool,
 }
 
+/// Whether a plan's faults always leave an answer whole or absent (never a part of one), so
+/// that what the router bills must equal what the servers reported, token for token.
+pub(crate) fn leaves_answers_whole(plan: &Plan) -> bool {
+    match plan {
+        Plan::Healthy | Plan::Refused | Plan::Flapping { .. } => true,
+        Plan::Share { fault, .. } | Plan::FirstAttempts { fault, .. } => (0..64u64).all(|r| {
+            // Not a delay or a drip: a client timer may abandon an answer the server sent whole.
+            matches!(
+                fault(r),
+                Fault::None | Fault::Status { .. } | Fault::ResetBeforeResponse
+            )
+        }),
+    }
+}
+
 impl Scenario {
     fn new(name: &'static str, primary_plan: Plan) -> Scenario {
         Scenario {
@@ -122,6 +140,10 @@ impl Scenario {
 
 fn share(per_mille: u64, fault: FaultFn) -> Plan {
     Plan::Share { per_mille, fault }
+}
+
+fn first_attempts(per_mille: u64, fault: FaultFn) -> Plan {
+    Plan::FirstAttempts { per_mille, fault }
 }
 
 fn cut(r: u64) -> Fault {
@@ -189,9 +211,12 @@ pub(crate) fn all() -> Vec<Scenario> {
         },
     );
     flapping.paced = true;
-    let mut diverge = Scenario::new("continuation restarts differently", share(400, late_cut))
-        .continuation(Continuation::Diverge)
-        .resumes();
+    let mut diverge = Scenario::new(
+        "continuation restarts differently",
+        first_attempts(400, late_cut),
+    )
+    .continuation(Continuation::Diverge)
+    .resumes();
     diverge.promise = Promise::Joined;
     vec![
         Scenario::new("baseline (no faults)", Plan::Healthy),
@@ -253,14 +278,17 @@ pub(crate) fn all() -> Vec<Scenario> {
             share(1000, |_| Fault::status(503)),
         ),
         non_streamed,
-        Scenario::new("continuation repeats its tail", share(400, cut))
+        Scenario::new("continuation repeats its tail", first_attempts(400, cut))
             .continuation(Continuation::RepeatTail { bytes: 12 })
             .resumes(),
-        Scenario::new("continuation restarts", share(400, cut))
+        Scenario::new("continuation restarts", first_attempts(400, cut))
             .continuation(Continuation::Restart)
             .resumes(),
-        Scenario::new("continuation echoes the prefix", share(400, cut))
+        Scenario::new("continuation echoes the prefix", first_attempts(400, cut))
             .continuation(Continuation::Echo)
+            .resumes(),
+        Scenario::new("continuation restarts, cut again", share(400, cut))
+            .continuation(Continuation::Restart)
             .resumes(),
         diverge,
         Scenario::new("gemini: stream cut", share(400, cut))

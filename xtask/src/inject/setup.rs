@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use steadfast_circuit::Config as BreakerConfig;
 use steadfast_fallback::{ChainConfig, EntryConfig, ResumeSettings};
 use steadfast_providers_core::{ApiKey, ChatProvider};
-use steadfast_providers_mock::{Continuation, Fault, FaultServer, ServerConfig};
+use steadfast_providers_mock::{Continuation, Fault, FaultServer, RecordedRequest, ServerConfig};
 use steadfast_retry::{Backoff, BudgetConfig, Jitter, RetryConfig};
 use steadfast_router::{ProviderConfig, Router, RouterConfig};
 use steadfast_streaming::Timeouts;
@@ -35,6 +35,22 @@ pub(crate) fn mix(mut x: u64) -> u64 {
     x ^= x >> 33;
     x = x.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
     x ^ (x >> 33)
+}
+
+/// Whether a request continues a partial answer: it holds an assistant (or Gemini `model`)
+/// turn.
+fn continues(req: &RecordedRequest) -> bool {
+    let Some(body) = req.json() else {
+        return false;
+    };
+    let turns = body
+        .get("messages")
+        .or_else(|| body.get("contents"))
+        .and_then(|m| m.as_array().cloned())
+        .unwrap_or_default();
+    turns
+        .iter()
+        .any(|t| matches!(t["role"].as_str(), Some("assistant" | "model")))
 }
 
 /// When each request of a time-based plan came, and whether it was refused.
@@ -80,14 +96,17 @@ impl Side {
         .await
         .map_err(|e| format!("starting a fault server: {e}"))?;
         match plan {
-            Plan::Share { per_mille, fault } => server.set_script(move |req| {
-                let r = mix(salt ^ req.index);
-                if r % 1000 < per_mille {
-                    fault(r / 1000)
-                } else {
-                    Fault::None
-                }
-            }),
+            Plan::Share { per_mille, fault } | Plan::FirstAttempts { per_mille, fault } => {
+                let first_only = matches!(plan, Plan::FirstAttempts { .. });
+                server.set_script(move |req| {
+                    let r = mix(salt ^ req.index);
+                    if r % 1000 >= per_mille || (first_only && continues(req)) {
+                        Fault::None
+                    } else {
+                        fault(r / 1000)
+                    }
+                });
+            }
             Plan::Flapping { period, down } => {
                 let started = Instant::now();
                 let timeline = Arc::clone(&timeline);
@@ -121,6 +140,12 @@ impl Side {
         self.server
             .as_ref()
             .map_or(0, FaultServer::faults_fired_total)
+    }
+
+    pub(crate) fn reported_usage(&self) -> (u64, u64) {
+        self.server
+            .as_ref()
+            .map_or((0, 0), FaultServer::reported_usage)
     }
 
     pub(crate) fn continuations(&self) -> u64 {
@@ -207,8 +232,12 @@ fn entry() -> EntryConfig {
             budget: Some(budget()),
             ..RetryConfig::default()
         },
+        // Trips on a run of failures or a failure rate well above the faulted shares, so that
+        // the primary keeps serving (and resuming) through 30-40 % faults; an outage trips it.
         breaker: BreakerConfig {
             open_duration: OPEN_FOR,
+            consecutive_failures: Some(8),
+            failure_rate: Some(0.8),
             ..BreakerConfig::default()
         },
         ..EntryConfig::default()

@@ -136,6 +136,9 @@ struct Shared {
     fired: Mutex<BTreeMap<&'static str, u64>>,
     /// Chat requests that carried a prefix to continue.
     continuations: AtomicU64,
+    /// Usage reported by answers sent whole: input and output tokens.
+    reported_input: AtomicU64,
+    reported_output: AtomicU64,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -278,6 +281,8 @@ impl FaultServer {
             connections: AtomicU64::new(0),
             fired: Mutex::new(BTreeMap::new()),
             continuations: AtomicU64::new(0),
+            reported_input: AtomicU64::new(0),
+            reported_output: AtomicU64::new(0),
         });
         let task = tokio::spawn(serve(listener, shared.clone()));
         Ok(FaultServer { addr, shared, task })
@@ -380,6 +385,17 @@ impl FaultServer {
     /// Faults that took effect so far, of every kind.
     pub fn faults_fired_total(&self) -> u64 {
         lock(&self.shared.fired).values().sum()
+    }
+
+    /// The usage the server reported so far, `(input, output)` tokens, summed over the chat
+    /// answers it sent whole (a usage chunk or field included) and without a delay. Answers
+    /// cut, ended early, broken or replaced by an error by their fault report none: what a
+    /// client is billed for them is its own estimate.
+    pub fn reported_usage(&self) -> (u64, u64) {
+        (
+            self.shared.reported_input.load(Ordering::SeqCst),
+            self.shared.reported_output.load(Ordering::SeqCst),
+        )
     }
 
     /// Chat requests so far that asked to continue a partial answer (they carried an
@@ -561,6 +577,7 @@ async fn answer(
                 epilogue: Vec::new(),
                 in_band_error: wire::error_body(Dialect::OpenAi, 503, None),
                 malformed: "<html>".to_owned(),
+                usage: None,
             }
         }
         (_, Some(dialect)) => {
@@ -579,5 +596,11 @@ async fn answer(
         shared.fire(fault);
     }
     let kept = emit(sock, &layout, fault, id_header, keep_alive).await?;
+    // Not after a delay: the client may have given up and never read it.
+    let whole = matches!(fault, Fault::None | Fault::SlowDrip { .. });
+    if let (true, Some((input, output))) = (whole, layout.usage) {
+        shared.reported_input.fetch_add(input, Ordering::SeqCst);
+        shared.reported_output.fetch_add(output, Ordering::SeqCst);
+    }
     Ok(keep(kept))
 }

@@ -100,6 +100,7 @@ impl ChatCall {
             in_band_error: format!("{}\n", error_json(503, None, true)),
             malformed: "data: {\"candidates\": [{\"content\": {\"parts\": [{\"text\": \r\n\r\n"
                 .to_owned(),
+            usage: None,
         }
     }
 

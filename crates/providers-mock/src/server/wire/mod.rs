@@ -218,6 +218,8 @@ pub(crate) struct Layout {
     pub(crate) in_band_error: String,
     /// A malformed event, or a body suffix that breaks the JSON.
     pub(crate) malformed: String,
+    /// The usage (input, output tokens) the whole answer reports, if it reports any.
+    pub(crate) usage: Option<(u64, u64)>,
 }
 
 /// The content type of server-sent events.
@@ -229,6 +231,13 @@ pub(crate) const JSON_PIECE: usize = 64;
 impl ChatCall {
     /// The answer, laid out.
     pub(crate) fn layout(&self) -> Layout {
+        let reports = !self.stream || self.include_usage || self.dialect != Dialect::OpenAi;
+        let mut layout = self.layout_body();
+        layout.usage = reports.then_some((self.input_tokens, self.output_tokens));
+        layout
+    }
+
+    fn layout_body(&self) -> Layout {
         match (self.dialect, self.stream) {
             (Dialect::OpenAi, true) => self.openai_stream(),
             (Dialect::Anthropic, true) => self.anthropic_stream(),
@@ -250,6 +259,7 @@ impl ChatCall {
                     in_band_error: in_band_body(dialect),
                     malformed: "<!DOCTYPE html><html><body>502 Bad Gateway</body></html>"
                         .to_owned(),
+                    usage: None,
                 }
             }
         }
@@ -319,6 +329,7 @@ impl ChatCall {
                 "data: {{\"id\":{},\"object\":\"chat.completion.chunk\",\"choices\":[{{\"index\":0,\"delta\":{{\"content\":\n\n",
                 js(&self.id)
             ),
+            usage: None,
         }
     }
 
@@ -398,6 +409,7 @@ impl ChatCall {
                 "{\"type\": \"error\", \"error\": {\"type\": \"overloaded_error\", \"message\": \"Overloaded\"}}",
             ),
             malformed: "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\n\n".to_owned(),
+            usage: None,
         }
     }
 

@@ -59,6 +59,7 @@ impl ChatCall {
                 "{{\"model\":{},\"message\":{{\"role\":\"assistant\",\"content\":\n",
                 js(&self.model)
             ),
+            usage: None,
         }
     }
 
