@@ -9,11 +9,14 @@
 //! - `inject-failures [--quick] [--seed N] [--json]` — the failure-injection suite: real
 //!   providers behind the real router against fault-injecting loopback servers in four wire
 //!   formats; exits non-zero below target (`--help` explains the options).
+//! - `real-llamacpp` — the llama.cpp-server preset against a real `llama-server` with a tiny
+//!   random-weight model, both cached under `~/.cache/steadfast/llama`.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 mod codegen;
 mod conformance;
 mod inject;
+mod llamacpp;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -24,7 +27,9 @@ commands:
   codegen [--check]                         regenerate the error tables (or check they are fresh)
   conformance [--fixtures DIR]... [--verbose]  run wire-format fixtures (default: tests/conformance)
   bench [--quick]                           benchmarks against raw baselines, in release mode
-  inject-failures [--quick] [--seed N] [--json]  the failure-injection suite on local fault servers";
+  inject-failures [--quick] [--seed N] [--json]  the failure-injection suite on local fault servers
+  real-llamacpp                             the llama.cpp-server preset against a real llama-server
+                                            (built once and cached under ~/.cache/steadfast/llama)";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -33,6 +38,10 @@ fn main() -> ExitCode {
         Some("conformance") => conformance_cmd(&args[1..]),
         Some("bench") => bench_cmd(&args[1..]),
         Some("inject-failures") => inject_cmd(&args[1..]),
+        Some("real-llamacpp") => match args[1..] {
+            [] => llamacpp::run(),
+            _ => Err(format!("real-llamacpp takes no arguments\n\n{USAGE}")),
+        },
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");
             Ok(true)
