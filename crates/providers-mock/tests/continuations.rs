@@ -147,3 +147,44 @@ async fn only_answers_sent_whole_report_usage() {
     }
     assert_eq!(server.reported_usage(), (1, 6));
 }
+
+#[tokio::test]
+async fn a_request_offering_tools_ends_with_a_streamed_tool_call() {
+    let server = server(Continuation::Exact).await;
+    let body = json!({
+        "model": "m", "stream": true,
+        "messages": [{"role": "user", "content": "Count"}],
+        "tools": [{"type": "function", "function": {"name": "count", "parameters": {"type": "object"}}}],
+    });
+    let text = reqwest::Client::new()
+        .post(server.url("/v1/chat/completions"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let mut args = String::new();
+    let mut finish = None;
+    for line in text.lines().filter_map(|l| l.strip_prefix("data: ")) {
+        let Ok(chunk) = serde_json::from_str::<Value>(line) else {
+            continue;
+        };
+        let choice = &chunk["choices"][0];
+        if let Some(piece) = choice["delta"]["tool_calls"][0]["function"]["arguments"].as_str() {
+            args.push_str(piece);
+        }
+        if let Some(f) = choice["finish_reason"].as_str() {
+            finish = Some(f.to_owned());
+        }
+    }
+    let (name, expected) = FaultServer::tool_call(6);
+    assert_eq!(name, "count");
+    assert_eq!(args, expected);
+    assert_eq!(finish.as_deref(), Some("tool_calls"));
+    assert!(
+        text.matches("\"arguments\":").count() > 3,
+        "streamed in pieces"
+    );
+}

@@ -55,7 +55,9 @@ pub(crate) fn audit(text: &str, tokens: usize, promise: Promise) -> TextAudit {
     let lost = seen.iter().filter(|&&c| c == 0).count() as u64;
     let duplicated = seen.iter().map(|&c| c.saturating_sub(1)).sum();
     let exact = match promise {
-        Promise::ExactlyOnce | Promise::FailsFast => text == token_answer(tokens),
+        Promise::ExactlyOnce | Promise::WholeToolCalls | Promise::FailsFast => {
+            text == token_answer(tokens)
+        }
         Promise::Joined => {
             in_order && lost == 0 && garbled == 0 && seams_are_clean(text) && next == tokens
         }

@@ -27,7 +27,8 @@ use std::time::{Duration, Instant};
 use futures_util::StreamExt;
 use steadfast_errors::ErrorKind;
 use steadfast_fallback::{AttemptOutcome, AttemptRecord, StopReason};
-use steadfast_providers_core::{ChatRequest, Message, StreamEvent};
+use steadfast_providers_core::{ChatRequest, Message, StreamEvent, Tool};
+use steadfast_providers_mock::FaultServer;
 use steadfast_router::{RouteOptions, Router, RouterError};
 
 use report::Report;
@@ -68,13 +69,23 @@ struct Call {
     resumes: u32,
     /// The stream said its text is one answer continued exactly (true when not streamed).
     continuation_exact: bool,
+    /// The tool calls delivered: name and whole arguments.
+    tool_calls: Vec<(String, String)>,
 }
 
-async fn one_call(router: Router, streamed: bool, start_at: Option<Instant>) -> Call {
+async fn one_call(router: Router, s: &Scenario, start_at: Option<Instant>) -> Call {
     if let Some(at) = start_at {
         tokio::time::sleep_until(at.into()).await;
     }
-    let req = ChatRequest::new("mock-model", vec![Message::user("count")]).with_max_tokens(512);
+    let streamed = s.streamed;
+    let mut req = ChatRequest::new("mock-model", vec![Message::user("count")]).with_max_tokens(512);
+    if s.tools {
+        req = req.with_tool(Tool {
+            name: "count".into(),
+            description: "Counts.".into(),
+            parameters: serde_json::json!({"type": "object"}),
+        });
+    }
     let started = Instant::now();
     let mut call = Call {
         latency: Duration::ZERO,
@@ -86,6 +97,7 @@ async fn one_call(router: Router, streamed: bool, start_at: Option<Instant>) -> 
         attempts: Vec::new(),
         resumes: 0,
         continuation_exact: true,
+        tool_calls: Vec::new(),
     };
     let failed = |call: &mut Call, e: &RouterError| {
         call.error = Some(e.to_string());
@@ -104,6 +116,9 @@ async fn one_call(router: Router, streamed: bool, start_at: Option<Instant>) -> 
                     match item {
                         Ok(StreamEvent::TextDelta { text }) => call.text.push_str(&text),
                         Ok(StreamEvent::Done) => call.done = true,
+                        Ok(StreamEvent::ToolCallDelta(d)) => call
+                            .tool_calls
+                            .push((d.name.unwrap_or_default(), d.arguments)),
                         Ok(_) => {}
                         Err(e) => {
                             call.kind = Some(e.kind());
@@ -151,14 +166,15 @@ fn return_time(side: &Side, period: Duration, down: Duration) -> Option<u64> {
     worst
 }
 
-/// The fired faults that prove a plan ran: half the share of the requests it could fault
-/// (none when there were too few to expect two faults).
+/// The fired faults that prove a plan ran: a quarter of the share of the requests it could
+/// fault (none when there were too few to expect four faults). A server that stopped
+/// injecting fires none.
 fn needed(plan: &Plan, side: &Side) -> u64 {
     match plan {
-        Plan::Share { per_mille, .. } => per_mille * side.requests() / 2000,
+        Plan::Share { per_mille, .. } => per_mille * side.requests() / 4000,
         // Continuations are not faulted.
         Plan::FirstAttempts { per_mille, .. } => {
-            per_mille * (side.requests() - side.continuations()) / 2000
+            per_mille * (side.requests() - side.continuations()) / 4000
         }
         Plan::Flapping { .. } => 1,
         Plan::Healthy | Plan::Refused => 0,
@@ -174,7 +190,7 @@ async fn run_scenario(s: &Scenario, index: u64, calls: u64, seed: u64) -> Result
     let results: Vec<Call> = futures_util::stream::iter(0..calls)
         .map(|i| {
             let at = s.paced.then(|| started + PACE * i as u32);
-            one_call(router.clone(), s.streamed, at)
+            one_call(router.clone(), s, at)
         })
         .buffer_unordered(CONCURRENCY)
         .collect()
@@ -191,10 +207,21 @@ async fn run_scenario(s: &Scenario, index: u64, calls: u64, seed: u64) -> Result
     for call in results {
         let a = audit::audit(&call.text, TOKENS, s.promise);
         r.latencies.push(call.latency);
-        if s.promise != scenario::Promise::FailsFast {
-            r.lost += a.lost;
-            r.duplicated += a.duplicated;
-            r.garbled += a.garbled;
+        match s.promise {
+            scenario::Promise::FailsFast => {}
+            // An explicitly incomplete answer owes no more text; a repeat is never allowed.
+            scenario::Promise::WholeToolCalls => {
+                if call.done || !call.typed {
+                    r.lost += a.lost;
+                    r.garbled += a.garbled;
+                }
+                r.duplicated += a.duplicated;
+            }
+            _ => {
+                r.lost += a.lost;
+                r.duplicated += a.duplicated;
+                r.garbled += a.garbled;
+            }
         }
         r.joined += u64::from(a.joined);
         // A joined answer must say so; an answer that says so must be joined.
@@ -214,8 +241,29 @@ async fn run_scenario(s: &Scenario, index: u64, calls: u64, seed: u64) -> Result
         if call.typed && !call.done {
             r.typed_failures += 1;
         }
-        if call.done && a.exact && call.error.is_none() {
+        let tool_ok = if s.tools {
+            let (name, args) = FaultServer::tool_call(TOKENS);
+            let whole = call
+                .tool_calls
+                .iter()
+                .filter(|(n, a)| *n == name && *a == args)
+                .count() as u64;
+            let calls = call.tool_calls.len() as u64;
+            r.tool_calls += calls;
+            r.tool_duplicated += whole.saturating_sub(1);
+            r.tool_spliced += calls - whole;
+            // A complete answer has its call once, whole.
+            !call.done || (whole == 1 && calls == 1)
+        } else {
+            true
+        };
+        if !tool_ok {
+            r.tool_missing += 1;
+        }
+        if call.done && a.exact && call.error.is_none() && tool_ok {
             r.completed += 1;
+        } else if s.promise == scenario::Promise::WholeToolCalls && !call.done && call.typed {
+            r.explicitly_incomplete += 1;
         } else if r.examples.len() < 3 && (s.promise != scenario::Promise::FailsFast || !call.typed)
         {
             r.examples.push(

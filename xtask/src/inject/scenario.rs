@@ -53,6 +53,11 @@ pub(crate) enum Promise {
     /// delivered token index exactly once and in order, no repeated seam, and every joined
     /// answer flagged as not one exact continuation.
     Joined,
+    /// Every answer ends with a tool call: each call is delivered whole and once, never
+    /// spliced; an answer is complete (its text exactly once, its call once) or explicitly
+    /// incomplete (a typed error: a cut after a delivered call is not resumed, so as not to
+    /// repeat it) — never silently short. ≥ 99.9 % of calls are one or the other.
+    WholeToolCalls,
     /// Nothing can answer: every call fails with a typed error, fast, attempts bounded.
     FailsFast,
 }
@@ -62,6 +67,7 @@ impl Promise {
         match self {
             Promise::ExactlyOnce => "once",
             Promise::Joined => "joined",
+            Promise::WholeToolCalls => "tools",
             Promise::FailsFast => "fails",
         }
     }
@@ -83,6 +89,9 @@ pub(crate) struct Scenario {
     pub(crate) expect_resumes: bool,
     /// Whether calls are paced over time (for time-based plans) rather than all at once.
     pub(crate) paced: bool,
+    /// Whether requests offer a tool, so that every answer ends with a tool call (which cuts
+    /// may land inside).
+    pub(crate) tools: bool,
 }
 
 /// Whether a plan's faults always leave an answer whole or absent (never a part of one), so
@@ -113,6 +122,7 @@ impl Scenario {
             promise: Promise::ExactlyOnce,
             expect_resumes: false,
             paced: false,
+            tools: false,
         }
     }
 
@@ -211,6 +221,16 @@ pub(crate) fn all() -> Vec<Scenario> {
         },
     );
     flapping.paced = true;
+    let mut tools = Scenario::new(
+        "tool call cut mid-arguments",
+        share(400, |r| Fault::CutAfter {
+            chunks: 20 + (r % 12) as usize,
+        }),
+    )
+    .formats(Format::OpenAi, Format::OpenAi)
+    .resumes();
+    tools.tools = true;
+    tools.promise = Promise::WholeToolCalls;
     let mut diverge = Scenario::new(
         "continuation restarts differently",
         first_attempts(400, late_cut),
@@ -291,6 +311,7 @@ pub(crate) fn all() -> Vec<Scenario> {
             .continuation(Continuation::Restart)
             .resumes(),
         diverge,
+        tools,
         Scenario::new("gemini: stream cut", share(400, cut))
             .formats(Gemini, Ollama)
             .resumes(),

@@ -398,6 +398,20 @@ impl FaultServer {
         )
     }
 
+    /// The tool call an answer ends with when an OpenAI-format streamed request offers
+    /// tools: the tool's name and its whole JSON arguments (which stream in 8-byte pieces,
+    /// each a content chunk, so a body fault can cut inside the call).
+    ///
+    /// ```
+    /// use steadfast_providers_mock::FaultServer;
+    ///
+    /// let (name, args) = FaultServer::tool_call(3);
+    /// assert_eq!((name, args.as_str()), ("count", r#"{"upto":3,"label":"count from t0 to t2"}"#));
+    /// ```
+    pub fn tool_call(answer_tokens: usize) -> (&'static str, String) {
+        (wire::TOOL_NAME, wire::tool_arguments(answer_tokens))
+    }
+
     /// Chat requests so far that asked to continue a partial answer (they carried an
     /// assistant prefix), answered as [`ServerConfig::continuation`] says.
     pub fn continuation_count(&self) -> u64 {

@@ -13,6 +13,9 @@ use super::ServerConfig;
 
 mod gemini;
 mod ollama;
+mod tool;
+
+pub(crate) use tool::{TOOL_NAME, arguments as tool_arguments};
 
 /// A fixed `created` timestamp, so bodies are deterministic.
 const CREATED: u64 = 1_735_689_600;
@@ -107,6 +110,9 @@ pub(crate) struct ChatCall {
     pub(crate) continued: bool,
     model: String,
     include_usage: bool,
+    /// The answer ends with a tool call (the request offered tools; OpenAI streams only), for
+    /// an answer of this many tokens.
+    tool: Option<usize>,
     /// The content chunks of the answer (tokens grouped by `tokens_per_chunk`).
     pieces: Vec<String>,
     /// Whether `max_tokens` cut the answer short.
@@ -144,6 +150,10 @@ pub(crate) fn parse_chat(
         .unwrap_or("mock-model")
         .to_owned();
     let stream = v.get("stream").and_then(Value::as_bool).unwrap_or(false);
+    let offers_tools = v
+        .get("tools")
+        .and_then(Value::as_array)
+        .is_some_and(|t| !t.is_empty());
     let include_usage = v
         .pointer("/stream_options/include_usage")
         .and_then(Value::as_bool)
@@ -194,6 +204,8 @@ pub(crate) fn parse_chat(
         continued: !prefix.is_empty(),
         model,
         include_usage,
+        tool: (offers_tools && dialect == Dialect::OpenAi && stream)
+            .then_some(config.answer_tokens),
         pieces,
         truncated,
         input_tokens,
@@ -290,7 +302,7 @@ impl ChatCall {
         let preamble = vec![self.openai_chunk(
             "{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"\",\"refusal\":null},\"logprobs\":null,\"finish_reason\":null}",
         )];
-        let content = self
+        let mut content: Vec<String> = self
             .pieces
             .iter()
             .map(|p| {
@@ -300,7 +312,14 @@ impl ChatCall {
                 ))
             })
             .collect();
-        let finish = if self.truncated { "length" } else { "stop" };
+        let finish = match self.tool {
+            _ if self.truncated => "length",
+            Some(tokens) => {
+                content.extend(self.openai_tool_chunks(tokens));
+                "tool_calls"
+            }
+            None => "stop",
+        };
         let mut epilogue = vec![self.openai_chunk(&format!(
             "{{\"index\":0,\"delta\":{{}},\"logprobs\":null,\"finish_reason\":\"{finish}\"}}"
         ))];
