@@ -12,6 +12,7 @@
 //!   answer or stream against a fixture's `expect` object.
 //! - [`http`] — wiremock response shapes (SSE, NDJSON, JSON with a status), a response
 //!   sequence, request counting; [`stream`] drains a chat stream into its [`StreamState`].
+//! - [`cases!`] — a table of cases as one `#[tokio::test]` per row.
 //!
 //! Everything here panics on failure, with a message that names the case: it is for tests,
 //! where a panic is the failure report.
@@ -32,6 +33,7 @@
 //! assert_hidden("the logs", &text, &[KEY, "LEAKCANARY"]);
 //! ```
 
+mod cases;
 pub mod expect;
 pub mod fixture;
 pub mod http;
