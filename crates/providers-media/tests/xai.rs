@@ -14,6 +14,7 @@ use steadfast_providers_media::{
     ImageFormat, XaiImageConfig, XaiImageProvider, XaiVideoConfig, XaiVideoProvider,
 };
 use wiremock::matchers::{body_partial_json, header, method, path};
+use steadfast_test_kit::http::{mount_in_order, received};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 const KEY: &str = "xai-Zq3vTn8PLkW2mR7yB4cX9dF1gH6jK0sA5eU";
@@ -48,18 +49,8 @@ async fn mount_created(server: &MockServer) {
 }
 
 async fn mount_polls(server: &MockServer, responses: Vec<ResponseTemplate>) {
-    let last = responses.len() - 1;
-    for (i, response) in responses.into_iter().enumerate() {
-        let mock = Mock::given(method("GET"))
-            .and(path(format!("/v1/videos/{REQ}")))
-            .respond_with(response);
-        let mock = if i == last {
-            mock
-        } else {
-            mock.up_to_n_times(1)
-        };
-        mock.mount(server).await;
-    }
+    let poll = || Mock::given(method("GET")).and(path(format!("/v1/videos/{REQ}")));
+    mount_in_order(server, poll, responses).await;
 }
 
 fn done() -> ResponseTemplate {
@@ -180,13 +171,7 @@ async fn a_failed_video_is_classified_from_its_error_object() {
         ("grok", Some("grok-imagine-video"))
     );
     assert_eq!((err.kind(), err.is_retryable()), (ErrorKind::Server, true));
-    let gets = server
-        .received_requests()
-        .await
-        .unwrap()
-        .iter()
-        .filter(|r| r.method.as_str() == "GET")
-        .count();
+    let gets = received(&server, "GET").await;
     assert_eq!(gets, 1, "a failed video is not polled again");
 }
 
