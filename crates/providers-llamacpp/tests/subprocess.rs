@@ -4,15 +4,14 @@
 
 use std::error::Error as _;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use steadfast_errors::{ErrorKind, Provider};
 use steadfast_providers_core::{
-    ChatProvider, ChatRequest, ContentPart, FinishReason, Message, Role, StreamEvent,
-    Tool,
+    ChatProvider, ChatRequest, ContentPart, FinishReason, Message, Role, StreamEvent, Tool,
 };
 use steadfast_providers_llamacpp::{
     FormatFn, LlamaCppConfig, LlamaCppProvider, PromptFormatter, PromptTemplate, StderrTail,

@@ -13,8 +13,8 @@ use steadfast_providers_media::poll::PollConfig;
 use steadfast_providers_media::{
     ImageFormat, XaiImageConfig, XaiImageProvider, XaiVideoConfig, XaiVideoProvider,
 };
-use wiremock::matchers::{body_partial_json, header, method, path};
 use steadfast_test_kit::http::{mount_in_order, received};
+use wiremock::matchers::{body_partial_json, header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 const KEY: &str = "xai-Zq3vTn8PLkW2mR7yB4cX9dF1gH6jK0sA5eU";

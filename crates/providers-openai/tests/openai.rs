@@ -5,7 +5,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{KEY, provider};
+use common::{KEY, both_errors, provider};
 use serde_json::json;
 use steadfast_errors::{ErrorKind, Owner};
 use steadfast_providers_core::{
@@ -294,26 +294,16 @@ async fn error_responses_are_classified_and_labelled() {
     ];
     for case in cases {
         let f = fixture(case);
-        let server = MockServer::start().await;
-        Mock::given(method("POST"))
-            .and(path(CHAT))
-            .respond_with(f.template())
-            .expect(2)
-            .mount(&server)
-            .await;
-        let p = provider(
-            OpenAiConfig {
-                id: "openai-eu".into(),
-                ..OpenAiConfig::openai()
-            },
-            format!("{}/v1", server.uri()),
-        );
-        let whole = p.chat(&hello("gpt-4o")).await.unwrap_err();
-        let streamed = match p.chat_stream(&hello("gpt-4o")).await {
-            Ok(_) => panic!("{case}: the stream opened"),
-            Err(e) => e,
+        let eu = |server: &MockServer| {
+            provider(
+                OpenAiConfig {
+                    id: "openai-eu".into(),
+                    ..OpenAiConfig::openai()
+                },
+                format!("{}/v1", server.uri()),
+            )
         };
-        for err in [whole, streamed] {
+        for err in both_errors(&f, CHAT, eu, &hello("gpt-4o")).await {
             assert_eq!(err.kind().as_str(), f.expected_kind(), "{case}: {err}");
             assert_eq!(err.provider(), "openai-eu", "{case}");
             assert_eq!(err.model(), Some("gpt-4o"), "{case}");

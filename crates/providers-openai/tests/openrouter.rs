@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{KEY, provider};
+use common::{KEY, both_errors, provider};
 use serde_json::json;
 use steadfast_errors::ErrorKind;
 use steadfast_providers_core::{ChatProvider, ChatRequest, FinishReason, Message};
@@ -95,17 +95,7 @@ async fn error_responses_are_classified_with_the_openrouter_table() {
     ];
     for case in cases {
         let f = fixture(case);
-        let server = MockServer::start().await;
-        Mock::given(method("POST"))
-            .and(path(CHAT))
-            .respond_with(f.template())
-            .expect(2)
-            .mount(&server)
-            .await;
-        let p = openrouter(&server);
-        let whole = p.chat(&hi()).await.unwrap_err();
-        let streamed = p.chat_stream(&hi()).await.err().unwrap();
-        for err in [whole, streamed] {
+        for err in both_errors(&f, CHAT, openrouter, &hi()).await {
             assert_eq!(err.kind().as_str(), f.expected_kind(), "{case}: {err}");
             assert_eq!(err.provider(), "openrouter-main", "{case}");
             assert_eq!(err.model(), Some("openai/gpt-4o-mini"), "{case}");

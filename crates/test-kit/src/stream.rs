@@ -46,8 +46,7 @@ mod tests {
     #[tokio::test]
     async fn items_build_the_state_and_keep_their_order() {
         let cut = ProviderError::new(ErrorKind::StreamInterrupted, "p", "cut");
-        let (state, items) =
-            drain_items(stream::iter([text("Hel"), text("lo"), Err(cut)])).await;
+        let (state, items) = drain_items(stream::iter([text("Hel"), text("lo"), Err(cut)])).await;
         assert_eq!(state.text(), "Hello");
         assert_eq!(state.error().unwrap().kind(), ErrorKind::StreamInterrupted);
         assert!(!state.is_complete());
