@@ -11,6 +11,7 @@ use steadfast_providers_core::{
 use steadfast_providers_media::poll::PollConfig;
 use steadfast_providers_media::{RunwayConfig, RunwayProvider};
 use steadfast_test_kit::http::{mount_in_order, received};
+use steadfast_test_kit::{assert_hidden, shown};
 use wiremock::matchers::{body_partial_json, header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -290,7 +291,7 @@ async fn create_errors_are_classified_labelled_and_scrubbed() {
             (err.provider(), err.model()),
             ("runway-test", Some("gen4_turbo"))
         );
-        assert!(!format!("{err} {err:?}").contains(KEY));
+        assert_hidden("the error", &shown(&err), &[KEY]);
         assert_eq!(polls(&server).await, 0);
     }
 }

@@ -14,6 +14,7 @@ use steadfast_providers_media::{
     ImageFormat, XaiImageConfig, XaiImageProvider, XaiVideoConfig, XaiVideoProvider,
 };
 use steadfast_test_kit::http::{mount_in_order, received};
+use steadfast_test_kit::{assert_hidden, shown};
 use wiremock::matchers::{body_partial_json, header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -246,7 +247,7 @@ async fn create_errors_use_the_xai_table() {
             .unwrap_err();
         assert_eq!(err.kind(), kind, "{status} {body}");
         assert_eq!(err.provider(), "grok");
-        assert!(!format!("{err} {err:?}").contains(KEY));
+        assert_hidden("the error", &shown(&err), &[KEY]);
     }
 }
 
