@@ -7,9 +7,9 @@
 //!   test can prove both that the provider logged and that the key is not in what it logged.
 //! - [`secret`] — [`assert_hidden`], the "key never appears" check, and [`shown`], the text a
 //!   value shows a user (its `Display` and `Debug` together).
-//! - [`fixture`] — the wire fixtures of `tests/conformance/` at the workspace root, loaded as
-//!   [`Fixture`]s and served as wiremock responses; [`expect`] checks a provider's error,
-//!   answer or stream against a fixture's `expect` object.
+//! - [`fixture`](mod@fixture) — the wire fixtures of `tests/conformance/` at the workspace
+//!   root, loaded as [`Fixture`]s and served as wiremock responses; [`expect`] checks a
+//!   provider's error, answer or stream against a fixture's `expect` object.
 //! - [`http`] — wiremock response shapes (SSE, NDJSON, JSON with a status), a response
 //!   sequence, request counting; [`stream`] drains a chat stream into its [`StreamState`].
 //! - [`cases!`] — a table of cases as one `#[tokio::test]` per row.
