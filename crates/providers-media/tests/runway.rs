@@ -244,7 +244,6 @@ async fn a_task_that_never_finishes_times_out_naming_the_task() {
         poll: PollConfig::fixed(Duration::from_millis(20), Duration::from_millis(250)),
         ..provider(&server).config().clone()
     });
-    let started = std::time::Instant::now();
     let err = p.generate_video(&image_request(), None).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Timeout);
     assert!(
@@ -253,7 +252,6 @@ async fn a_task_that_never_finishes_times_out_naming_the_task() {
         "{err}"
     );
     assert!(err.message().contains("last status pending"), "{err}");
-    assert!(started.elapsed() < Duration::from_secs(1));
     assert!(polls(&server).await >= 3);
 }
 
