@@ -135,8 +135,9 @@ pub struct OpenAiConfig {
     /// Where a *prefix completion* goes: when set, a request whose last message is an
     /// assistant message (without tool calls) is sent to `{prefix_base_url}/chat/completions`
     /// with `"prefix": true` on that message, and the model continues it exactly. Default:
-    /// `https://api.deepseek.com/beta` for DeepSeek (its beta "chat prefix completion"), `None`
-    /// elsewhere.
+    /// [`DEEPSEEK_PREFIX_BASE_URL`] for DeepSeek (its beta "chat prefix completion"), `None`
+    /// elsewhere. The DeepSeek default follows a changed `base_url` (`{base_url}/beta`, see
+    /// [`prefix_url`](Self::prefix_url)); any other value is used as set.
     pub prefix_base_url: Option<String>,
     /// The call `health_check` makes. Default: the preset's (see [`HealthCheck`]).
     pub health: HealthCheck,
@@ -152,6 +153,14 @@ impl Default for OpenAiConfig {
         OpenAiConfig::openai()
     }
 }
+
+/// DeepSeek's documented API root.
+const DEEPSEEK_BASE_URL: &str = "https://api.deepseek.com";
+
+/// The DeepSeek preset's [`OpenAiConfig::prefix_base_url`]: its beta "chat prefix completion"
+/// root. While a config holds this value, [`OpenAiConfig::prefix_url`] derives the prefix
+/// root from the base URL instead, so overriding only `base_url` moves both.
+pub const DEEPSEEK_PREFIX_BASE_URL: &str = "https://api.deepseek.com/beta";
 
 /// The defaults every preset shares.
 pub(crate) fn base(preset: Preset, base_url: &str) -> OpenAiConfig {
@@ -189,6 +198,29 @@ pub(crate) fn base(preset: Preset, base_url: &str) -> OpenAiConfig {
 }
 
 impl OpenAiConfig {
+    /// The root of the prefix-completion endpoint, if this endpoint has one: the
+    /// [`prefix_base_url`](Self::prefix_base_url) as set, except that the DeepSeek preset's
+    /// value ([`DEEPSEEK_PREFIX_BASE_URL`]) follows a changed [`base_url`](Self::base_url) —
+    /// it becomes `{base_url}/beta` (a trailing `/v1` replaced), so a DeepSeek behind a proxy
+    /// resumes through the proxy too.
+    ///
+    /// ```
+    /// use steadfast_providers_openai::OpenAiConfig;
+    ///
+    /// let proxied = OpenAiConfig { base_url: "https://gw.internal/deepseek".into(), ..OpenAiConfig::deepseek() };
+    /// assert_eq!(proxied.prefix_url().as_deref(), Some("https://gw.internal/deepseek/beta"));
+    /// assert_eq!(OpenAiConfig::deepseek().prefix_url().as_deref(), Some("https://api.deepseek.com/beta"));
+    /// ```
+    pub fn prefix_url(&self) -> Option<String> {
+        let set = self.prefix_base_url.as_deref()?;
+        let base = self.base_url.trim_end_matches('/');
+        let base = base.strip_suffix("/v1").unwrap_or(base);
+        if set != DEEPSEEK_PREFIX_BASE_URL || base == DEEPSEEK_BASE_URL {
+            return Some(set.to_owned());
+        }
+        Some(format!("{base}/beta"))
+    }
+
     /// OpenAI: `https://api.openai.com/v1`, `Authorization: Bearer`, key required,
     /// `max_completion_tokens`, health `GET /models`. No prefill (see the crate docs on
     /// resume).
@@ -224,10 +256,10 @@ impl OpenAiConfig {
     /// keep-alives reset the idle timer (a total stream deadline of 30 minutes still bounds
     /// the wait).
     pub fn deepseek() -> OpenAiConfig {
-        let mut c = base(Preset::DeepSeek, "https://api.deepseek.com");
+        let mut c = base(Preset::DeepSeek, DEEPSEEK_BASE_URL);
         c.stream_timeouts.keep_alive_resets_idle = true;
         c.stream_timeouts.total = Some(std::time::Duration::from_secs(30 * 60));
-        c.prefix_base_url = Some("https://api.deepseek.com/beta".to_owned());
+        c.prefix_base_url = Some(DEEPSEEK_PREFIX_BASE_URL.to_owned());
         c.capabilities.vision = false;
         c.capabilities.reasoning = true;
         c.capabilities.prefill = true;

@@ -94,9 +94,9 @@ impl OpenAiProvider {
 
     /// The chat URL for `request`, and whether it is a prefix completion.
     fn chat_url(&self, request: &ChatRequest) -> (String, bool) {
-        match &self.config.prefix_base_url {
+        match self.config.prefix_url() {
             Some(prefix_base) if wire::ends_with_assistant_text(request) => {
-                (join_url(prefix_base, "chat/completions"), true)
+                (join_url(&prefix_base, "chat/completions"), true)
             }
             _ => (join_url(&self.config.base_url, "chat/completions"), false),
         }
