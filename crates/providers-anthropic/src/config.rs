@@ -5,6 +5,7 @@ use std::fmt;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+use steadfast_providers_core::secret::{HeaderNames, RedactedUrl};
 use steadfast_providers_core::{ApiKey, ModelInfo};
 use steadfast_streaming::Timeouts;
 
@@ -67,6 +68,8 @@ pub struct AnthropicConfig {
     /// This instance's id, shown in every error and log line. Default `"anthropic"`.
     pub id: String,
     /// The API's base URL, without `/v1`. Default [`DEFAULT_BASE_URL`].
+    /// `Debug` and serde show it without a password or query values.
+    #[serde(serialize_with = "steadfast_providers_core::secret::serialize_url")]
     pub base_url: String,
     /// The API key, sent as `x-api-key`. Default none (no key header is sent, for gateways
     /// that add their own).
@@ -91,6 +94,8 @@ pub struct AnthropicConfig {
     pub models: Vec<ModelInfo>,
     /// Extra headers on every request, e.g. `anthropic-beta`. Default none. Not for secrets:
     /// put the key in [`api_key`](Self::api_key) (only header *names* are shown by `Debug`).
+    /// Values never print and are read from files but never written back.
+    #[serde(skip_serializing)]
     pub headers: BTreeMap<String, String>,
 }
 
@@ -137,7 +142,7 @@ impl fmt::Debug for AnthropicConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AnthropicConfig")
             .field("id", &self.id)
-            .field("base_url", &self.base_url)
+            .field("base_url", &RedactedUrl(&self.base_url))
             .field("api_key", &self.api_key)
             .field("api_version", &self.api_version)
             .field("timeout", &self.timeout)
@@ -145,7 +150,7 @@ impl fmt::Debug for AnthropicConfig {
             .field("default_max_tokens", &self.default_max_tokens)
             .field("prefill", &self.prefill)
             .field("models", &self.models)
-            .field("headers", &self.headers.keys().collect::<Vec<_>>())
+            .field("headers", &HeaderNames(&self.headers))
             .finish()
     }
 }

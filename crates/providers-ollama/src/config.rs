@@ -46,7 +46,7 @@ pub struct OllamaConfig {
     /// The instance id shown in errors and metrics. Default `"ollama"`.
     pub id: String,
     /// The server, without `/api`. Default [`DEFAULT_BASE_URL`]; [`from_env`](Self::from_env)
-    /// reads `OLLAMA_HOST`.
+    /// reads `OLLAMA_HOST`. `Debug` shows it without a password or query values.
     pub base_url: String,
     /// A key sent as `Authorization: Bearer …` (Ollama cloud, or a proxy that wants one).
     /// Default none: a local server needs no key.
@@ -135,7 +135,10 @@ impl fmt::Debug for OllamaConfig {
         let headers: Vec<&str> = self.headers.keys().map(String::as_str).collect();
         f.debug_struct("OllamaConfig")
             .field("id", &self.id)
-            .field("base_url", &self.base_url)
+            .field(
+                "base_url",
+                &steadfast_providers_core::secret::RedactedUrl(&self.base_url),
+            )
             .field("api_key", &self.api_key)
             .field("timeout", &self.timeout)
             .field("stream", &self.stream)
@@ -220,6 +223,20 @@ fn split_host_port(hostport: &str) -> (String, Option<String>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_base_url_password_never_prints() {
+        let c = OllamaConfig {
+            base_url: "http://proxy:Pw-Otter-9912@gpu-box:11434?token=Qs-Heron-5521".into(),
+            ..OllamaConfig::default()
+        };
+        let shown = format!("{c:?} {c:#?}");
+        assert!(
+            !shown.contains("Pw-Otter-9912") && !shown.contains("Qs-Heron-5521"),
+            "{shown}"
+        );
+        assert!(shown.contains("gpu-box:11434"), "{shown}");
+    }
 
     #[test]
     fn hosts_normalize_like_the_ollama_cli() {

@@ -1,10 +1,12 @@
 //! `OpenAiConfig`: everything one OpenAI-compatible endpoint needs, with a preset per service.
 
 use std::collections::BTreeMap;
+use std::fmt;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use steadfast_errors::Provider;
+use steadfast_providers_core::secret::{HeaderNames, RedactedUrl};
 use steadfast_providers_core::{ApiKey, Capabilities, ModelInfo};
 use steadfast_streaming::Timeouts;
 
@@ -73,8 +75,10 @@ impl MaxTokensField {
 /// environment ([`from_env`](Self::from_env), [`preset_from_env`](Self::preset_from_env)), then
 /// change the public fields. Presets never read the environment; `from_env` does.
 ///
-/// In files (serde), durations are milliseconds or strings such as `"30s"`; the API key is read
-/// but never written back. Missing fields take the OpenAI preset's values.
+/// In files (serde), durations are milliseconds or strings such as `"30s"`; the API key and
+/// the extra [`headers`](Self::headers) are read but never written back, and a base URL is
+/// written without its password or query values. Missing fields take the OpenAI preset's
+/// values. `Debug` shows no secret either.
 ///
 /// ```
 /// use std::time::Duration;
@@ -91,7 +95,7 @@ impl MaxTokensField {
 /// assert_eq!(config.base_url, "https://openrouter.ai/api/v1");
 /// assert!(!format!("{config:?}").contains("sk-or-v1-example"));
 /// ```
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct OpenAiConfig {
     /// This instance's id, shown in every error (`openai`, `openrouter-eu`, …). Default: the
@@ -100,7 +104,10 @@ pub struct OpenAiConfig {
     /// The wire dialect: selects the error table (`steadfast_errors::classify`) and the stream
     /// decoder. Default: the preset's.
     pub kind: Provider,
-    /// The API root; requests go to `{base_url}/chat/completions`.
+    /// The API root; requests go to `{base_url}/chat/completions`. `Debug` and serde show
+    /// it without a password or query values
+    /// ([`redact_url`](steadfast_providers_core::secret::redact_url)).
+    #[serde(serialize_with = "steadfast_providers_core::secret::serialize_url")]
     pub base_url: String,
     /// The API key; `None` sends no auth header.
     #[serde(skip_serializing)]
@@ -110,7 +117,10 @@ pub struct OpenAiConfig {
     pub require_key: bool,
     /// How the key is sent. Default: [`Auth::Bearer`].
     pub auth: Auth,
-    /// Extra headers sent with every request (values are not logged).
+    /// Extra headers sent with every request. Their values may be secrets (a gateway's
+    /// token): they are never logged, `Debug` shows only the names, and serde reads them
+    /// from a file but never writes them back (like the key).
+    #[serde(skip_serializing)]
     pub headers: BTreeMap<String, String>,
     /// Sent as `HTTP-Referer` when set: OpenRouter's app attribution (its URL).
     pub app_url: Option<String>,
@@ -145,6 +155,33 @@ pub struct OpenAiConfig {
     pub capabilities: Capabilities,
     /// Models with context windows and prices (empty: whatever the request names).
     pub models: Vec<ModelInfo>,
+}
+
+impl fmt::Debug for OpenAiConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OpenAiConfig")
+            .field("id", &self.id)
+            .field("kind", &self.kind)
+            .field("base_url", &RedactedUrl(&self.base_url))
+            .field("api_key", &self.api_key)
+            .field("require_key", &self.require_key)
+            .field("auth", &self.auth)
+            .field("headers", &HeaderNames(&self.headers))
+            .field("app_url", &self.app_url)
+            .field("app_title", &self.app_title)
+            .field("timeout", &self.timeout)
+            .field("stream_timeouts", &self.stream_timeouts)
+            .field("stream_usage", &self.stream_usage)
+            .field("max_tokens_field", &self.max_tokens_field)
+            .field(
+                "prefix_base_url",
+                &self.prefix_base_url.as_deref().map(RedactedUrl),
+            )
+            .field("health", &self.health)
+            .field("capabilities", &self.capabilities)
+            .field("models", &self.models)
+            .finish()
+    }
 }
 
 impl Default for OpenAiConfig {
