@@ -163,6 +163,10 @@ impl RunwayProvider {
     }
 
     /// A provider sharing `client` with others.
+    ///
+    /// Build `client` with [`redirect_policy`](steadfast_providers_core::http::redirect_policy)
+    /// (as [`default_client`](steadfast_providers_core::http::default_client) is): a client that
+    /// follows a redirect to another origin sends the key there before the answer is refused.
     pub fn with_client(config: RunwayConfig, client: reqwest::Client) -> RunwayProvider {
         RunwayProvider { config, client }
     }

@@ -139,6 +139,10 @@ impl XaiVideoProvider {
     }
 
     /// A provider sharing `client` with others.
+    ///
+    /// Build `client` with [`redirect_policy`](steadfast_providers_core::http::redirect_policy)
+    /// (as [`default_client`](steadfast_providers_core::http::default_client) is): a client that
+    /// follows a redirect to another origin sends the key there before the answer is refused.
     pub fn with_client(config: XaiVideoConfig, client: reqwest::Client) -> XaiVideoProvider {
         XaiVideoProvider { config, client }
     }
@@ -392,6 +396,10 @@ impl XaiImageProvider {
     }
 
     /// A provider sharing `client` with others.
+    ///
+    /// Build `client` with [`redirect_policy`](steadfast_providers_core::http::redirect_policy)
+    /// (as [`default_client`](steadfast_providers_core::http::default_client) is): a client that
+    /// follows a redirect to another origin sends the key there before the answer is refused.
     pub fn with_client(config: XaiImageConfig, client: reqwest::Client) -> XaiImageProvider {
         XaiImageProvider { config, client }
     }

@@ -51,6 +51,10 @@ impl OpenAiProvider {
 
     /// A provider sharing `client` (and its connection pool) with others.
     ///
+    /// Build `client` with [`redirect_policy`](steadfast_providers_core::http::redirect_policy)
+    /// (as [`default_client`](steadfast_providers_core::http::default_client) is): a client that
+    /// follows a redirect to another origin sends the key there before the answer is refused.
+    ///
     /// Headers that are not valid HTTP (a key or a configured header with a line break) are
     /// left out with a warning naming the header, never its value.
     pub fn with_client(config: OpenAiConfig, client: reqwest::Client) -> OpenAiProvider {
