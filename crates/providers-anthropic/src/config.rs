@@ -83,7 +83,9 @@ pub struct AnthropicConfig {
     #[serde(with = "steadfast_errors::serde_duration")]
     pub timeout: Duration,
     /// Timers on streamed bodies. Default: first event within 60 s, then at most 120 s between
-    /// events, no total limit.
+    /// events, and at most
+    /// [`DEFAULT_STREAM_TOTAL`](steadfast_providers_core::http::DEFAULT_STREAM_TOTAL) (30
+    /// minutes) in all.
     pub stream: Timeouts,
     /// `max_tokens` when the request has none. Default [`DEFAULT_MAX_TOKENS`].
     pub default_max_tokens: u32,
@@ -110,7 +112,7 @@ impl Default for AnthropicConfig {
             stream: Timeouts {
                 first_byte: Some(Duration::from_secs(60)),
                 idle: Some(Duration::from_secs(120)),
-                total: None,
+                total: Some(steadfast_providers_core::http::DEFAULT_STREAM_TOTAL),
                 keep_alive_resets_idle: false,
             },
             default_max_tokens: DEFAULT_MAX_TOKENS,
@@ -152,5 +154,18 @@ impl fmt::Debug for AnthropicConfig {
             .field("models", &self.models)
             .field("headers", &HeaderNames(&self.headers))
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stream_has_a_total_deadline_by_default() {
+        assert_eq!(
+            AnthropicConfig::default().stream.total,
+            Some(steadfast_providers_core::http::DEFAULT_STREAM_TOTAL)
+        );
     }
 }

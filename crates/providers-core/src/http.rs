@@ -14,6 +14,14 @@ pub const MAX_ERROR_BODY: usize = 64 * 1024;
 /// The largest non-streamed success body accepted.
 pub const MAX_RESPONSE_BODY: usize = 32 * 1024 * 1024;
 
+/// The total deadline of a streamed answer by default, for every provider: 30 minutes.
+///
+/// The idle timer ends a stream that goes silent; this ends one that never goes silent but
+/// never finishes either (a server trickling a token just under the idle limit). Long enough
+/// for the longest real answers (reasoning models that stream for many minutes); set the
+/// provider's stream `total` to `None` to remove it.
+pub const DEFAULT_STREAM_TOTAL: Duration = Duration::from_secs(30 * 60);
+
 /// The most redirects to the same origin a call follows.
 pub const MAX_REDIRECTS: usize = 5;
 
@@ -189,6 +197,28 @@ impl Caller<'_> {
                 "response body exceeds the size limit",
             ))),
             Err(e) => Err(self.label(classify::reqwest(self.kind, e))),
+        }
+    }
+
+    /// [`body`](Self::body), the whole read bounded by `limit`: for a body read after the
+    /// request's own timer stopped (a stream request answered with a whole body), so that a
+    /// server that sends part of a body and then nothing cannot hold the call forever. A
+    /// read past `limit` is a `timeout` error.
+    pub async fn body_within(
+        &self,
+        response: reqwest::Response,
+        limit: Duration,
+    ) -> Result<Bytes, ProviderError> {
+        match tokio::time::timeout(limit, self.body(response)).await {
+            Ok(result) => result,
+            Err(_) => Err(self.label(
+                ProviderError::new(
+                    ErrorKind::Timeout,
+                    self.kind.as_str(),
+                    format!("the response body did not arrive within {limit:?}"),
+                )
+                .with_transport(steadfast_errors::Transport::ReadTimeout),
+            )),
         }
     }
 

@@ -77,7 +77,9 @@ pub struct GeminiConfig {
     #[serde(with = "steadfast_errors::serde_duration")]
     pub timeout: Duration,
     /// Timers on streamed bodies. Default: first event within 180 s (a thinking model sends
-    /// nothing until it has thought), then at most 120 s between events, no total limit.
+    /// nothing until it has thought), then at most 120 s between events, and at most
+    /// [`DEFAULT_STREAM_TOTAL`](steadfast_providers_core::http::DEFAULT_STREAM_TOTAL) (30
+    /// minutes) in all.
     pub stream: Timeouts,
     /// How interrupted answers are continued. Default [`ContinueStyle::Auto`].
     pub continue_style: ContinueStyle,
@@ -108,7 +110,7 @@ impl Default for GeminiConfig {
             stream: Timeouts {
                 first_byte: Some(Duration::from_secs(180)),
                 idle: Some(Duration::from_secs(120)),
-                total: None,
+                total: Some(steadfast_providers_core::http::DEFAULT_STREAM_TOTAL),
                 keep_alive_resets_idle: false,
             },
             continue_style: ContinueStyle::Auto,
@@ -147,5 +149,18 @@ impl fmt::Debug for GeminiConfig {
             .field("models", &self.models)
             .field("headers", &HeaderNames(&self.headers))
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stream_has_a_total_deadline_by_default() {
+        assert_eq!(
+            GeminiConfig::default().stream.total,
+            Some(steadfast_providers_core::http::DEFAULT_STREAM_TOTAL)
+        );
     }
 }

@@ -59,7 +59,9 @@ pub struct OllamaConfig {
     #[serde(with = "steadfast_errors::serde_duration")]
     pub timeout: Duration,
     /// Timers for streamed bodies. Default: first event within 120 s (model load included),
-    /// then at most 60 s between events.
+    /// then at most 60 s between events, and at most
+    /// [`DEFAULT_STREAM_TOTAL`](steadfast_providers_core::http::DEFAULT_STREAM_TOTAL) (30
+    /// minutes) in all.
     pub stream: Timeouts,
     /// The models served, with context windows and optional prices. Default empty (any model
     /// the caller names).
@@ -85,7 +87,7 @@ impl Default for OllamaConfig {
             stream: Timeouts {
                 first_byte: Some(Duration::from_secs(120)),
                 idle: Some(Duration::from_secs(60)),
-                total: None,
+                total: Some(steadfast_providers_core::http::DEFAULT_STREAM_TOTAL),
                 keep_alive_resets_idle: false,
             },
             models: Vec::new(),
@@ -223,6 +225,14 @@ fn split_host_port(hostport: &str) -> (String, Option<String>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_stream_has_a_total_deadline_by_default() {
+        assert_eq!(
+            OllamaConfig::default().stream.total,
+            Some(steadfast_providers_core::http::DEFAULT_STREAM_TOTAL)
+        );
+    }
 
     #[test]
     fn a_base_url_password_never_prints() {

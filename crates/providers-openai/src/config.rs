@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use steadfast_errors::Provider;
+use steadfast_providers_core::http::DEFAULT_STREAM_TOTAL;
 use steadfast_providers_core::secret::{HeaderNames, RedactedUrl};
 use steadfast_providers_core::{ApiKey, Capabilities, ModelInfo};
 use steadfast_streaming::Timeouts;
@@ -133,7 +134,7 @@ pub struct OpenAiConfig {
     #[serde(with = "steadfast_errors::serde_duration")]
     pub timeout: Duration,
     /// Timers of a streamed answer once its headers arrived. Default: first byte 120 s, idle
-    /// 60 s, no total.
+    /// 60 s, total [`DEFAULT_STREAM_TOTAL`] (30 minutes).
     pub stream_timeouts: Timeouts,
     /// Whether streams ask for a final usage chunk
     /// (`"stream_options": {"include_usage": true}`). Default: true; turn it off for a
@@ -215,7 +216,7 @@ pub(crate) fn base(preset: Preset, base_url: &str) -> OpenAiConfig {
         stream_timeouts: Timeouts {
             first_byte: Some(Duration::from_secs(120)),
             idle: Some(Duration::from_secs(60)),
-            total: None,
+            total: Some(DEFAULT_STREAM_TOTAL),
             keep_alive_resets_idle: false,
         },
         stream_usage: true,
@@ -295,7 +296,6 @@ impl OpenAiConfig {
     pub fn deepseek() -> OpenAiConfig {
         let mut c = base(Preset::DeepSeek, DEEPSEEK_BASE_URL);
         c.stream_timeouts.keep_alive_resets_idle = true;
-        c.stream_timeouts.total = Some(std::time::Duration::from_secs(30 * 60));
         c.prefix_base_url = Some(DEEPSEEK_PREFIX_BASE_URL.to_owned());
         c.capabilities.vision = false;
         c.capabilities.reasoning = true;

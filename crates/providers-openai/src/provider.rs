@@ -297,7 +297,8 @@ impl ChatProvider for OpenAiProvider {
     /// `POST {base}/chat/completions` with `"stream": true`. The wait for the response
     /// headers is bounded by the request's timeout (or [`OpenAiConfig::timeout`]); after it,
     /// [`OpenAiConfig::stream_timeouts`] (first byte, idle, total) apply. A server that
-    /// answers a stream request with a whole JSON body is accepted and replayed as events.
+    /// answers a stream request with a whole JSON body is accepted and replayed as events;
+    /// reading that body is bounded by the request's timeout again.
     async fn chat_stream(&self, request: &ChatRequest) -> Result<ChatStream, ProviderError> {
         let caller = self.caller(&request.model);
         self.check_key(&caller)?;
@@ -314,7 +315,8 @@ impl ChatProvider for OpenAiProvider {
         };
         let label = Label::of(&caller);
         if is_json(&response) {
-            let body = caller.body(response).await?;
+            // No stream timer covers a whole body: the request's timeout bounds its read.
+            let body = caller.body_within(response, timeout).await?;
             let whole = decode_response(WireFormat::OpenAiChat, self.config.kind, &body)
                 .map_err(|e| caller.label(e))?;
             return Ok(Box::pin(futures_util::stream::iter(response_events(whole))));
