@@ -102,6 +102,12 @@ impl Caller<'_> {
         }
     }
 
+    /// The key to remove from errors, for the `*_with_secret` functions of
+    /// `steadfast_errors::classify` (empty when there is none).
+    pub fn secret(&self) -> &str {
+        self.key.map_or("", ApiKey::expose)
+    }
+
     /// `key` as a header value marked sensitive, so that the HTTP stack never logs it (for
     /// APIs that take the key in their own header, such as `x-api-key`). A key that cannot be
     /// a header value is a labelled `auth` error that does not show it.
@@ -167,13 +173,12 @@ impl Caller<'_> {
         let body = read_limited(response, MAX_ERROR_BODY)
             .await
             .unwrap_or_default();
-        let secret = self.key.map_or("", ApiKey::expose);
         Err(self.label(classify::response_with_secret(
             self.kind,
             status.as_u16(),
             &headers,
             &body,
-            secret,
+            self.secret(),
         )))
     }
 

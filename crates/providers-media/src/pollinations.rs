@@ -257,11 +257,12 @@ impl PollinationsImageProvider {
         let body = caller.body(response).await?;
         if !content_type.starts_with("image/") {
             // A 200 that is not an image: an error object if it holds one, else a protocol error.
-            return Err(caller.label(classify::response(
+            return Err(caller.label(classify::response_with_secret(
                 Provider::Pollinations,
                 status,
                 &headers,
                 &body,
+                caller.secret(),
             )));
         }
         if body.len() > self.config.max_image_bytes {

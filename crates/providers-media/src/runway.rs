@@ -284,7 +284,7 @@ impl RunwayProvider {
                 )),
             },
             "FAILED" => JobState::Failed(caller.label(
-                classify::in_band_value(Provider::Runway, &raw).unwrap_or_else(|| {
+                classify::in_band_value_with_secret(Provider::Runway, &raw, caller.secret()).unwrap_or_else(|| {
                     ProviderError::new(
                         ErrorKind::Unknown,
                         "runway",

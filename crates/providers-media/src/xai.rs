@@ -258,7 +258,7 @@ impl XaiVideoProvider {
                 }
             }
             "failed" => JobState::Failed(caller.label(
-                classify::in_band_value(Provider::Xai, &raw).unwrap_or_else(|| {
+                classify::in_band_value_with_secret(Provider::Xai, &raw, caller.secret()).unwrap_or_else(|| {
                     ProviderError::new(
                         ErrorKind::Unknown,
                         "xai",
