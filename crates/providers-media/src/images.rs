@@ -261,7 +261,9 @@ impl Endpoint<'_> {
             .json(&body);
         let response = caller.send(http).await?;
         let (parsed, raw) = common::json::<ImagesBody>(&caller, response).await?;
-        if let Some(err) = classify::in_band_value_with_secret(service.dialect, &raw, caller.secret()) {
+        if let Some(err) =
+            classify::in_band_value_with_secret(service.dialect, &raw, caller.secret())
+        {
             return Err(caller.label(err));
         }
         let images: Vec<GeneratedImage> = parsed

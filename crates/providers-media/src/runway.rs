@@ -283,15 +283,18 @@ impl RunwayProvider {
                     &format!("task {id} succeeded without any output"),
                 )),
             },
-            "FAILED" => JobState::Failed(caller.label(
-                classify::in_band_value_with_secret(Provider::Runway, &raw, caller.secret()).unwrap_or_else(|| {
-                    ProviderError::new(
-                        ErrorKind::Unknown,
-                        "runway",
-                        task.failure.as_deref().unwrap_or("task failed"),
-                    )
-                }),
-            )),
+            "FAILED" => JobState::Failed(
+                caller.label(
+                    classify::in_band_value_with_secret(Provider::Runway, &raw, caller.secret())
+                        .unwrap_or_else(|| {
+                            ProviderError::new(
+                                ErrorKind::Unknown,
+                                "runway",
+                                task.failure.as_deref().unwrap_or("task failed"),
+                            )
+                        }),
+                ),
+            ),
             "CANCELLED" => JobState::Cancelled {
                 reason: task.failure,
             },

@@ -257,15 +257,18 @@ impl XaiVideoProvider {
                     )),
                 }
             }
-            "failed" => JobState::Failed(caller.label(
-                classify::in_band_value_with_secret(Provider::Xai, &raw, caller.secret()).unwrap_or_else(|| {
-                    ProviderError::new(
-                        ErrorKind::Unknown,
-                        "xai",
-                        format!("video request {id} failed"),
-                    )
-                }),
-            )),
+            "failed" => JobState::Failed(
+                caller.label(
+                    classify::in_band_value_with_secret(Provider::Xai, &raw, caller.secret())
+                        .unwrap_or_else(|| {
+                            ProviderError::new(
+                                ErrorKind::Unknown,
+                                "xai",
+                                format!("video request {id} failed"),
+                            )
+                        }),
+                ),
+            ),
             "expired" => JobState::Failed(caller.label(ProviderError::new(
                 ErrorKind::Timeout,
                 "xai",
