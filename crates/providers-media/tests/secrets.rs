@@ -75,3 +75,77 @@ async fn a_pollinations_error_in_a_200_never_shows_the_key() {
     let err = provider.generate_image(&image()).await.unwrap_err();
     assert_clean("pollinations", &err);
 }
+
+#[test]
+fn url_and_header_secrets_in_a_config_never_print_or_serialize() {
+    use std::collections::BTreeMap;
+    use steadfast_providers_media::{RunwayConfig, XaiImageConfig, XaiVideoConfig};
+
+    let base_url = "https://proxy:Pw-Otter-9912@gw.internal/media?token=Qs-Heron-5521".to_owned();
+    let headers = BTreeMap::from([("x-gateway-auth".to_owned(), "Hdr-Walrus-3381".to_owned())]);
+    let key = Some(ApiKey::new(KEY));
+    let shown = [
+        {
+            let c = RunwayConfig {
+                base_url: base_url.clone(),
+                headers: headers.clone(),
+                api_key: key.clone(),
+                ..RunwayConfig::default()
+            };
+            (format!("{c:?} {c:#?}"), serde_json::to_string(&c).unwrap())
+        },
+        {
+            let c = XaiVideoConfig {
+                base_url: base_url.clone(),
+                headers: headers.clone(),
+                api_key: key.clone(),
+                ..XaiVideoConfig::default()
+            };
+            (format!("{c:?} {c:#?}"), serde_json::to_string(&c).unwrap())
+        },
+        {
+            let c = XaiImageConfig {
+                base_url: base_url.clone(),
+                headers: headers.clone(),
+                api_key: key.clone(),
+                ..XaiImageConfig::default()
+            };
+            (format!("{c:?} {c:#?}"), serde_json::to_string(&c).unwrap())
+        },
+        {
+            let c = OpenAiImageConfig {
+                base_url: base_url.clone(),
+                headers: headers.clone(),
+                api_key: key.clone(),
+                ..OpenAiImageConfig::default()
+            };
+            (format!("{c:?} {c:#?}"), serde_json::to_string(&c).unwrap())
+        },
+        {
+            let c = PollinationsConfig {
+                base_url: base_url.clone(),
+                headers: headers.clone(),
+                api_key: key.clone(),
+                ..PollinationsConfig::default()
+            };
+            (format!("{c:?} {c:#?}"), serde_json::to_string(&c).unwrap())
+        },
+    ];
+    for (debug, json) in shown {
+        for text in [&debug, &json] {
+            for secret in [
+                "Pw-Otter-9912",
+                "Qs-Heron-5521",
+                "Hdr-Walrus-3381",
+                "quokka",
+            ] {
+                assert!(!text.contains(secret), "shows {secret}: {text}");
+            }
+            assert!(text.contains("gw.internal"), "{text}");
+        }
+        assert!(
+            debug.contains("x-gateway-auth"),
+            "header names stay visible: {debug}"
+        );
+    }
+}
