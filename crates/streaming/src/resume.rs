@@ -368,7 +368,7 @@ impl ResumableStream {
                     && self.held.len() + self.tools_delivered as usize >= MAX_TOOL_CALLS
                 {
                     // However the continuation was decoded, the answer's calls stay bounded.
-                    self.end_with(crate::decode::too_many_tool_calls("stream"));
+                    self.end_with(crate::state::too_many_tool_calls("stream"));
                     return;
                 }
                 self.flush_text();

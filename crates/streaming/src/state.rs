@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use steadfast_errors::ProviderError;
+use steadfast_errors::{ErrorKind, ProviderError};
 use steadfast_providers_core::{FinishReason, StreamEvent, ToolCall, Usage};
 
 /// The most tool calls one answer may open: 128. A stream that opens more (distinct
@@ -10,6 +10,16 @@ use steadfast_providers_core::{FinishReason, StreamEvent, ToolCall, Usage};
 /// first 128, ignores the rest and records the same error, so memory never grows with the
 /// number of indices a server invents.
 pub const MAX_TOOL_CALLS: usize = 128;
+
+/// The `protocol` error for an answer that opens more than [`MAX_TOOL_CALLS`] tool calls.
+pub(crate) fn too_many_tool_calls(provider: &'static str) -> ProviderError {
+    ProviderError::new(
+        ErrorKind::Protocol,
+        provider,
+        format!("the stream opened more than {MAX_TOOL_CALLS} tool calls"),
+    )
+    .with_first_byte_received(true)
+}
 
 /// How far a stream got: after the first token a failure can no longer be a silent retry —
 /// the answer must be resumed or end as explicitly incomplete.
@@ -120,7 +130,7 @@ impl StreamState {
             StreamEvent::ToolCallDelta(d) => {
                 if !self.tools.contains_key(&d.index) && self.tools.len() >= MAX_TOOL_CALLS {
                     if self.error.is_none() {
-                        self.error = Some(crate::decode::too_many_tool_calls("stream"));
+                        self.error = Some(too_many_tool_calls("stream"));
                     }
                     return;
                 }

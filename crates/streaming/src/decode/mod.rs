@@ -24,7 +24,7 @@ use steadfast_providers_core::StreamEvent;
 
 use crate::ndjson::NdjsonFramer;
 use crate::sse::{Frame, FrameError, SseFramer, Trailing};
-use crate::state::MAX_TOOL_CALLS;
+use crate::state::{MAX_TOOL_CALLS, too_many_tool_calls};
 
 /// One decoded item: an event, or the error that ends the stream.
 pub type Item = Result<StreamEvent, ProviderError>;
@@ -289,15 +289,6 @@ fn too_large(provider: Provider, e: &FrameError) -> ProviderError {
 }
 
 /// The error for an answer that opens more than [`MAX_TOOL_CALLS`] tool calls.
-pub(crate) fn too_many_tool_calls(provider: &'static str) -> ProviderError {
-    ProviderError::new(
-        ErrorKind::Protocol,
-        provider,
-        format!("the stream opened more than {MAX_TOOL_CALLS} tool calls"),
-    )
-    .with_first_byte_received(true)
-}
-
 pub(crate) fn interrupted(provider: Provider, what: &str) -> ProviderError {
     interrupted_named(provider.as_str().to_owned(), what)
 }
