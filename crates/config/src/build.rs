@@ -32,7 +32,7 @@ pub const AZURE_KEY_VARS: &[&str] = &["AZURE_OPENAI_API_KEY", "AZURE_API_KEY"];
 /// What a deployment became.
 pub(crate) enum Built {
     /// A chat provider, with how it takes part in its groups.
-    Chat(Arc<dyn ChatProvider>, ProviderConfig),
+    Chat(Arc<dyn ChatProvider>, Box<ProviderConfig>),
     /// A video job provider.
     Video(Arc<dyn VideoProvider>),
 }
@@ -164,7 +164,7 @@ pub(crate) fn build(name: &str, d: &Deployment, lookup: Lookup<'_>) -> Result<Bu
             return Ok(Built::Video(Arc::new(XaiVideoProvider::new(config))));
         }
     };
-    Ok(Built::Chat(chat, provider_config(d, model)))
+    Ok(Built::Chat(chat, Box::new(provider_config(d, model))))
 }
 
 /// How the deployment takes part in a router.

@@ -394,7 +394,13 @@ fn build_all(file: &ConfigFile, lookup: Lookup<'_>) -> Result<Steadfast, ConfigE
                     model: config.model.clone().unwrap_or_default(),
                     groups: Vec::new(),
                 });
-                chat.insert(name, Member { provider, config });
+                chat.insert(
+                    name,
+                    Member {
+                        provider,
+                        config: *config,
+                    },
+                );
             }
             Built::Video(p) => {
                 infos.push(DeploymentInfo {

@@ -100,12 +100,15 @@ fn a_missing_env_var_names_the_variable_and_the_deployment() {
 
 #[test]
 fn a_field_of_another_kind_is_refused() {
-    let (field, message) = invalid("[deployments.a]\nkind = \"openai\"\nmodel = \"m\"\nscript = [{ text = \"x\" }]\n");
+    let (field, message) =
+        invalid("[deployments.a]\nkind = \"openai\"\nmodel = \"m\"\nscript = [{ text = \"x\" }]\n");
     assert_eq!(field, "deployments.a.script");
     assert!(message.contains("mock"), "{message}");
-    let (field, _) = invalid("[deployments.a]\nkind = \"mock\"\nbase_url = \"http://127.0.0.1:1\"\n");
+    let (field, _) =
+        invalid("[deployments.a]\nkind = \"mock\"\nbase_url = \"http://127.0.0.1:1\"\n");
     assert_eq!(field, "deployments.a.base_url");
-    let (field, _) = invalid("[deployments.a]\nkind = \"openai\"\nmodel = \"m\"\nazure_deployment = \"d\"\n");
+    let (field, _) =
+        invalid("[deployments.a]\nkind = \"openai\"\nmodel = \"m\"\nazure_deployment = \"d\"\n");
     assert_eq!(field, "deployments.a.azure_deployment");
 }
 
@@ -117,7 +120,9 @@ fn required_fields_are_named() {
     assert_eq!(field, "deployments.a.base_url");
     let (field, _) = invalid("[deployments.a]\nkind = \"azure\"\nmodel = \"m\"\n");
     assert_eq!(field, "deployments.a.base_url");
-    let (field, _) = invalid("[deployments.a]\nkind = \"openai\"\nmodel = \"m\"\nbase_url = \"api.example.com\"\n");
+    let (field, _) = invalid(
+        "[deployments.a]\nkind = \"openai\"\nmodel = \"m\"\nbase_url = \"api.example.com\"\n",
+    );
     assert_eq!(field, "deployments.a.base_url");
     let (field, _) = invalid(
         "[deployments.a]\nkind = \"openai-compatible\"\nmodel = \"m\"\nbase_url = \"http://127.0.0.1:1\"\nauth_scheme = \"Token\"\n",
@@ -135,17 +140,21 @@ fn groups_must_name_what_exists() {
     assert_eq!(field, "groups.g.deployments");
     let (field, _) = invalid(&format!("{mock}[groups.g]\ndeployments = [\"a\", \"a\"]\n"));
     assert_eq!(field, "groups.g.deployments");
-    let (field, message) = invalid(&format!("{mock}[groups.g]\ndeployments = [\"a\"]\nfallbacks = [\"h\"]\n"));
-    assert_eq!((field.as_str(), message.as_str()), ("groups.g.fallbacks", "no group named `h`"));
+    let (field, message) = invalid(&format!(
+        "{mock}[groups.g]\ndeployments = [\"a\"]\nfallbacks = [\"h\"]\n"
+    ));
+    assert_eq!(
+        (field.as_str(), message.as_str()),
+        ("groups.g.fallbacks", "no group named `h`")
+    );
     let (field, _) = invalid(&format!(
         "{mock}[groups.g]\ndeployments = [\"a\"]\ncontext_window_fallbacks = [\"g\"]\n"
     ));
     assert_eq!(field, "groups.g.context_window_fallbacks");
     let (field, _) = invalid(&format!("[router]\ndefault_group = \"x\"\n{mock}"));
     assert_eq!(field, "router.default_group");
-    let (_, message) = invalid(
-        "[deployments.v]\nkind = \"runway\"\n[groups.g]\ndeployments = [\"v\"]\n",
-    );
+    let (_, message) =
+        invalid("[deployments.v]\nkind = \"runway\"\n[groups.g]\ndeployments = [\"v\"]\n");
     assert!(message.contains("does not answer chat"), "{message}");
 }
 
@@ -157,7 +166,10 @@ fn a_file_error_names_the_file() {
     std::fs::write(&path, "[deployments.a]\nkind = \"mock\"\nweight = -1\n").unwrap();
     let err = Steadfast::from_path(&path).unwrap_err();
     let shown = err.to_string();
-    assert!(shown.starts_with(&format!("{}: line 3", path.display())), "{shown}");
+    assert!(
+        shown.starts_with(&format!("{}: line 3", path.display())),
+        "{shown}"
+    );
     let missing = Steadfast::from_path(dir.join("absent.toml")).unwrap_err();
     assert!(matches!(missing, ConfigError::Io { .. }));
     std::fs::remove_dir_all(&dir).unwrap();

@@ -43,14 +43,22 @@ fn every_kind_builds() {
     assert_eq!(sf.deployments().len(), Kind::ALL.len());
     let router = sf.router(None).unwrap();
     let ids: Vec<String> = router.stats().providers.into_iter().map(|p| p.id).collect();
-    let chat: Vec<&str> = Kind::ALL.iter().filter(|k| k.is_chat()).map(|k| k.as_str()).collect();
+    let chat: Vec<&str> = Kind::ALL
+        .iter()
+        .filter(|k| k.is_chat())
+        .map(|k| k.as_str())
+        .collect();
     assert_eq!(ids.len(), chat.len());
     for name in chat {
         assert!(ids.iter().any(|i| i == name), "{name} missing from {ids:?}");
     }
     let video: Vec<&str> = sf.video_providers().iter().map(|v| v.id()).collect();
     assert_eq!(video, ["runway", "xai-video"]);
-    let cli = sf.deployments().iter().find(|d| d.kind == Kind::LlamaCppCli).unwrap();
+    let cli = sf
+        .deployments()
+        .iter()
+        .find(|d| d.kind == Kind::LlamaCppCli)
+        .unwrap();
     assert_eq!(cli.model, "tiny");
     assert_eq!(cli.groups, ["default"]);
 }
