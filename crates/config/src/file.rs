@@ -53,6 +53,11 @@ pub struct RouterDefaults {
     pub seed: Option<u64>,
     /// A spending limit for each group that sets none. Default none.
     pub budget: Option<Budget>,
+    /// The retry policy of deployments that set none. Default: the retry crate's
+    /// defaults (3 attempts, exponential backoff with jitter).
+    pub retry: Option<RetryConfig>,
+    /// The circuit breaker of deployments that set none. Default: the breaker's defaults.
+    pub breaker: Option<BreakerConfig>,
 }
 
 impl Default for RouterDefaults {
@@ -65,6 +70,8 @@ impl Default for RouterDefaults {
             strategy: StrategyKind::Priority,
             seed: None,
             budget: None,
+            retry: None,
+            breaker: None,
         }
     }
 }
@@ -239,10 +246,10 @@ pub struct Deployment {
     /// Timers.
     #[serde(default)]
     pub timeouts: DeploymentTimeouts,
-    /// Retry policy on this deployment. Default: the chain's default policy.
+    /// Retry policy on this deployment. Default: `router.retry`.
     #[serde(default)]
     pub retry: Option<RetryConfig>,
-    /// Circuit breaker. Default: the breaker's defaults.
+    /// Circuit breaker. Default: `router.breaker`.
     #[serde(default)]
     pub breaker: Option<BreakerConfig>,
     /// Requests per minute. Default none.
@@ -271,7 +278,8 @@ pub struct Deployment {
     /// Share of traffic under weighted round robin. Default 1.
     #[serde(default = "one")]
     pub weight: u32,
-    /// Lower goes first (priority strategy and fallback order). Default 0; ties by name.
+    /// Lower goes first (priority strategy and fallback order). Default 0; ties keep the
+    /// order of the group's `deployments` list.
     #[serde(default)]
     pub priority: i32,
     /// Whether it takes traffic. Default true.

@@ -380,6 +380,14 @@ fn build_all(file: &ConfigFile, lookup: Lookup<'_>) -> Result<Steadfast, ConfigE
     let mut video = Vec::new();
     let mut infos = Vec::new();
     for (name, d) in &file.deployments {
+        let mut d = d.clone();
+        if d.retry.is_none() {
+            d.retry.clone_from(&file.router.retry);
+        }
+        if d.breaker.is_none() {
+            d.breaker.clone_from(&file.router.breaker);
+        }
+        let d = &d;
         if name.trim().is_empty() {
             return Err(ConfigError::invalid(
                 "deployments",
