@@ -38,8 +38,10 @@ mod env;
 mod error;
 mod ext;
 mod file;
+mod metrics;
 mod parse;
 mod secret;
+mod status;
 mod steadfast;
 
 pub use build::{AZURE_API_VERSION, AZURE_KEY_VARS};
@@ -49,6 +51,8 @@ pub use ext::RouterExt;
 pub use file::{
     ConfigFile, Deployment, DeploymentTimeouts, GroupConfig, Kind, MockStep, RouterDefaults,
 };
+pub use metrics::AttemptMetric;
 pub use parse::Format;
 pub use secret::KeyRef;
+pub use status::{DeploymentStatus, STATUS_PROBE_TIMEOUT};
 pub use steadfast::{CallError, DEFAULT_GROUP, DeploymentInfo, Steadfast};

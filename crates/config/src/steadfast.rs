@@ -7,8 +7,9 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 
+use serde::Serialize;
 use steadfast_errors::ErrorKind;
-use steadfast_providers_core::{ChatProvider, ChatRequest, ChatResponse, VideoProvider};
+use steadfast_providers_core::{ChatProvider, ChatRequest, ChatResponse, Pricing, VideoProvider};
 use steadfast_router::{
     ProviderConfig, RouteOptions, Routed, Router, RouterConfig, RouterError, RouterStream,
     StatsSnapshot, StrategyKind,
@@ -23,7 +24,7 @@ use crate::parse::Format;
 pub const DEFAULT_GROUP: &str = "default";
 
 /// What the config said about one deployment, for listings (`steadfast models`, `status`).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[non_exhaustive]
 pub struct DeploymentInfo {
     /// Its name (the provider id).
@@ -34,6 +35,10 @@ pub struct DeploymentInfo {
     pub model: String,
     /// The groups it serves.
     pub groups: Vec<String>,
+    /// Its prices: the config's `pricing`, else the provider's for the model.
+    pub pricing: Option<Pricing>,
+    /// Its context window: the config's, else the provider's for the model.
+    pub context_window: Option<u32>,
 }
 
 /// One deployment a group runs: the provider and how it takes part.
@@ -292,6 +297,18 @@ impl Steadfast {
         }
     }
 
+    /// Every chat deployment's provider, by name.
+    pub(crate) fn chat_members(&self) -> BTreeMap<String, Arc<dyn ChatProvider>> {
+        let mut out = BTreeMap::new();
+        for g in self.groups.values() {
+            for m in &read(g).members {
+                out.entry(m.provider.id().to_owned())
+                    .or_insert_with(|| Arc::clone(&m.provider));
+            }
+        }
+        out
+    }
+
     /// Every group's statistics, by group name.
     pub fn stats(&self) -> BTreeMap<String, StatsSnapshot> {
         self.groups
@@ -396,10 +413,16 @@ fn build_all(file: &ConfigFile, lookup: Lookup<'_>) -> Result<Steadfast, ConfigE
         }
         match build(name, d, lookup)? {
             Built::Chat(provider, config) => {
+                let model = config.model.clone().unwrap_or_default();
+                let listed = provider.models().iter().find(|m| m.id == model);
                 infos.push(DeploymentInfo {
                     name: name.clone(),
                     kind: d.kind,
-                    model: config.model.clone().unwrap_or_default(),
+                    pricing: config.pricing.or_else(|| listed.and_then(|m| m.pricing)),
+                    context_window: d
+                        .context_window
+                        .or_else(|| listed.and_then(|m| m.context_window)),
+                    model,
                     groups: Vec::new(),
                 });
                 chat.insert(
@@ -416,6 +439,8 @@ fn build_all(file: &ConfigFile, lookup: Lookup<'_>) -> Result<Steadfast, ConfigE
                     kind: d.kind,
                     model: d.model.clone().unwrap_or_default(),
                     groups: Vec::new(),
+                    pricing: d.pricing,
+                    context_window: None,
                 });
                 video.push(p);
             }
