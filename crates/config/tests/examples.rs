@@ -45,3 +45,15 @@ fn the_seed_001_chain_is_a_20_line_file_in_its_order() {
     let order: Vec<String> = router.stats().providers.into_iter().map(|p| p.id).collect();
     assert_eq!(order, ["deepseek", "grok-fast", "gpt-mini", "anthropic"]);
 }
+
+#[test]
+fn the_full_example_in_the_docs_builds() {
+    let doc = include_str!("../../../docs/config.md");
+    let start = doc.find("```toml\n[router]").expect("the full example") + "```toml\n".len();
+    let text = &doc[start..start + doc[start..].find("```").unwrap()];
+    let file = ConfigFile::parse(text, Format::Toml).unwrap_or_else(|e| panic!("{e}"));
+    let sf = Steadfast::build(&file, &fake_keys).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(sf.default_group(), "smart");
+    let seed = doc.find("```toml\n# Seed 001").expect("the seed-001 block") + "```toml\n".len();
+    assert!(doc[seed..].starts_with(SEED_001), "docs and fixture agree");
+}
