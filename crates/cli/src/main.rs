@@ -23,6 +23,8 @@ use crate::exit::Failure;
 #[derive(Debug)]
 pub(crate) struct Ctx {
     log_metrics: bool,
+    /// `-q`: no progress display.
+    pub(crate) quiet: bool,
 }
 
 impl Ctx {
@@ -114,6 +116,7 @@ fn load(global: &Global) -> Result<Steadfast, Failure> {
 async fn run(cli: Cli) -> Result<(), Failure> {
     let ctx = Ctx {
         log_metrics: cli.global.log_metrics,
+        quiet: cli.global.quiet,
     };
     match cli.command {
         Command::Config(ConfigCommand::Check { file }) => inspect::check(&file),

@@ -145,6 +145,7 @@ pub(crate) fn build(name: &str, d: &Deployment, lookup: Lookup<'_>) -> Result<Bu
                 timeout: d.timeouts.request.unwrap_or(base.timeout),
                 text_model: d.model.clone().unwrap_or(base.text_model),
                 headers: d.headers.clone(),
+                poll: d.poll.clone().unwrap_or(base.poll),
                 ..base
             };
             return Ok(Built::Video(Arc::new(RunwayProvider::new(config))));
@@ -159,6 +160,7 @@ pub(crate) fn build(name: &str, d: &Deployment, lookup: Lookup<'_>) -> Result<Bu
                 timeout: d.timeouts.request.unwrap_or(base.timeout),
                 model: d.model.clone().unwrap_or(base.model),
                 headers: d.headers.clone(),
+                poll: d.poll.clone().unwrap_or(base.poll),
                 ..base
             };
             return Ok(Built::Video(Arc::new(XaiVideoProvider::new(config))));

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use steadfast_circuit::Config as BreakerConfig;
 use steadfast_errors::ErrorKind;
 use steadfast_providers_core::Pricing;
+use steadfast_providers_media::poll::PollConfig;
 use steadfast_providers_mock::WhenExhausted;
 use steadfast_retry::RetryConfig;
 use steadfast_router::{Budget, StrategyKind};
@@ -303,6 +304,10 @@ pub struct Deployment {
     /// `llamacpp-cli`: extra arguments. Default none.
     #[serde(default)]
     pub args: Vec<String>,
+    /// `runway`, `xai-video`: how the job is polled (interval backoff, `min_interval`,
+    /// `deadline`). Default: the provider's (2 s doubling to 10 s, 10 minutes).
+    #[serde(default)]
+    pub poll: Option<PollConfig>,
 }
 
 fn one() -> u32 {
@@ -370,6 +375,7 @@ impl Deployment {
             binary: None,
             model_path: None,
             args: Vec::new(),
+            poll: None,
         }
     }
 }

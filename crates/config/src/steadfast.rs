@@ -10,6 +10,9 @@ use std::sync::{Arc, PoisonError, RwLock};
 use serde::Serialize;
 use steadfast_errors::ErrorKind;
 use steadfast_providers_core::{ChatProvider, ChatRequest, ChatResponse, Pricing, VideoProvider};
+use steadfast_providers_core::{ProgressFn, VideoRequest};
+use steadfast_providers_media::fallback::{Generated, VideoFallbackError, generate_video};
+use steadfast_retry::{RetryConfig, RetryPolicy};
 use steadfast_router::{
     ProviderConfig, RouteOptions, Routed, Router, RouterConfig, RouterError, RouterStream,
     StatsSnapshot, StrategyKind,
@@ -131,6 +134,7 @@ pub struct Steadfast {
     default_group: String,
     deployments: Vec<DeploymentInfo>,
     video: Vec<Arc<dyn VideoProvider>>,
+    video_retry: RetryConfig,
     fallback: AtomicBool,
 }
 
@@ -201,6 +205,22 @@ impl Steadfast {
     /// The video job deployments (`runway`, `xai-video`), in name order.
     pub fn video_providers(&self) -> &[Arc<dyn VideoProvider>] {
         &self.video
+    }
+
+    /// Generates a video with the video deployments in name order (`prefer` first), each
+    /// under the config's `router.retry` policy, moving on after a failure when `fallback`
+    /// is on; `progress` sees every poll (see
+    /// [`steadfast_providers_media::fallback::generate_video`]).
+    pub async fn generate_video(
+        &self,
+        request: &VideoRequest,
+        prefer: Option<&str>,
+        fallback: bool,
+        progress: Option<ProgressFn>,
+    ) -> Result<Generated, VideoFallbackError> {
+        let providers: Vec<&dyn VideoProvider> = self.video.iter().map(|p| &**p).collect();
+        let retry = RetryPolicy::new(self.video_retry.clone());
+        generate_video(&providers, request, prefer, fallback, &retry, progress).await
     }
 
     /// The per-call options the config asks for (fallback on or off, from `router.fallback`
@@ -542,6 +562,7 @@ fn build_all(file: &ConfigFile, lookup: Lookup<'_>) -> Result<Steadfast, ConfigE
         default_group,
         deployments: infos,
         video,
+        video_retry: file.router.retry.clone().unwrap_or_default(),
         fallback: AtomicBool::new(defaults.fallback),
     })
 }
