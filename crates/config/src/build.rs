@@ -161,7 +161,6 @@ pub(crate) fn build(name: &str, d: &Deployment, lookup: Lookup<'_>) -> Result<Bu
                 model: d.model.clone().unwrap_or(base.model),
                 headers: d.headers.clone(),
                 poll: d.poll.clone().unwrap_or(base.poll),
-                ..base
             };
             return Ok(Built::Video(Arc::new(XaiVideoProvider::new(config))));
         }
