@@ -40,6 +40,8 @@ pub(crate) enum Command {
     Chat(ChatArgs),
     /// Generate a video with a video deployment (runway, xai-video), showing progress.
     Video(VideoArgs),
+    /// Generate an image with an image deployment (openai-image, xai-image, pollinations-image).
+    Image(ImageArgs),
     /// Probe every deployment once and show health, breaker and error rate.
     Status(JsonFlag),
     /// List the deployments' models with prices and context windows.
@@ -92,6 +94,29 @@ pub(crate) struct VideoArgs {
     #[arg(long)]
     pub(crate) no_fallback: bool,
     /// Write the video's URLs to this file (one per line) instead of stdout.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) out: Option<PathBuf>,
+    /// Print the result as JSON.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+/// `steadfast image`.
+#[derive(Debug, Args)]
+pub(crate) struct ImageArgs {
+    /// The prompt.
+    pub(crate) prompt: String,
+    /// The size, e.g. 1024x1024.
+    #[arg(long)]
+    pub(crate) size: Option<String>,
+    /// Use this image deployment first.
+    #[arg(long, value_name = "DEPLOYMENT")]
+    pub(crate) prefer: Option<String>,
+    /// Try only the first (or preferred) image deployment.
+    #[arg(long)]
+    pub(crate) no_fallback: bool,
+    /// Write the first image to this file: its bytes when the provider sent them inline,
+    /// else its URL.
     #[arg(long, value_name = "FILE")]
     pub(crate) out: Option<PathBuf>,
     /// Print the result as JSON.

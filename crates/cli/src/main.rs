@@ -5,6 +5,7 @@
 mod args;
 mod chat;
 mod exit;
+mod image;
 mod inspect;
 mod video;
 
@@ -122,6 +123,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Config(ConfigCommand::Check { file }) => inspect::check(&file),
         Command::Chat(args) => chat::run(&ctx, &load(&cli.global)?, args).await,
         Command::Video(args) => video::run(&ctx, &load(&cli.global)?, args).await,
+        Command::Image(args) => image::run(&load(&cli.global)?, args).await,
         Command::Status(flag) => inspect::status(&load(&cli.global)?, flag.json).await,
         Command::Models(flag) => inspect::models(&load(&cli.global)?, flag.json),
     }

@@ -7,10 +7,14 @@ use std::sync::Arc;
 use steadfast_errors::Provider;
 use steadfast_fallback::EntryConfig;
 use steadfast_providers_anthropic::{AnthropicConfig, AnthropicProvider};
-use steadfast_providers_core::{ApiKey, ChatProvider, VideoProvider};
+use steadfast_providers_core::{ApiKey, ChatProvider, ImageProvider, VideoProvider};
 use steadfast_providers_gemini::{GeminiConfig, GeminiProvider};
 use steadfast_providers_llamacpp::{LlamaCppConfig, LlamaCppProvider};
-use steadfast_providers_media::{RunwayConfig, RunwayProvider, XaiVideoConfig, XaiVideoProvider};
+use steadfast_providers_media::{
+    OpenAiImageConfig, OpenAiImageProvider, PollinationsConfig, PollinationsImageProvider,
+    RunwayConfig, RunwayProvider, XaiImageConfig, XaiImageProvider, XaiVideoConfig,
+    XaiVideoProvider,
+};
 use steadfast_providers_mock::{Outcome, ScriptedConfig, ScriptedProvider};
 use steadfast_providers_ollama::{OllamaConfig, OllamaProvider};
 use steadfast_providers_openai::{Auth, OpenAiConfig, OpenAiProvider, Preset};
@@ -35,6 +39,8 @@ pub(crate) enum Built {
     Chat(Arc<dyn ChatProvider>, Box<ProviderConfig>),
     /// A video job provider.
     Video(Arc<dyn VideoProvider>),
+    /// An image provider.
+    Image(Arc<dyn ImageProvider>),
 }
 
 /// Builds the deployment `name`.
@@ -164,6 +170,51 @@ pub(crate) fn build(name: &str, d: &Deployment, lookup: Lookup<'_>) -> Result<Bu
             };
             return Ok(Built::Video(Arc::new(XaiVideoProvider::new(config))));
         }
+        Kind::OpenAiImage => {
+            let base = OpenAiImageConfig::default();
+            let config = OpenAiImageConfig {
+                id: name.to_owned(),
+                base_url: d.base_url.clone().unwrap_or(base.base_url),
+                api_key: key
+                    .or_else(|| from_vars(steadfast_providers_media::OPENAI_API_KEY_VARS, lookup)),
+                timeout: d.timeouts.request.unwrap_or(base.timeout),
+                model: d.model.clone().or(base.model),
+                headers: d.headers.clone(),
+                ..base
+            };
+            return Ok(Built::Image(Arc::new(OpenAiImageProvider::new(config))));
+        }
+        Kind::XaiImage => {
+            let base = XaiImageConfig::default();
+            let config = XaiImageConfig {
+                id: name.to_owned(),
+                base_url: d.base_url.clone().unwrap_or(base.base_url),
+                api_key: key
+                    .or_else(|| from_vars(steadfast_providers_media::XAI_API_KEY_VARS, lookup)),
+                timeout: d.timeouts.request.unwrap_or(base.timeout),
+                model: d.model.clone().unwrap_or(base.model),
+                headers: d.headers.clone(),
+                ..base
+            };
+            return Ok(Built::Image(Arc::new(XaiImageProvider::new(config))));
+        }
+        Kind::PollinationsImage => {
+            let base = PollinationsConfig::default();
+            let config = PollinationsConfig {
+                id: name.to_owned(),
+                base_url: d.base_url.clone().unwrap_or(base.base_url),
+                api_key: key.or_else(|| {
+                    from_vars(steadfast_providers_media::POLLINATIONS_API_KEY_VARS, lookup)
+                }),
+                timeout: d.timeouts.request.unwrap_or(base.timeout),
+                model: d.model.clone().or(base.model),
+                headers: d.headers.clone(),
+                ..base
+            };
+            return Ok(Built::Image(Arc::new(PollinationsImageProvider::new(
+                config,
+            ))));
+        }
     };
     Ok(Built::Chat(chat, Box::new(provider_config(d, model))))
 }
@@ -202,7 +253,7 @@ fn model_of(name: &str, d: &Deployment) -> Result<String, ConfigError> {
     }
     match d.kind {
         Kind::Mock => Ok("mock-model".to_owned()),
-        Kind::Runway | Kind::XaiVideo => Ok(String::new()),
+        k if !k.is_chat() => Ok(String::new()),
         Kind::LlamaCppCli => Ok(d
             .model_path
             .as_ref()

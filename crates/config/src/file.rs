@@ -117,13 +117,21 @@ pub enum Kind {
     Runway,
     /// xAI video jobs (`XAI_API_KEY`); not a chat deployment.
     XaiVideo,
+    /// Images from OpenAI or any OpenAI-compatible `images/generations` (`OPENAI_API_KEY`);
+    /// not a chat deployment.
+    #[serde(rename = "openai-image")]
+    OpenAiImage,
+    /// xAI images (`XAI_API_KEY`); not a chat deployment.
+    XaiImage,
+    /// Pollinations images (`POLLINATIONS_API_TOKEN`, optional); not a chat deployment.
+    PollinationsImage,
     /// A scripted in-process provider (`script`): no network, no key.
     Mock,
 }
 
 impl Kind {
     /// Every kind, in the order documented.
-    pub const ALL: [Kind; 15] = [
+    pub const ALL: [Kind; 18] = [
         Kind::OpenAi,
         Kind::Anthropic,
         Kind::Gemini,
@@ -138,6 +146,9 @@ impl Kind {
         Kind::Azure,
         Kind::Runway,
         Kind::XaiVideo,
+        Kind::OpenAiImage,
+        Kind::XaiImage,
+        Kind::PollinationsImage,
         Kind::Mock,
     ];
 
@@ -158,13 +169,23 @@ impl Kind {
             Kind::Azure => "azure",
             Kind::Runway => "runway",
             Kind::XaiVideo => "xai-video",
+            Kind::OpenAiImage => "openai-image",
+            Kind::XaiImage => "xai-image",
+            Kind::PollinationsImage => "pollinations-image",
             Kind::Mock => "mock",
         }
     }
 
-    /// Whether it answers chat (and so may be in a group); video kinds do not.
+    /// Whether it answers chat (and so may be in a group); video and image kinds do not.
     pub const fn is_chat(self) -> bool {
-        !matches!(self, Kind::Runway | Kind::XaiVideo)
+        !matches!(
+            self,
+            Kind::Runway
+                | Kind::XaiVideo
+                | Kind::OpenAiImage
+                | Kind::XaiImage
+                | Kind::PollinationsImage
+        )
     }
 }
 

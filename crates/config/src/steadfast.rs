@@ -9,8 +9,11 @@ use std::sync::{Arc, PoisonError, RwLock};
 
 use serde::Serialize;
 use steadfast_errors::ErrorKind;
+use steadfast_errors::ProviderError;
 use steadfast_providers_core::{ChatProvider, ChatRequest, ChatResponse, Pricing, VideoProvider};
-use steadfast_providers_core::{ProgressFn, VideoRequest};
+use steadfast_providers_core::{
+    ImageProvider, ImageRequest, ImageResponse, ProgressFn, VideoRequest,
+};
 use steadfast_providers_media::fallback::{Generated, VideoFallbackError, generate_video};
 use steadfast_retry::{RetryConfig, RetryPolicy};
 use steadfast_router::{
@@ -70,6 +73,29 @@ impl Group {
         }
         self.router = builder.build();
     }
+}
+
+/// Why [`Steadfast::generate_image`] got no image.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ImageError {
+    /// No image deployment has the preferred name.
+    #[error("no image deployment named `{0}`")]
+    UnknownProvider(String),
+    /// Every deployment tried failed (none: the config has no image deployment).
+    #[error("image generation failed: {}", list(.0))]
+    Failed(Vec<ProviderError>),
+}
+
+fn list(errors: &[ProviderError]) -> String {
+    if errors.is_empty() {
+        return "no image deployment in the config".to_owned();
+    }
+    errors
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 /// Why a call through [`Steadfast`] got no answer.
@@ -134,6 +160,7 @@ pub struct Steadfast {
     default_group: String,
     deployments: Vec<DeploymentInfo>,
     video: Vec<Arc<dyn VideoProvider>>,
+    images: Vec<Arc<dyn ImageProvider>>,
     video_retry: RetryConfig,
     fallback: AtomicBool,
 }
@@ -205,6 +232,46 @@ impl Steadfast {
     /// The video job deployments (`runway`, `xai-video`), in name order.
     pub fn video_providers(&self) -> &[Arc<dyn VideoProvider>] {
         &self.video
+    }
+
+    /// The image deployments (`openai-image`, `xai-image`, `pollinations-image`), in name
+    /// order.
+    pub fn image_providers(&self) -> &[Arc<dyn ImageProvider>] {
+        &self.images
+    }
+
+    /// Generates images with the image deployments in name order (`prefer` first), moving
+    /// on after a failure whose kind may fall back when `fallback` is on. Returns the
+    /// deployment that answered and its images, or every deployment's error in order.
+    pub async fn generate_image(
+        &self,
+        request: &ImageRequest,
+        prefer: Option<&str>,
+        fallback: bool,
+    ) -> Result<(String, ImageResponse), ImageError> {
+        let mut order: Vec<&Arc<dyn ImageProvider>> = self.images.iter().collect();
+        if let Some(name) = prefer {
+            let at = order
+                .iter()
+                .position(|p| p.id() == name)
+                .ok_or_else(|| ImageError::UnknownProvider(name.to_owned()))?;
+            let preferred = order.remove(at);
+            order.insert(0, preferred);
+        }
+        let mut failed = Vec::new();
+        for p in order {
+            match p.generate_image(request).await {
+                Ok(images) => return Ok((p.id().to_owned(), images)),
+                Err(e) => {
+                    let stop = !fallback || !e.kind().may_fall_back();
+                    failed.push(e);
+                    if stop {
+                        break;
+                    }
+                }
+            }
+        }
+        Err(ImageError::Failed(failed))
     }
 
     /// Generates a video with the video deployments in name order (`prefer` first), each
@@ -415,6 +482,7 @@ impl Steadfast {
 fn build_all(file: &ConfigFile, lookup: Lookup<'_>) -> Result<Steadfast, ConfigError> {
     let mut chat: BTreeMap<&str, Member> = BTreeMap::new();
     let mut video = Vec::new();
+    let mut images = Vec::new();
     let mut infos = Vec::new();
     for (name, d) in &file.deployments {
         let mut d = d.clone();
@@ -453,6 +521,17 @@ fn build_all(file: &ConfigFile, lookup: Lookup<'_>) -> Result<Steadfast, ConfigE
                     },
                 );
             }
+            Built::Image(p) => {
+                infos.push(DeploymentInfo {
+                    name: name.clone(),
+                    kind: d.kind,
+                    model: d.model.clone().unwrap_or_default(),
+                    groups: Vec::new(),
+                    pricing: None,
+                    context_window: None,
+                });
+                images.push(p);
+            }
             Built::Video(p) => {
                 infos.push(DeploymentInfo {
                     name: name.clone(),
@@ -490,7 +569,7 @@ fn build_all(file: &ConfigFile, lookup: Lookup<'_>) -> Result<Steadfast, ConfigE
         for dname in &gc.deployments {
             let Some(m) = chat.get(dname.as_str()) else {
                 let message = if file.deployments.contains_key(dname) {
-                    format!("deployment `{dname}` does not answer chat (a video kind)")
+                    format!("deployment `{dname}` does not answer chat (a video or image kind)")
                 } else {
                     format!("no deployment named `{dname}`")
                 };
@@ -562,6 +641,7 @@ fn build_all(file: &ConfigFile, lookup: Lookup<'_>) -> Result<Steadfast, ConfigE
         default_group,
         deployments: infos,
         video,
+        images,
         video_retry: file.router.retry.clone().unwrap_or_default(),
         fallback: AtomicBool::new(defaults.fallback),
     })

@@ -31,7 +31,8 @@ fn every_kind_builds() {
         let name = kind.as_str();
         text.push_str(&format!("[deployments.{name}]\nkind = \"{name}\"\n"));
         match kind {
-            Kind::Mock | Kind::Runway | Kind::XaiVideo => {}
+            k if !k.is_chat() => {}
+            Kind::Mock => {}
             Kind::LlamaCppCli => text.push_str("model_path = \"/models/tiny.gguf\"\n"),
             Kind::OpenAiCompatible | Kind::Azure => {
                 text.push_str("model = \"m\"\nbase_url = \"http://127.0.0.1:9\"\n");
@@ -54,6 +55,8 @@ fn every_kind_builds() {
     }
     let video: Vec<&str> = sf.video_providers().iter().map(|v| v.id()).collect();
     assert_eq!(video, ["runway", "xai-video"]);
+    let images: Vec<&str> = sf.image_providers().iter().map(|v| v.id()).collect();
+    assert_eq!(images, ["openai-image", "pollinations-image", "xai-image"]);
     let cli = sf
         .deployments()
         .iter()
