@@ -37,7 +37,7 @@ fn crate_dirs() -> Vec<PathBuf> {
 #[test]
 fn every_rust_file_starts_with_a_module_doc() {
     let mut files = Vec::new();
-    for top in ["crates", "xtask", "tests", "bench"] {
+    for top in ["crates", "xtask", "tests", "bench", "examples"] {
         rust_files(&root().join(top), &mut files);
     }
     assert!(files.len() > 10, "found only {} files", files.len());

@@ -340,7 +340,8 @@ fn render_rust(
     rustfmt(&out)
 }
 
-fn rustfmt(src: &str) -> Result<String, String> {
+/// `src` formatted by rustfmt (edition 2024), as every generated Rust file is.
+pub(crate) fn rustfmt(src: &str) -> Result<String, String> {
     let mut child = Command::new(std::env::var("RUSTFMT").unwrap_or_else(|_| "rustfmt".into()))
         .args(["--edition", "2024", "--emit", "stdout", "--quiet"])
         .stdin(Stdio::piped())

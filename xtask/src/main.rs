@@ -1,18 +1,24 @@
 //! steadfast's automation, run as `cargo xtask <command>`.
 //!
 //! - `codegen [--check]` — turn `crates/errors/tables/*.toml` into `generated.rs` and
-//!   `docs/error-mapping.md`; `--check` fails if either is stale.
+//!   `docs/error-mapping.md`, and `crates/catalog/data/*.toml` into the catalog's
+//!   `generated.rs` and `docs/models.md`; `--check` fails if any is stale.
 //! - `conformance [--fixtures DIR]… [--verbose]` — run wire-format fixtures (default:
 //!   `tests/conformance`) and end with `N passed, M failed`.
 //! - `bench [--quick]` — build `steadfast-bench` in release mode and run it: each subject
 //!   next to its raw baseline, measured in the same run.
-//! - `inject-failures [--quick]` — the failure-injection suite: real providers behind a real
-//!   fallback chain against fault-injecting loopback servers; exits non-zero below target.
+//! - `inject-failures [--quick] [--seed N] [--json]` — the failure-injection suite: real
+//!   providers behind the real router against fault-injecting loopback servers in four wire
+//!   formats; exits non-zero below target (`--help` explains the options).
+//! - `real-llamacpp` — the llama.cpp-server preset against a real `llama-server` with a tiny
+//!   random-weight model, both cached under `~/.cache/steadfast/llama`.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 mod codegen;
+mod codegen_models;
 mod conformance;
 mod inject;
+mod llamacpp;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -20,10 +26,12 @@ use std::process::ExitCode;
 const USAGE: &str = "usage: cargo xtask <command>
 
 commands:
-  codegen [--check]                         regenerate the error tables (or check they are fresh)
+  codegen [--check]                         regenerate the error tables and the model catalog (or check they are fresh)
   conformance [--fixtures DIR]... [--verbose]  run wire-format fixtures (default: tests/conformance)
   bench [--quick]                           benchmarks against raw baselines, in release mode
-  inject-failures [--quick]                 the failure-injection suite on local fault servers";
+  inject-failures [--quick] [--seed N] [--json]  the failure-injection suite on local fault servers
+  real-llamacpp                             the llama.cpp-server preset against a real llama-server
+                                            (built once and cached under ~/.cache/steadfast/llama)";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -32,6 +40,10 @@ fn main() -> ExitCode {
         Some("conformance") => conformance_cmd(&args[1..]),
         Some("bench") => bench_cmd(&args[1..]),
         Some("inject-failures") => inject_cmd(&args[1..]),
+        Some("real-llamacpp") => match args[1..] {
+            [] => llamacpp::run(),
+            _ => Err(format!("real-llamacpp takes no arguments\n\n{USAGE}")),
+        },
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");
             Ok(true)
@@ -54,7 +66,8 @@ fn codegen_cmd(args: &[String]) -> Result<bool, String> {
         [flag] if flag == "--check" => true,
         _ => return Err(format!("codegen takes only --check\n\n{USAGE}")),
     };
-    let outputs = codegen::generate(&workspace_root())?;
+    let mut outputs = codegen::generate(&workspace_root())?;
+    outputs.extend(codegen_models::generate(&workspace_root())?);
     if check {
         let stale = codegen::stale(&workspace_root(), &outputs);
         for path in &stale {
@@ -106,11 +119,37 @@ fn conformance_cmd(args: &[String]) -> Result<bool, String> {
     Ok(summary.failed == 0)
 }
 
+const INJECT_USAGE: &str = "usage: cargo xtask inject-failures [--quick] [--seed N] [--json]
+
+  --quick    120 calls per scenario instead of 500
+  --seed N   which requests get faults (default 1); the same seed reproduces a run
+  --json     print the report as JSON (targets, measurements, missed targets) instead of a table";
+
 fn inject_cmd(args: &[String]) -> Result<bool, String> {
-    if let Some(bad) = args.iter().find(|a| *a != "--quick") {
-        return Err(format!("unknown argument `{bad}`\n\n{USAGE}"));
+    let mut options = inject::Options {
+        quick: false,
+        seed: 1,
+        json: false,
+    };
+    let mut it = args.iter();
+    while let Some(arg) = it.next() {
+        match arg.as_str() {
+            "--quick" => options.quick = true,
+            "--json" => options.json = true,
+            "--seed" => {
+                let n = it.next().ok_or("--seed needs a number")?;
+                options.seed = n
+                    .parse()
+                    .map_err(|_| format!("--seed takes a whole number, not `{n}`"))?;
+            }
+            "-h" | "--help" => {
+                println!("{INJECT_USAGE}");
+                return Ok(true);
+            }
+            other => return Err(format!("unknown argument `{other}`\n\n{INJECT_USAGE}")),
+        }
     }
-    inject::run(args.iter().any(|a| a == "--quick"))
+    inject::run(options)
 }
 
 fn bench_cmd(args: &[String]) -> Result<bool, String> {

@@ -5,6 +5,7 @@ use std::fmt;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+use steadfast_providers_core::secret::{HeaderNames, RedactedUrl};
 use steadfast_providers_core::{ApiKey, ModelInfo};
 use steadfast_streaming::Timeouts;
 
@@ -67,6 +68,8 @@ pub struct AnthropicConfig {
     /// This instance's id, shown in every error and log line. Default `"anthropic"`.
     pub id: String,
     /// The API's base URL, without `/v1`. Default [`DEFAULT_BASE_URL`].
+    /// `Debug` and serde show it without a password or query values.
+    #[serde(serialize_with = "steadfast_providers_core::secret::serialize_url")]
     pub base_url: String,
     /// The API key, sent as `x-api-key`. Default none (no key header is sent, for gateways
     /// that add their own).
@@ -80,7 +83,9 @@ pub struct AnthropicConfig {
     #[serde(with = "steadfast_errors::serde_duration")]
     pub timeout: Duration,
     /// Timers on streamed bodies. Default: first event within 60 s, then at most 120 s between
-    /// events, no total limit.
+    /// events, and at most
+    /// [`DEFAULT_STREAM_TOTAL`](steadfast_providers_core::http::DEFAULT_STREAM_TOTAL) (30
+    /// minutes) in all.
     pub stream: Timeouts,
     /// `max_tokens` when the request has none. Default [`DEFAULT_MAX_TOKENS`].
     pub default_max_tokens: u32,
@@ -91,6 +96,8 @@ pub struct AnthropicConfig {
     pub models: Vec<ModelInfo>,
     /// Extra headers on every request, e.g. `anthropic-beta`. Default none. Not for secrets:
     /// put the key in [`api_key`](Self::api_key) (only header *names* are shown by `Debug`).
+    /// Values never print and are read from files but never written back.
+    #[serde(skip_serializing)]
     pub headers: BTreeMap<String, String>,
 }
 
@@ -105,7 +112,7 @@ impl Default for AnthropicConfig {
             stream: Timeouts {
                 first_byte: Some(Duration::from_secs(60)),
                 idle: Some(Duration::from_secs(120)),
-                total: None,
+                total: Some(steadfast_providers_core::http::DEFAULT_STREAM_TOTAL),
                 keep_alive_resets_idle: false,
             },
             default_max_tokens: DEFAULT_MAX_TOKENS,
@@ -137,7 +144,7 @@ impl fmt::Debug for AnthropicConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AnthropicConfig")
             .field("id", &self.id)
-            .field("base_url", &self.base_url)
+            .field("base_url", &RedactedUrl(&self.base_url))
             .field("api_key", &self.api_key)
             .field("api_version", &self.api_version)
             .field("timeout", &self.timeout)
@@ -145,7 +152,20 @@ impl fmt::Debug for AnthropicConfig {
             .field("default_max_tokens", &self.default_max_tokens)
             .field("prefill", &self.prefill)
             .field("models", &self.models)
-            .field("headers", &self.headers.keys().collect::<Vec<_>>())
+            .field("headers", &HeaderNames(&self.headers))
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stream_has_a_total_deadline_by_default() {
+        assert_eq!(
+            AnthropicConfig::default().stream.total,
+            Some(steadfast_providers_core::http::DEFAULT_STREAM_TOTAL)
+        );
     }
 }

@@ -67,6 +67,10 @@ impl AnthropicProvider {
     }
 
     /// A provider sharing `client` (and its connection pool) with others.
+    ///
+    /// Build `client` with [`redirect_policy`](steadfast_providers_core::http::redirect_policy)
+    /// (as [`default_client`](steadfast_providers_core::http::default_client) is): a client that
+    /// follows a redirect to another origin sends the key there before the answer is refused.
     pub fn with_client(config: AnthropicConfig, client: reqwest::Client) -> AnthropicProvider {
         AnthropicProvider {
             config: Arc::new(config),

@@ -1,8 +1,6 @@
 //! Successful calls against a mock Messages API: the exact wire request, whole and streamed
 //! answers, tools, prefill resume, health checks, timeouts and cost.
 
-mod common;
-
 use std::time::Duration;
 
 use futures_util::StreamExt;
@@ -18,7 +16,8 @@ use steadfast_providers_core::{
 use wiremock::matchers::{body_partial_json, header, method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use common::{fixture, respond, sse};
+use steadfast_test_kit::fixture;
+use steadfast_test_kit::http::sse_events;
 
 const KEY: &str = "sk-ant-api03-test-key-0123456789";
 
@@ -81,7 +80,7 @@ async fn chat_sends_the_exact_headers_and_body_and_decodes_the_answer() {
             ],
             "metadata": {"user_id": "u-42"},
         })))
-        .respond_with(respond(&f))
+        .respond_with(f.template())
         .expect(1)
         .mount(&server)
         .await;
@@ -144,7 +143,7 @@ async fn tools_go_out_as_tools_and_tool_use_comes_back_as_tool_calls() {
                 ]}
             ]
         })))
-        .respond_with(respond(&fixture("responses/anthropic/02_tool_use_block.json")))
+        .respond_with(fixture("responses/anthropic/02_tool_use_block.json").template())
         .expect(1)
         .mount(&server)
         .await;
@@ -194,9 +193,7 @@ async fn a_stream_is_decoded_to_the_end() {
         .and(body_partial_json(
             json!({"stream": true, "model": "claude-3-opus-latest"}),
         ))
-        .respond_with(respond(&fixture(
-            "streams/anthropic/01_text_ping_end_turn.json",
-        )))
+        .respond_with(fixture("streams/anthropic/01_text_ping_end_turn.json").template())
         .expect(1)
         .mount(&server)
         .await;
@@ -221,9 +218,7 @@ async fn a_stream_is_decoded_to_the_end() {
 async fn a_streamed_tool_call_arrives_as_fragments() {
     let server = MockServer::start().await;
     Mock::given(method("POST"))
-        .respond_with(respond(&fixture(
-            "streams/anthropic/02_tool_use_input_json_delta.json",
-        )))
+        .respond_with(fixture("streams/anthropic/02_tool_use_input_json_delta.json").template())
         .mount(&server)
         .await;
     let req = ChatRequest::new("claude-sonnet-4-5", vec![Message::user("Weather?")]);
@@ -252,7 +247,7 @@ async fn a_prefill_resume_is_exact_despite_the_trailing_whitespace_rule() {
                 {"role": "assistant", "content": [{"type": "text", "text": "The answer is 42,"}]}
             ]
         })))
-        .respond_with(sse(&[
+        .respond_with(sse_events(&[
             ("message_start", r#"{"type":"message_start","message":{"id":"msg_2","model":"claude-sonnet-4-5","usage":{"input_tokens":20,"output_tokens":1}}}"#),
             ("content_block_start", r#"{"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}"#),
             ("content_block_delta", r#"{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":" "}}"#),
@@ -318,9 +313,7 @@ async fn models_without_prefill_get_a_best_effort_continuation() {
                 {"role": "user", "content": [{"type": "text", "text": CONTINUE_PROMPT}]}
             ]
         })))
-        .respond_with(respond(&fixture(
-            "responses/anthropic/01_text_blocks_cache_usage.json",
-        )))
+        .respond_with(fixture("responses/anthropic/01_text_blocks_cache_usage.json").template())
         .expect(1)
         .mount(&server)
         .await;
@@ -378,10 +371,9 @@ async fn a_slow_answer_times_out_with_the_request_timeout() {
     let server = MockServer::start().await;
     Mock::given(method("POST"))
         .respond_with(
-            respond(&fixture(
-                "responses/anthropic/01_text_blocks_cache_usage.json",
-            ))
-            .set_delay(Duration::from_millis(300)),
+            fixture("responses/anthropic/01_text_blocks_cache_usage.json")
+                .template()
+                .set_delay(Duration::from_millis(300)),
         )
         .mount(&server)
         .await;

@@ -2,10 +2,7 @@
 //! provider: error classes (status errors on both `chat` and `chat_stream`), whole answers,
 //! and streams — including a stream cut before `message_stop` and an in-band `event: error`.
 
-mod common;
-
 use futures_util::StreamExt;
-use serde_json::Value;
 use steadfast_errors::ErrorKind;
 use steadfast_providers_anthropic::{AnthropicConfig, AnthropicProvider};
 use steadfast_providers_core::{ApiKey, ChatProvider, ChatRequest, Message};
@@ -13,16 +10,17 @@ use steadfast_streaming::StreamState;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer};
 
-use common::{check_error, check_tool_calls, check_usage, fixture, fixtures, respond};
+use steadfast_test_kit::expect::{check_answer, check_stream};
+use steadfast_test_kit::{Fixture, check_error, drain, fixture, fixtures};
 
 const ID: &str = "anthropic-eu";
 const MODEL: &str = "claude-sonnet-4-5";
 
-async fn serve(f: &common::Fixture) -> (MockServer, AnthropicProvider) {
+async fn serve(f: &Fixture) -> (MockServer, AnthropicProvider) {
     let server = MockServer::start().await;
     Mock::given(method("POST"))
         .and(path("/v1/messages"))
-        .respond_with(respond(f))
+        .respond_with(f.template())
         .mount(&server)
         .await;
     let provider = AnthropicProvider::new(AnthropicConfig {
@@ -39,16 +37,10 @@ fn request() -> ChatRequest {
 }
 
 /// Reads a stream to its end: the accumulated state (error included).
-async fn drain(provider: &AnthropicProvider) -> StreamState {
-    let mut stream = provider.chat_stream(&request()).await.unwrap();
-    let mut state = StreamState::default();
-    while let Some(item) = stream.next().await {
-        match item {
-            Ok(e) => state.apply(&e),
-            Err(e) => state.apply_error(&e),
-        }
-    }
-    state
+async fn stream_state(provider: &AnthropicProvider) -> StreamState {
+    drain(provider.chat_stream(&request()).await.unwrap())
+        .await
+        .0
 }
 
 #[tokio::test]
@@ -112,12 +104,7 @@ async fn every_response_fixture_decodes() {
         let (_server, provider) = serve(f).await;
         let want = &f.expect["response"];
         let answer = provider.chat(&request()).await.unwrap();
-        assert_eq!(answer.text, want["text"].as_str().unwrap(), "{}", f.name);
-        if let Some(r) = want.get("finish_reason").and_then(Value::as_str) {
-            assert_eq!(answer.finish_reason.unwrap().as_str(), r, "{}", f.name);
-        }
-        check_usage(&f.name, want, answer.usage);
-        check_tool_calls(&f.name, want, &answer.tool_calls);
+        check_answer(&f.name, want, &answer);
     }
 }
 
@@ -128,23 +115,8 @@ async fn every_stream_fixture_decodes_errors_included() {
     for f in &all {
         let (_server, provider) = serve(f).await;
         let want = &f.expect["stream"];
-        let state = drain(&provider).await;
-        assert_eq!(state.text(), want["text"].as_str().unwrap(), "{}", f.name);
-        assert_eq!(
-            state.is_complete(),
-            want["complete"].as_bool().unwrap(),
-            "{}",
-            f.name
-        );
-        if let Some(r) = want.get("finish_reason").and_then(Value::as_str) {
-            assert_eq!(state.finish_reason().unwrap().as_str(), r, "{}", f.name);
-        }
-        check_usage(&f.name, want, state.usage());
-        check_tool_calls(&f.name, want, &state.tool_calls());
-        match want.get("error") {
-            Some(e) => check_error(&f.name, e, state.error().unwrap(), ID, MODEL),
-            None => assert!(state.error().is_none(), "{}: {:?}", f.name, state.error()),
-        }
+        let state = stream_state(&provider).await;
+        check_stream(&f.name, want, &state, ID, MODEL);
     }
 }
 
@@ -180,7 +152,7 @@ async fn an_error_event_inside_a_200_stream_classifies_like_a_529() {
         "streams/anthropic/06_inband_overloaded_error.json",
     ))
     .await;
-    let state = drain(&provider).await;
+    let state = stream_state(&provider).await;
     assert_eq!(state.text(), "Here is the first paragraph.");
     let err = state.error().unwrap();
     assert_eq!(err.kind(), ErrorKind::Overloaded);

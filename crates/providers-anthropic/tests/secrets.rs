@@ -1,11 +1,6 @@
 //! The API key never shows: not in TRACE logs, errors (Display or Debug), nor the provider's
 //! or config's Debug, even when the API echoes it back in an error body.
 
-mod common;
-
-use std::io;
-use std::sync::{Arc, Mutex};
-
 use futures_util::StreamExt;
 use serde_json::json;
 use steadfast_providers_anthropic::{AnthropicConfig, AnthropicProvider};
@@ -13,43 +8,19 @@ use steadfast_providers_core::{ApiKey, ChatProvider, ChatRequest, ContentPart, M
 use wiremock::matchers::{header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use common::{fixture, respond};
+use steadfast_test_kit::{LogCapture, assert_hidden, fixture};
 
 /// A distinctive key, so that any leak is unmistakable.
 const KEY: &str = "sk-ant-api03-LEAKCANARY-7f3a9c2e1d-ZZZ";
 
-#[derive(Clone)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl io::Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
 fn assert_clean(what: &str, text: &str) {
-    assert!(!text.contains(KEY), "{what} leaks the key: {text}");
-    assert!(
-        !text.contains("LEAKCANARY"),
-        "{what} leaks part of the key: {text}"
-    );
+    assert_hidden(what, text, &[KEY, "LEAKCANARY"]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_key_appears_in_no_log_error_or_debug_output() {
-    let logs = Arc::new(Mutex::new(Vec::new()));
-    let writer = Captured(logs.clone());
-    tracing::subscriber::set_global_default(
-        tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::TRACE)
-            .with_writer(move || writer.clone())
-            .finish(),
-    )
-    .unwrap();
+    let logs = LogCapture::new();
+    logs.set_global();
 
     let server = MockServer::start().await;
     Mock::given(method("POST"))
@@ -58,9 +29,7 @@ async fn the_key_appears_in_no_log_error_or_debug_output() {
         .and(wiremock::matchers::body_partial_json(
             json!({"model": "claude-ok"}),
         ))
-        .respond_with(respond(&fixture(
-            "responses/anthropic/01_text_blocks_cache_usage.json",
-        )))
+        .respond_with(fixture("responses/anthropic/01_text_blocks_cache_usage.json").template())
         .mount(&server)
         .await;
     Mock::given(method("POST"))
@@ -68,9 +37,7 @@ async fn the_key_appears_in_no_log_error_or_debug_output() {
         .and(wiremock::matchers::body_partial_json(
             json!({"model": "claude-stream"}),
         ))
-        .respond_with(respond(&fixture(
-            "streams/anthropic/07_cut_after_message_delta.json",
-        )))
+        .respond_with(fixture("streams/anthropic/07_cut_after_message_delta.json").template())
         .mount(&server)
         .await;
     // The API echoing the key back in an error message.
@@ -166,7 +133,7 @@ async fn the_key_appears_in_no_log_error_or_debug_output() {
         &serde_json::to_string(&config).unwrap(),
     );
 
-    let captured = String::from_utf8(logs.lock().unwrap().clone()).unwrap();
+    let captured = logs.text();
     assert!(
         captured.contains("sending an anthropic messages request")
             && captured.contains("claude-primary"),

@@ -14,15 +14,63 @@ pub const MAX_ERROR_BODY: usize = 64 * 1024;
 /// The largest non-streamed success body accepted.
 pub const MAX_RESPONSE_BODY: usize = 32 * 1024 * 1024;
 
+/// The total deadline of a streamed answer by default, for every provider: 30 minutes.
+///
+/// The idle timer ends a stream that goes silent; this ends one that never goes silent but
+/// never finishes either (a server trickling a token just under the idle limit). Long enough
+/// for the longest real answers (reasoning models that stream for many minutes); set the
+/// provider's stream `total` to `None` to remove it.
+pub const DEFAULT_STREAM_TOTAL: Duration = Duration::from_secs(30 * 60);
+
+/// The most redirects to the same origin a call follows.
+pub const MAX_REDIRECTS: usize = 5;
+
+/// The message of the error a redirect to another origin becomes.
+pub const CROSS_ORIGIN_REDIRECT: &str = "redirect to another origin not followed";
+
 /// A reqwest client with the settings every provider shares: rustls, a 10 s connect timeout,
-/// TCP_NODELAY, pooled keep-alive connections. Clone it freely (it is an `Arc`).
+/// TCP_NODELAY, pooled keep-alive connections, and [`redirect_policy`] (a redirect to another
+/// origin is never followed, so the key never goes there). Clone it freely (it is an `Arc`).
 pub fn default_client() -> reqwest::Client {
     reqwest::Client::builder()
         .connect_timeout(Duration::from_secs(10))
         .tcp_nodelay(true)
         .pool_idle_timeout(Duration::from_secs(90))
+        .redirect(redirect_policy())
         .build()
         .unwrap_or_else(|_| reqwest::Client::new())
+}
+
+/// The redirect policy of API calls: a redirect to the same origin (scheme, host and port)
+/// is followed, at most [`MAX_REDIRECTS`] times; a redirect to another origin is not, and
+/// [`Caller::send`] turns it into a `protocol` error ([`CROSS_ORIGIN_REDIRECT`]).
+///
+/// Build a client you pass to a provider's `with_client` with it: a client that follows
+/// redirects across origins would send the key headers (`x-api-key`, `x-goog-api-key`, any
+/// configured header) to the other host before steadfast sees the answer. [`Caller::send`]
+/// still refuses any answer that came from another origin, but by then the request has
+/// been sent.
+///
+/// ```
+/// use steadfast_providers_core::http::redirect_policy;
+///
+/// let client = reqwest::Client::builder().redirect(redirect_policy()).build().unwrap();
+/// # drop(client);
+/// ```
+pub fn redirect_policy() -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(|attempt| {
+        let same_origin = attempt
+            .previous()
+            .first()
+            .is_some_and(|first| first.origin() == attempt.url().origin());
+        if !same_origin {
+            attempt.stop()
+        } else if attempt.previous().len() > MAX_REDIRECTS {
+            attempt.error("too many redirects")
+        } else {
+            attempt.follow()
+        }
+    })
 }
 
 /// Who is calling, for the errors: the dialect, the instance id, the model, the key to keep
@@ -54,6 +102,12 @@ impl Caller<'_> {
         }
     }
 
+    /// The key to remove from errors, for the `*_with_secret` functions of
+    /// `steadfast_errors::classify` (empty when there is none).
+    pub fn secret(&self) -> &str {
+        self.key.map_or("", ApiKey::expose)
+    }
+
     /// `key` as a header value marked sensitive, so that the HTTP stack never logs it (for
     /// APIs that take the key in their own header, such as `x-api-key`). A key that cannot be
     /// a header value is a labelled `auth` error that does not show it.
@@ -70,15 +124,42 @@ impl Caller<'_> {
     }
 
     /// Sends `request`; a transport failure or a non-2xx response becomes a classified error.
+    ///
+    /// A redirect that was not followed (one to another origin, see [`redirect_policy`]) and
+    /// an answer that came from another origin than the one asked (a client that followed
+    /// it) are `protocol` errors that are not retried ([`CROSS_ORIGIN_REDIRECT`]): the base
+    /// URL points somewhere that moved, and the key must not follow it.
     pub async fn send(
         &self,
         request: reqwest::RequestBuilder,
     ) -> Result<reqwest::Response, ProviderError> {
-        let response = request
-            .send()
+        let (client, request) = request.build_split();
+        let request = request.map_err(|e| self.label(classify::reqwest(self.kind, e)))?;
+        let asked = request.url().origin();
+        let response = client
+            .execute(request)
             .await
             .map_err(|e| self.label(classify::reqwest(self.kind, e)))?;
         let status = response.status();
+        if response.url().origin() != asked {
+            return Err(self.redirect_refused(
+                status.as_u16(),
+                format!("{CROSS_ORIGIN_REDIRECT} (the answer came from another origin)"),
+            ));
+        }
+        if status.is_redirection() {
+            let location = response
+                .headers()
+                .get(reqwest::header::LOCATION)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| response.url().join(v).ok());
+            let message = match location {
+                Some(to) if to.origin() != asked => CROSS_ORIGIN_REDIRECT.to_owned(),
+                Some(_) => format!("redirect ({status}) not followed"),
+                None => format!("redirect ({status}) without a usable location"),
+            };
+            return Err(self.redirect_refused(status.as_u16(), message));
+        }
         tracing::debug!(
             provider = self.id,
             model = self.model,
@@ -92,12 +173,23 @@ impl Caller<'_> {
         let body = read_limited(response, MAX_ERROR_BODY)
             .await
             .unwrap_or_default();
-        Err(self.label(classify::response(
+        Err(self.label(classify::response_with_secret(
             self.kind,
             status.as_u16(),
             &headers,
             &body,
+            self.secret(),
         )))
+    }
+
+    /// The error a refused redirect becomes (the other origin is not named: it may carry a
+    /// token in its URL).
+    fn redirect_refused(&self, status: u16, message: String) -> ProviderError {
+        self.label(
+            ProviderError::new(ErrorKind::Protocol, self.kind.as_str(), message)
+                .with_status(status)
+                .with_retryable(false),
+        )
     }
 
     /// Reads a whole success body, refusing one over [`MAX_RESPONSE_BODY`].
@@ -110,6 +202,28 @@ impl Caller<'_> {
                 "response body exceeds the size limit",
             ))),
             Err(e) => Err(self.label(classify::reqwest(self.kind, e))),
+        }
+    }
+
+    /// [`body`](Self::body), the whole read bounded by `limit`: for a body read after the
+    /// request's own timer stopped (a stream request answered with a whole body), so that a
+    /// server that sends part of a body and then nothing cannot hold the call forever. A
+    /// read past `limit` is a `timeout` error.
+    pub async fn body_within(
+        &self,
+        response: reqwest::Response,
+        limit: Duration,
+    ) -> Result<Bytes, ProviderError> {
+        match tokio::time::timeout(limit, self.body(response)).await {
+            Ok(result) => result,
+            Err(_) => Err(self.label(
+                ProviderError::new(
+                    ErrorKind::Timeout,
+                    self.kind.as_str(),
+                    format!("the response body did not arrive within {limit:?}"),
+                )
+                .with_transport(steadfast_errors::Transport::ReadTimeout),
+            )),
         }
     }
 

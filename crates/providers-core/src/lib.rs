@@ -14,6 +14,7 @@
 
 pub mod http;
 pub mod resume;
+pub mod secret;
 
 mod finish;
 mod key;

@@ -5,6 +5,7 @@ use std::fmt;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+use steadfast_providers_core::secret::{HeaderNames, RedactedUrl};
 use steadfast_providers_core::{ApiKey, ModelInfo};
 use steadfast_streaming::Timeouts;
 
@@ -61,6 +62,8 @@ pub struct GeminiConfig {
     /// This instance's id, shown in every error and log line. Default `"gemini"`.
     pub id: String,
     /// The API's base URL, without the version. Default [`DEFAULT_BASE_URL`].
+    /// `Debug` and serde show it without a password or query values.
+    #[serde(serialize_with = "steadfast_providers_core::secret::serialize_url")]
     pub base_url: String,
     /// The API key, sent as `x-goog-api-key`. Default none (no key header is sent, for
     /// gateways that add their own).
@@ -74,7 +77,9 @@ pub struct GeminiConfig {
     #[serde(with = "steadfast_errors::serde_duration")]
     pub timeout: Duration,
     /// Timers on streamed bodies. Default: first event within 180 s (a thinking model sends
-    /// nothing until it has thought), then at most 120 s between events, no total limit.
+    /// nothing until it has thought), then at most 120 s between events, and at most
+    /// [`DEFAULT_STREAM_TOTAL`](steadfast_providers_core::http::DEFAULT_STREAM_TOTAL) (30
+    /// minutes) in all.
     pub stream: Timeouts,
     /// How interrupted answers are continued. Default [`ContinueStyle::Auto`].
     pub continue_style: ContinueStyle,
@@ -89,6 +94,8 @@ pub struct GeminiConfig {
     pub models: Vec<ModelInfo>,
     /// Extra headers on every request. Default none. Not for secrets: put the key in
     /// [`api_key`](Self::api_key) (only header *names* are shown by `Debug`).
+    /// Values never print and are read from files but never written back.
+    #[serde(skip_serializing)]
     pub headers: BTreeMap<String, String>,
 }
 
@@ -103,7 +110,7 @@ impl Default for GeminiConfig {
             stream: Timeouts {
                 first_byte: Some(Duration::from_secs(180)),
                 idle: Some(Duration::from_secs(120)),
-                total: None,
+                total: Some(steadfast_providers_core::http::DEFAULT_STREAM_TOTAL),
                 keep_alive_resets_idle: false,
             },
             continue_style: ContinueStyle::Auto,
@@ -129,7 +136,7 @@ impl fmt::Debug for GeminiConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("GeminiConfig")
             .field("id", &self.id)
-            .field("base_url", &self.base_url)
+            .field("base_url", &RedactedUrl(&self.base_url))
             .field("api_key", &self.api_key)
             .field("api_version", &self.api_version)
             .field("timeout", &self.timeout)
@@ -140,7 +147,20 @@ impl fmt::Debug for GeminiConfig {
                 &self.thought_signature_placeholder,
             )
             .field("models", &self.models)
-            .field("headers", &self.headers.keys().collect::<Vec<_>>())
+            .field("headers", &HeaderNames(&self.headers))
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stream_has_a_total_deadline_by_default() {
+        assert_eq!(
+            GeminiConfig::default().stream.total,
+            Some(steadfast_providers_core::http::DEFAULT_STREAM_TOTAL)
+        );
     }
 }

@@ -2,23 +2,19 @@
 //! URL), whole and streamed answers, tools, safety blocks, RetryInfo, resume, health checks,
 //! timeouts and cost.
 
-mod common;
-
 use std::time::Duration;
 
-use futures_util::StreamExt;
 use serde_json::json;
 use steadfast_errors::ErrorKind;
 use steadfast_providers_core::{
-    ApiKey, ChatProvider, ChatRequest, ChatStream, ContentPart, FinishReason, Message, ModelInfo,
-    Pricing, StreamEvent, Tool, ToolCall, ToolChoice, Usage,
+    ApiKey, ChatProvider, ChatRequest, ContentPart, FinishReason, Message, ModelInfo, Pricing,
+    StreamEvent, Tool, ToolCall, ToolChoice, Usage,
 };
 use steadfast_providers_gemini::{CONTINUE_PROMPT, ContinueStyle, GeminiConfig, GeminiProvider};
-use steadfast_streaming::StreamState;
 use wiremock::matchers::{body_partial_json, header, method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use common::{fixture, respond, sse};
+use steadfast_test_kit::{drain, fixture};
 
 const KEY: &str = "AIzaSyTestKey-0123456789abcdefghijklmn";
 const ID: &str = "gemini-main";
@@ -32,19 +28,13 @@ fn provider(server: &MockServer) -> GeminiProvider {
     })
 }
 
-async fn drain(mut stream: ChatStream) -> (StreamState, Vec<StreamEvent>) {
-    let mut state = StreamState::default();
-    let mut events = Vec::new();
-    while let Some(item) = stream.next().await {
-        match item {
-            Ok(e) => {
-                state.apply(&e);
-                events.push(e);
-            }
-            Err(e) => state.apply_error(&e),
-        }
-    }
-    (state, events)
+/// A Gemini `alt=sse` stream of `chunks` (JSON texts), framed with CRLF as Google does.
+fn sse(chunks: &[&str]) -> ResponseTemplate {
+    let body: String = chunks
+        .iter()
+        .map(|c| format!("data: {c}\r\n\r\n"))
+        .collect();
+    steadfast_test_kit::http::sse(&body)
 }
 
 async fn assert_no_key_in_urls(server: &MockServer) {
@@ -83,9 +73,7 @@ async fn chat_sends_the_exact_request_and_decodes_the_answer() {
             },
             "labels": {"team": "search"}
         })))
-        .respond_with(respond(&fixture(
-            "responses/gemini/01_generate_content_stop.json",
-        )))
+        .respond_with(fixture("responses/gemini/01_generate_content_stop.json").template())
         .expect(1)
         .mount(&server)
         .await;
@@ -130,7 +118,7 @@ async fn a_stream_uses_alt_sse_and_is_decoded_to_the_end() {
         ))
         .and(query_param("alt", "sse"))
         .and(header("x-goog-api-key", KEY))
-        .respond_with(respond(&fixture("streams/gemini/01_text_crlf_usage.json")))
+        .respond_with(fixture("streams/gemini/01_text_crlf_usage.json").template())
         .expect(1)
         .mount(&server)
         .await;
@@ -171,7 +159,7 @@ async fn tools_go_out_as_function_declarations_and_calls_come_back() {
                 }]}
             ]
         })))
-        .respond_with(respond(&fixture("responses/gemini/03_function_call.json")))
+        .respond_with(fixture("responses/gemini/03_function_call.json").template())
         .expect(1)
         .mount(&server)
         .await;
@@ -211,7 +199,7 @@ async fn a_blocked_prompt_in_a_200_body_is_a_content_filter_error() {
     let blocked = fixture("responses/gemini/02_blocked_prompt_error.json");
     Mock::given(method("POST"))
         .and(path("/v1beta/models/gemini-2.5-flash:generateContent"))
-        .respond_with(respond(&blocked))
+        .respond_with(blocked.template())
         .mount(&server)
         .await;
     // The same block as the first (and only) event of a stream.
@@ -249,7 +237,7 @@ async fn a_blocked_prompt_in_a_200_body_is_a_content_filter_error() {
 async fn a_safety_finish_mid_stream_ends_the_answer_as_content_filter() {
     let server = MockServer::start().await;
     Mock::given(method("POST"))
-        .respond_with(respond(&fixture("streams/gemini/04_finish_safety.json")))
+        .respond_with(fixture("streams/gemini/04_finish_safety.json").template())
         .mount(&server)
         .await;
     let req = ChatRequest::new("gemini-2.5-flash", vec![Message::user("How do I…")]);
@@ -285,7 +273,7 @@ async fn retry_info_on_a_429_becomes_the_retry_after() {
     for (file, kind, ms) in cases {
         let server = MockServer::start().await;
         Mock::given(method("POST"))
-            .respond_with(respond(&fixture(file)))
+            .respond_with(fixture(file).template())
             .mount(&server)
             .await;
         let gemini = provider(&server);
@@ -329,7 +317,7 @@ async fn resume_ends_with_a_model_turn_where_the_model_takes_one() {
             {"role": "model", "parts": [{"text": "Here are three ideas:\n1. A garden"}]},
             {"role": "user", "parts": [{"text": CONTINUE_PROMPT}]}
         ]})))
-        .respond_with(respond(&fixture("streams/gemini/01_text_crlf_usage.json")))
+        .respond_with(fixture("streams/gemini/01_text_crlf_usage.json").template())
         .expect(1)
         .mount(&server)
         .await;
@@ -380,7 +368,7 @@ async fn health_check_lists_one_model_with_the_key_in_the_header() {
 
     let server = MockServer::start().await;
     Mock::given(method("GET"))
-        .respond_with(respond(&fixture("errors/gemini/01_api_key_invalid.json")))
+        .respond_with(fixture("errors/gemini/01_api_key_invalid.json").template())
         .mount(&server)
         .await;
     let err = provider(&server).health_check().await.unwrap_err();
@@ -393,7 +381,8 @@ async fn a_slow_answer_times_out_with_the_request_timeout() {
     let server = MockServer::start().await;
     Mock::given(method("POST"))
         .respond_with(
-            respond(&fixture("responses/gemini/01_generate_content_stop.json"))
+            fixture("responses/gemini/01_generate_content_stop.json")
+                .template()
                 .set_delay(Duration::from_millis(300)),
         )
         .mount(&server)

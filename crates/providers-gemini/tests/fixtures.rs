@@ -3,10 +3,7 @@
 //! answers (a blocked prompt included), and streams — a cut without `finishReason` and a raw
 //! JSON error appended after the events among them.
 
-mod common;
-
 use futures_util::StreamExt;
-use serde_json::Value;
 use steadfast_errors::ErrorKind;
 use steadfast_providers_core::{ApiKey, ChatProvider, ChatRequest, Message, StreamEvent};
 use steadfast_providers_gemini::{GeminiConfig, GeminiProvider};
@@ -14,15 +11,16 @@ use steadfast_streaming::StreamState;
 use wiremock::matchers::method;
 use wiremock::{Mock, MockServer};
 
-use common::{check_error, check_tool_calls, check_usage, fixture, fixtures, respond};
+use steadfast_test_kit::expect::{check_answer, check_stream};
+use steadfast_test_kit::{Fixture, check_error, drain, fixture, fixtures};
 
 const ID: &str = "gemini-eu";
 const MODEL: &str = "gemini-2.5-flash";
 
-async fn serve(f: &common::Fixture) -> (MockServer, GeminiProvider) {
+async fn serve(f: &Fixture) -> (MockServer, GeminiProvider) {
     let server = MockServer::start().await;
     Mock::given(method("POST"))
-        .respond_with(respond(f))
+        .respond_with(f.template())
         .mount(&server)
         .await;
     let provider = GeminiProvider::new(GeminiConfig {
@@ -38,16 +36,11 @@ fn request() -> ChatRequest {
     ChatRequest::new(MODEL, vec![Message::user("Hello")])
 }
 
-async fn drain(provider: &GeminiProvider) -> StreamState {
-    let mut stream = provider.chat_stream(&request()).await.unwrap();
-    let mut state = StreamState::default();
-    while let Some(item) = stream.next().await {
-        match item {
-            Ok(e) => state.apply(&e),
-            Err(e) => state.apply_error(&e),
-        }
-    }
-    state
+/// Reads a stream to its end: the accumulated state (error included).
+async fn stream_state(provider: &GeminiProvider) -> StreamState {
+    drain(provider.chat_stream(&request()).await.unwrap())
+        .await
+        .0
 }
 
 #[tokio::test]
@@ -65,7 +58,7 @@ async fn every_error_fixture_classifies_and_is_labelled() {
             Err(err) => check_error(&f.name, want, &err, ID, MODEL),
             Ok(_) => {
                 assert_eq!(f.status, 200, "{}", f.name);
-                let state = drain(&provider).await;
+                let state = stream_state(&provider).await;
                 check_error(&f.name, want, state.error().unwrap(), ID, MODEL);
             }
         }
@@ -96,12 +89,7 @@ async fn every_response_fixture_decodes() {
         }
         let want = &f.expect["response"];
         let answer = result.unwrap();
-        assert_eq!(answer.text, want["text"].as_str().unwrap(), "{}", f.name);
-        if let Some(r) = want.get("finish_reason").and_then(Value::as_str) {
-            assert_eq!(answer.finish_reason.unwrap().as_str(), r, "{}", f.name);
-        }
-        check_usage(&f.name, want, answer.usage);
-        check_tool_calls(&f.name, want, &answer.tool_calls);
+        check_answer(&f.name, want, &answer);
     }
 }
 
@@ -112,23 +100,8 @@ async fn every_stream_fixture_decodes_errors_included() {
     for f in &all {
         let (_server, provider) = serve(f).await;
         let want = &f.expect["stream"];
-        let state = drain(&provider).await;
-        assert_eq!(state.text(), want["text"].as_str().unwrap(), "{}", f.name);
-        assert_eq!(
-            state.is_complete(),
-            want["complete"].as_bool().unwrap(),
-            "{}",
-            f.name
-        );
-        if let Some(r) = want.get("finish_reason").and_then(Value::as_str) {
-            assert_eq!(state.finish_reason().unwrap().as_str(), r, "{}", f.name);
-        }
-        check_usage(&f.name, want, state.usage());
-        check_tool_calls(&f.name, want, &state.tool_calls());
-        match want.get("error") {
-            Some(e) => check_error(&f.name, e, state.error().unwrap(), ID, MODEL),
-            None => assert!(state.error().is_none(), "{}: {:?}", f.name, state.error()),
-        }
+        let state = stream_state(&provider).await;
+        check_stream(&f.name, want, &state, ID, MODEL);
     }
 }
 
@@ -160,7 +133,7 @@ async fn a_stream_cut_before_any_finish_reason_is_interrupted_after_the_text() {
 async fn a_raw_error_appended_to_a_200_stream_classifies_like_a_503() {
     let (_server, provider) =
         serve(&fixture("streams/gemini/08_raw_json_error_tail_503.json")).await;
-    let state = drain(&provider).await;
+    let state = stream_state(&provider).await;
     assert_eq!(state.text(), "Here are three ideas:\n1. A garden");
     let err = state.error().unwrap();
     assert_eq!(err.kind(), ErrorKind::Overloaded);

@@ -1,11 +1,6 @@
 //! The API key never shows: not in a URL, TRACE logs, errors (Display or Debug), nor the
 //! provider's or config's Debug, even when the API echoes it back in an error body.
 
-mod common;
-
-use std::io;
-use std::sync::{Arc, Mutex};
-
 use futures_util::StreamExt;
 use serde_json::json;
 use steadfast_providers_core::{ApiKey, ChatProvider, ChatRequest, Message};
@@ -13,58 +8,30 @@ use steadfast_providers_gemini::{GeminiConfig, GeminiProvider};
 use wiremock::matchers::{header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use common::{fixture, respond};
+use steadfast_test_kit::{LogCapture, assert_hidden, fixture};
 
 /// A distinctive key (Google's shape: `AIza` + 35 characters), so that a leak is unmistakable.
 const KEY: &str = "AIzaSyLEAKCANARY0123456789abcdefghijkl";
 
-#[derive(Clone)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl io::Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
 fn assert_clean(what: &str, text: &str) {
-    assert!(!text.contains(KEY), "{what} leaks the key: {text}");
-    assert!(
-        !text.contains("LEAKCANARY"),
-        "{what} leaks part of the key: {text}"
-    );
+    assert_hidden(what, text, &[KEY, "LEAKCANARY"]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_key_appears_in_no_url_log_error_or_debug_output() {
-    let logs = Arc::new(Mutex::new(Vec::new()));
-    let writer = Captured(logs.clone());
-    tracing::subscriber::set_global_default(
-        tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::TRACE)
-            .with_writer(move || writer.clone())
-            .finish(),
-    )
-    .unwrap();
+    let logs = LogCapture::new();
+    logs.set_global();
 
     let server = MockServer::start().await;
     Mock::given(method("POST"))
         .and(path("/v1beta/models/gemini-ok:generateContent"))
         .and(header("x-goog-api-key", KEY))
-        .respond_with(respond(&fixture(
-            "responses/gemini/01_generate_content_stop.json",
-        )))
+        .respond_with(fixture("responses/gemini/01_generate_content_stop.json").template())
         .mount(&server)
         .await;
     Mock::given(method("POST"))
         .and(path("/v1beta/models/gemini-ok:streamGenerateContent"))
-        .respond_with(respond(&fixture(
-            "streams/gemini/08_raw_json_error_tail_503.json",
-        )))
+        .respond_with(fixture("streams/gemini/08_raw_json_error_tail_503.json").template())
         .mount(&server)
         .await;
     // The API (or a relay) echoing the key back in error messages.
@@ -164,7 +131,7 @@ async fn the_key_appears_in_no_url_log_error_or_debug_output() {
         &serde_json::to_string(&config).unwrap(),
     );
 
-    let captured = String::from_utf8(logs.lock().unwrap().clone()).unwrap();
+    let captured = logs.text();
     assert!(
         captured.contains("sending a gemini generateContent request")
             && captured.contains("gemini-main"),

@@ -144,6 +144,10 @@ pub(crate) fn io_failed(binary: &Path, what: &str, err: io::Error) -> ProviderEr
 /// A non-zero exit (or a death by signal), classified by what stderr ends with.
 ///
 /// - the model file cannot be opened → `not_found`
+/// - the model file cannot be loaded (not GGUF, corrupt, truncated: "invalid magic",
+///   "gguf_init…", "failed to load model", "model is corrupted") → `not_found`, so it is
+///   not retried (each retry would fail alike) but may fall back — unless the load ran out
+///   of memory ("out of memory", "failed to allocate"), which is `server` (retryable)
 /// - the prompt does not fit the context → `context_length`
 /// - the command line is rejected → `invalid_request`
 /// - anything else (a crash, out of memory, a signal) → `server`
@@ -205,6 +209,18 @@ pub(crate) fn classify_stderr(stderr: &str) -> ErrorKind {
         "model file not found",
     ]) {
         ErrorKind::NotFound
+    } else if any(&["out of memory", "failed to allocate", "unable to allocate"]) {
+        // Memory may be free on the next try (another process let go of the GPU).
+        ErrorKind::Server
+    } else if any(&[
+        "invalid magic",
+        "gguf_init",
+        "failed to load model",
+        "model is corrupted",
+    ]) {
+        // The file is there but is not a model llama.cpp can load: every retry fails the
+        // same way, so this is permanent here (another provider may still serve the call).
+        ErrorKind::NotFound
     } else if any(&[
         "prompt is too long",
         "exceeds the available context",
@@ -249,6 +265,18 @@ mod tests {
                 ErrorKind::Server,
             ),
             ("", ErrorKind::Server),
+            (
+                "gguf_init_from_file_impl: invalid magic characters: 'PK', expected 'GGUF'",
+                ErrorKind::NotFound,
+            ),
+            (
+                "llama_model_load_from_file_impl: failed to load model",
+                ErrorKind::NotFound,
+            ),
+            (
+                "llama_model_load: error loading model: unable to allocate CUDA0 buffer\nmain: error: unable to load model",
+                ErrorKind::Server,
+            ),
         ];
         for (stderr, kind) in cases {
             assert_eq!(classify_stderr(stderr), kind, "{stderr}");

@@ -23,6 +23,8 @@
 //! | the run exceeded its timeout (the child is killed) | `timeout` |
 //! | stdout exceeded `max_output_bytes` (the child is killed) | `protocol` |
 //! | non-zero exit, stderr says the model file cannot be opened | `not_found` |
+//! | non-zero exit, stderr says the model cannot be loaded (corrupt, truncated, not GGUF: `invalid magic`, `gguf_init…`, `failed to load model`) | `not_found` — permanent: every retry would fail alike, a fallback may still serve |
+//! | non-zero exit, stderr says memory ran out (even while loading) | `server` (memory may be free next time) |
 //! | non-zero exit, stderr says the prompt is too long | `context_length` |
 //! | non-zero exit, stderr rejects the command line | `invalid_request` |
 //! | any other non-zero exit or signal | `server` |

@@ -3,22 +3,20 @@
 #![cfg(unix)]
 
 use std::error::Error as _;
-use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use steadfast_errors::{ErrorKind, Provider};
 use steadfast_providers_core::{
-    ChatProvider, ChatRequest, ChatStream, ContentPart, FinishReason, Message, Role, StreamEvent,
-    Tool,
+    ChatProvider, ChatRequest, ContentPart, FinishReason, Message, Role, StreamEvent, Tool,
 };
 use steadfast_providers_llamacpp::{
     FormatFn, LlamaCppConfig, LlamaCppProvider, PromptFormatter, PromptTemplate, StderrTail,
 };
-use steadfast_streaming::StreamState;
+use steadfast_test_kit::{LogCapture, assert_hidden, drain, shown};
 
 const ID: &str = "llama-local";
 const MODEL: &str = "qwen2.5-0.5b";
@@ -178,21 +176,6 @@ async fn gone(pid: u32) -> bool {
 
 fn request() -> ChatRequest {
     ChatRequest::new(MODEL, vec![Message::user("Say hello.")])
-}
-
-async fn drain(mut stream: ChatStream) -> (StreamState, Vec<StreamEvent>) {
-    let mut state = StreamState::default();
-    let mut events = Vec::new();
-    while let Some(item) = stream.next().await {
-        match item {
-            Ok(event) => {
-                state.apply(&event);
-                events.push(event);
-            }
-            Err(err) => state.apply_error(&err),
-        }
-    }
-    (state, events)
 }
 
 #[tokio::test]
@@ -659,42 +642,19 @@ async fn an_answer_without_the_end_marker_ends_by_length_or_exit() {
     assert_eq!(answer.usage, None);
 }
 
-/// A `MakeWriter` target that keeps everything written.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl io::Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
 #[tokio::test]
 async fn logs_name_the_run_but_never_the_prompt() {
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let logs = LogCapture::new();
+    let _guard = logs.set_default();
 
     let sandbox = Sandbox::new("logs");
     let llama = LlamaCppProvider::new(sandbox.config("llama-completion", CRASH));
     let secret = ChatRequest::new(MODEL, vec![Message::user("my PIN is 8675309-private")]);
     let err = llama.chat(&secret).await.unwrap_err();
-    assert!(!format!("{err} {err:?}").contains("8675309"));
+    assert_hidden("the error", &shown(&err), &["8675309"]);
 
-    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let logs = logs.text();
     assert!(logs.contains("llama.cpp run"), "{logs}");
     assert!(logs.contains(ID), "{logs}");
-    assert!(
-        !logs.contains("8675309"),
-        "the prompt leaked into the logs: {logs}"
-    );
+    assert_hidden("the logs", &logs, &["8675309"]);
 }

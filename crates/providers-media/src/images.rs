@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use steadfast_errors::{Provider, ProviderError, classify};
 use steadfast_providers_core::http::default_client;
+use steadfast_providers_core::secret::{HeaderNames, RedactedUrl};
 use steadfast_providers_core::{
     ApiKey, GeneratedImage, ImageProvider, ImageRequest, ImageResponse,
 };
@@ -56,12 +57,13 @@ impl ImageFormat {
 /// }"#).unwrap();
 /// assert_eq!(config.response_format, Some(ImageFormat::B64Json));
 /// ```
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct OpenAiImageConfig {
     /// The instance id shown in errors. Default `openai`.
     pub id: String,
     /// The API base, up to and including `/v1`. Default [`OPENAI_BASE_URL`].
+    #[serde(serialize_with = "steadfast_providers_core::secret::serialize_url")]
     pub base_url: String,
     /// Sent as `Authorization: Bearer` when set (local servers may need none). Never
     /// serialized.
@@ -77,8 +79,25 @@ pub struct OpenAiImageConfig {
     /// `response_format` to ask for; `None` leaves it to the server. Never sent for
     /// `gpt-image-*` models, which reject it and always answer base64. Default none.
     pub response_format: Option<ImageFormat>,
-    /// Extra headers sent with every request.
+    /// Extra headers sent with every request. Values never print and are read from
+    /// files but never written back.
+    #[serde(skip_serializing)]
     pub headers: BTreeMap<String, String>,
+}
+
+impl fmt::Debug for OpenAiImageConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OpenAiImageConfig")
+            .field("id", &self.id)
+            .field("base_url", &RedactedUrl(&self.base_url))
+            .field("api_key", &self.api_key)
+            .field("dialect", &self.dialect)
+            .field("timeout", &self.timeout)
+            .field("model", &self.model)
+            .field("response_format", &self.response_format)
+            .field("headers", &HeaderNames(&self.headers))
+            .finish()
+    }
 }
 
 impl Default for OpenAiImageConfig {
@@ -134,6 +153,10 @@ impl OpenAiImageProvider {
     }
 
     /// A provider sharing `client` with others.
+    ///
+    /// Build `client` with [`redirect_policy`](steadfast_providers_core::http::redirect_policy)
+    /// (as [`default_client`](steadfast_providers_core::http::default_client) is): a client that
+    /// follows a redirect to another origin sends the key there before the answer is refused.
     pub fn with_client(config: OpenAiImageConfig, client: reqwest::Client) -> OpenAiImageProvider {
         OpenAiImageProvider { config, client }
     }
@@ -257,7 +280,9 @@ impl Endpoint<'_> {
             .json(&body);
         let response = caller.send(http).await?;
         let (parsed, raw) = common::json::<ImagesBody>(&caller, response).await?;
-        if let Some(err) = classify::in_band_value(service.dialect, &raw) {
+        if let Some(err) =
+            classify::in_band_value_with_secret(service.dialect, &raw, caller.secret())
+        {
             return Err(caller.label(err));
         }
         let images: Vec<GeneratedImage> = parsed

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use steadfast_errors::{Provider, ProviderError, classify};
 use steadfast_providers_core::http::{Caller, default_client};
+use steadfast_providers_core::secret::{HeaderNames, RedactedUrl};
 use steadfast_providers_core::{
     ApiKey, GeneratedImage, ImageProvider, ImageRequest, ImageResponse,
 };
@@ -40,13 +41,14 @@ pub const POLLINATIONS_API_KEY_VARS: &[&str] = &["POLLINATIONS_API_TOKEN", "POLL
 /// assert_eq!(config.base_url, POLLINATIONS_LEGACY_BASE_URL);
 /// assert_eq!(config.model.as_deref(), Some("flux"));
 /// ```
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct PollinationsConfig {
     /// The instance id shown in errors. Default `pollinations`.
     pub id: String,
     /// The URL the URL-encoded prompt is appended to. Default [`POLLINATIONS_BASE_URL`];
     /// [`POLLINATIONS_LEGACY_BASE_URL`] for the older keyless endpoint.
+    #[serde(serialize_with = "steadfast_providers_core::secret::serialize_url")]
     pub base_url: String,
     /// Sent as `Authorization: Bearer` when set (never in the URL). Never serialized.
     #[serde(skip_serializing)]
@@ -67,8 +69,27 @@ pub struct PollinationsConfig {
     /// `GET` target of [`health_check`](PollinationsImageProvider::health_check). Default
     /// `https://gen.pollinations.ai/image/models`.
     pub health_url: String,
-    /// Extra headers sent with every request.
+    /// Extra headers sent with every request. Values never print and are read from
+    /// files but never written back.
+    #[serde(skip_serializing)]
     pub headers: BTreeMap<String, String>,
+}
+
+impl fmt::Debug for PollinationsConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PollinationsConfig")
+            .field("id", &self.id)
+            .field("base_url", &RedactedUrl(&self.base_url))
+            .field("api_key", &self.api_key)
+            .field("timeout", &self.timeout)
+            .field("model", &self.model)
+            .field("download", &self.download)
+            .field("nologo", &self.nologo)
+            .field("max_image_bytes", &self.max_image_bytes)
+            .field("health_url", &self.health_url)
+            .field("headers", &HeaderNames(&self.headers))
+            .finish()
+    }
 }
 
 impl Default for PollinationsConfig {
@@ -132,6 +153,10 @@ impl PollinationsImageProvider {
     }
 
     /// A provider sharing `client` with others.
+    ///
+    /// Build `client` with [`redirect_policy`](steadfast_providers_core::http::redirect_policy)
+    /// (as [`default_client`](steadfast_providers_core::http::default_client) is): a client that
+    /// follows a redirect to another origin sends the key there before the answer is refused.
     pub fn with_client(
         config: PollinationsConfig,
         client: reqwest::Client,
@@ -253,11 +278,12 @@ impl PollinationsImageProvider {
         let body = caller.body(response).await?;
         if !content_type.starts_with("image/") {
             // A 200 that is not an image: an error object if it holds one, else a protocol error.
-            return Err(caller.label(classify::response(
+            return Err(caller.label(classify::response_with_secret(
                 Provider::Pollinations,
                 status,
                 &headers,
                 &body,
+                caller.secret(),
             )));
         }
         if body.len() > self.config.max_image_bytes {

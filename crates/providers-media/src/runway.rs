@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use steadfast_errors::{ErrorKind, Provider, ProviderError, classify};
 use steadfast_providers_core::http::{Caller, default_client};
+use steadfast_providers_core::secret::{HeaderNames, RedactedUrl};
 use steadfast_providers_core::{
     ApiKey, JobStatus, ProgressFn, VideoProvider, VideoRequest, VideoResponse,
 };
@@ -38,12 +39,13 @@ pub const RUNWAY_API_KEY_VARS: &[&str] = &["RUNWAY_API_KEY", "RUNWAYML_API_SECRE
 /// assert_eq!(config.base_url, "https://api.dev.runwayml.com");
 /// assert_eq!(config.text_model, "gen4.5");
 /// ```
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RunwayConfig {
     /// The instance id shown in errors. Default `runway`.
     pub id: String,
     /// The API host. Default [`RUNWAY_BASE_URL`].
+    #[serde(serialize_with = "steadfast_providers_core::secret::serialize_url")]
     pub base_url: String,
     /// The API key (`key_…`), sent as `Authorization: Bearer`. Never serialized.
     #[serde(skip_serializing)]
@@ -69,8 +71,29 @@ pub struct RunwayConfig {
     pub duration_secs: Option<u32>,
     /// How the task is polled. Default: 2 s → 10 s with full jitter, 10 minutes.
     pub poll: PollConfig,
-    /// Extra headers sent with every request.
+    /// Extra headers sent with every request. Values never print and are read from
+    /// files but never written back.
+    #[serde(skip_serializing)]
     pub headers: BTreeMap<String, String>,
+}
+
+impl fmt::Debug for RunwayConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RunwayConfig")
+            .field("id", &self.id)
+            .field("base_url", &RedactedUrl(&self.base_url))
+            .field("api_key", &self.api_key)
+            .field("api_version", &self.api_version)
+            .field("timeout", &self.timeout)
+            .field("image_model", &self.image_model)
+            .field("text_model", &self.text_model)
+            .field("image_only_models", &self.image_only_models)
+            .field("ratio", &self.ratio)
+            .field("duration_secs", &self.duration_secs)
+            .field("poll", &self.poll)
+            .field("headers", &HeaderNames(&self.headers))
+            .finish()
+    }
 }
 
 impl Default for RunwayConfig {
@@ -163,6 +186,10 @@ impl RunwayProvider {
     }
 
     /// A provider sharing `client` with others.
+    ///
+    /// Build `client` with [`redirect_policy`](steadfast_providers_core::http::redirect_policy)
+    /// (as [`default_client`](steadfast_providers_core::http::default_client) is): a client that
+    /// follows a redirect to another origin sends the key there before the answer is refused.
     pub fn with_client(config: RunwayConfig, client: reqwest::Client) -> RunwayProvider {
         RunwayProvider { config, client }
     }
@@ -279,15 +306,18 @@ impl RunwayProvider {
                     &format!("task {id} succeeded without any output"),
                 )),
             },
-            "FAILED" => JobState::Failed(caller.label(
-                classify::in_band_value(Provider::Runway, &raw).unwrap_or_else(|| {
-                    ProviderError::new(
-                        ErrorKind::Unknown,
-                        "runway",
-                        task.failure.as_deref().unwrap_or("task failed"),
-                    )
-                }),
-            )),
+            "FAILED" => JobState::Failed(
+                caller.label(
+                    classify::in_band_value_with_secret(Provider::Runway, &raw, caller.secret())
+                        .unwrap_or_else(|| {
+                            ProviderError::new(
+                                ErrorKind::Unknown,
+                                "runway",
+                                task.failure.as_deref().unwrap_or("task failed"),
+                            )
+                        }),
+                ),
+            ),
             "CANCELLED" => JobState::Cancelled {
                 reason: task.failure,
             },

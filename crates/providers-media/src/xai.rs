@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use steadfast_errors::{ErrorKind, Provider, ProviderError, classify};
 use steadfast_providers_core::http::{Caller, default_client};
+use steadfast_providers_core::secret::{HeaderNames, RedactedUrl};
 use steadfast_providers_core::{
     ApiKey, ImageProvider, ImageRequest, ImageResponse, JobStatus, ProgressFn, VideoProvider,
     VideoRequest, VideoResponse,
@@ -34,12 +35,13 @@ pub const XAI_API_KEY_VARS: &[&str] = &["XAI_API_KEY", "GROK_API_KEY"];
 /// assert_eq!(config.model, "grok-imagine-video");
 /// assert_eq!(config.poll.deadline.as_secs(), 300);
 /// ```
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct XaiVideoConfig {
     /// The instance id shown in errors. Default `xai`.
     pub id: String,
     /// The API host. Default [`XAI_BASE_URL`].
+    #[serde(serialize_with = "steadfast_providers_core::secret::serialize_url")]
     pub base_url: String,
     /// Sent as `Authorization: Bearer`. Never serialized.
     #[serde(skip_serializing)]
@@ -51,8 +53,24 @@ pub struct XaiVideoConfig {
     pub model: String,
     /// How the request is polled. Default: 2 s → 10 s with full jitter, 10 minutes.
     pub poll: PollConfig,
-    /// Extra headers sent with every request.
+    /// Extra headers sent with every request. Values never print and are read from
+    /// files but never written back.
+    #[serde(skip_serializing)]
     pub headers: BTreeMap<String, String>,
+}
+
+impl fmt::Debug for XaiVideoConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("XaiVideoConfig")
+            .field("id", &self.id)
+            .field("base_url", &RedactedUrl(&self.base_url))
+            .field("api_key", &self.api_key)
+            .field("timeout", &self.timeout)
+            .field("model", &self.model)
+            .field("poll", &self.poll)
+            .field("headers", &HeaderNames(&self.headers))
+            .finish()
+    }
 }
 
 impl Default for XaiVideoConfig {
@@ -139,6 +157,10 @@ impl XaiVideoProvider {
     }
 
     /// A provider sharing `client` with others.
+    ///
+    /// Build `client` with [`redirect_policy`](steadfast_providers_core::http::redirect_policy)
+    /// (as [`default_client`](steadfast_providers_core::http::default_client) is): a client that
+    /// follows a redirect to another origin sends the key there before the answer is refused.
     pub fn with_client(config: XaiVideoConfig, client: reqwest::Client) -> XaiVideoProvider {
         XaiVideoProvider { config, client }
     }
@@ -253,15 +275,18 @@ impl XaiVideoProvider {
                     )),
                 }
             }
-            "failed" => JobState::Failed(caller.label(
-                classify::in_band_value(Provider::Xai, &raw).unwrap_or_else(|| {
-                    ProviderError::new(
-                        ErrorKind::Unknown,
-                        "xai",
-                        format!("video request {id} failed"),
-                    )
-                }),
-            )),
+            "failed" => JobState::Failed(
+                caller.label(
+                    classify::in_band_value_with_secret(Provider::Xai, &raw, caller.secret())
+                        .unwrap_or_else(|| {
+                            ProviderError::new(
+                                ErrorKind::Unknown,
+                                "xai",
+                                format!("video request {id} failed"),
+                            )
+                        }),
+                ),
+            ),
             "expired" => JobState::Failed(caller.label(ProviderError::new(
                 ErrorKind::Timeout,
                 "xai",
@@ -318,12 +343,13 @@ impl VideoProvider for XaiVideoProvider {
 }
 
 /// Configuration of an [`XaiImageProvider`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct XaiImageConfig {
     /// The instance id shown in errors. Default `xai`.
     pub id: String,
     /// The API host. Default [`XAI_BASE_URL`].
+    #[serde(serialize_with = "steadfast_providers_core::secret::serialize_url")]
     pub base_url: String,
     /// Sent as `Authorization: Bearer`. Never serialized.
     #[serde(skip_serializing)]
@@ -335,8 +361,24 @@ pub struct XaiImageConfig {
     pub model: String,
     /// `response_format` to ask for; `None` leaves it to xAI (a URL). Default none.
     pub response_format: Option<ImageFormat>,
-    /// Extra headers sent with every request.
+    /// Extra headers sent with every request. Values never print and are read from
+    /// files but never written back.
+    #[serde(skip_serializing)]
     pub headers: BTreeMap<String, String>,
+}
+
+impl fmt::Debug for XaiImageConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("XaiImageConfig")
+            .field("id", &self.id)
+            .field("base_url", &RedactedUrl(&self.base_url))
+            .field("api_key", &self.api_key)
+            .field("timeout", &self.timeout)
+            .field("model", &self.model)
+            .field("response_format", &self.response_format)
+            .field("headers", &HeaderNames(&self.headers))
+            .finish()
+    }
 }
 
 impl Default for XaiImageConfig {
@@ -392,6 +434,10 @@ impl XaiImageProvider {
     }
 
     /// A provider sharing `client` with others.
+    ///
+    /// Build `client` with [`redirect_policy`](steadfast_providers_core::http::redirect_policy)
+    /// (as [`default_client`](steadfast_providers_core::http::default_client) is): a client that
+    /// follows a redirect to another origin sends the key there before the answer is refused.
     pub fn with_client(config: XaiImageConfig, client: reqwest::Client) -> XaiImageProvider {
         XaiImageProvider { config, client }
     }

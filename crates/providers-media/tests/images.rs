@@ -3,9 +3,10 @@
 use std::time::Duration;
 
 use serde_json::json;
-use steadfast_errors::{ErrorKind, Provider};
+use steadfast_errors::{ErrorKind, Provider, ProviderError};
 use steadfast_providers_core::{ApiKey, ImageProvider, ImageRequest};
 use steadfast_providers_media::{ImageFormat, OpenAiImageConfig, OpenAiImageProvider};
+use steadfast_test_kit::{assert_hidden, shown};
 use wiremock::matchers::{body_partial_json, header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -27,6 +28,20 @@ fn request() -> ImageRequest {
         n: Some(1),
         ..ImageRequest::default()
     }
+}
+
+/// The error of an image request answered with `reply`.
+async fn image_error(reply: ResponseTemplate) -> ProviderError {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/v1/images/generations"))
+        .respond_with(reply)
+        .mount(&server)
+        .await;
+    provider(&server)
+        .generate_image(&request())
+        .await
+        .unwrap_err()
 }
 
 #[tokio::test]
@@ -125,39 +140,21 @@ async fn errors_are_classified_by_the_configured_dialect_and_scrubbed() {
         ),
     ];
     for (status, body, kind) in cases {
-        let server = MockServer::start().await;
-        Mock::given(method("POST"))
-            .and(path("/v1/images/generations"))
-            .respond_with(ResponseTemplate::new(status).set_body_json(&body))
-            .mount(&server)
-            .await;
-        let err = provider(&server)
-            .generate_image(&request())
-            .await
-            .unwrap_err();
+        let err = image_error(ResponseTemplate::new(status).set_body_json(&body)).await;
         assert_eq!(err.kind(), kind, "{status} {body}");
         assert_eq!(
             (err.provider(), err.model()),
             ("openai-images", Some("gpt-image-1"))
         );
-        assert!(!format!("{err} {err:?}").contains(KEY));
+        assert_hidden("the error", &shown(&err), &[KEY]);
     }
 }
 
 #[tokio::test]
 async fn a_rate_limit_keeps_its_retry_hint() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/v1/images/generations"))
-        .respond_with(ResponseTemplate::new(429).insert_header("retry-after", "20").set_body_json(json!({
+    let err = image_error(ResponseTemplate::new(429).insert_header("retry-after", "20").set_body_json(json!({
             "error": {"message": "Rate limit reached for images per minute.", "type": "requests", "param": null, "code": "rate_limit_exceeded"}
-        })))
-        .mount(&server)
-        .await;
-    let err = provider(&server)
-        .generate_image(&request())
-        .await
-        .unwrap_err();
+        }))).await;
     assert_eq!(err.kind(), ErrorKind::RateLimited);
     assert_eq!(err.retry_after(), Some(Duration::from_secs(20)));
 }
@@ -190,30 +187,14 @@ async fn a_compatible_server_without_a_key_gets_no_auth_header() {
 
 #[tokio::test]
 async fn an_empty_answer_or_an_error_inside_a_200_is_not_a_success() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/v1/images/generations"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"created": 1, "data": []})))
-        .mount(&server)
-        .await;
-    let err = provider(&server)
-        .generate_image(&request())
-        .await
-        .unwrap_err();
+    let err =
+        image_error(ResponseTemplate::new(200).set_body_json(json!({"created": 1, "data": []})))
+            .await;
     assert_eq!(err.kind(), ErrorKind::Protocol);
 
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/v1/images/generations"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+    let err = image_error(ResponseTemplate::new(200).set_body_json(json!({
             "error": {"message": "The server is overloaded.", "type": "server_error", "code": "server_is_overloaded"}
-        })))
-        .mount(&server)
-        .await;
-    let err = provider(&server)
-        .generate_image(&request())
-        .await
-        .unwrap_err();
+        }))).await;
     assert_eq!(err.kind(), ErrorKind::Overloaded);
 }
 

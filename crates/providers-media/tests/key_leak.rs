@@ -1,8 +1,7 @@
 //! No provider here lets its key reach a log line, an error or a `Debug` output, on success or
 //! failure, with TRACE logging on for every crate.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::json;
@@ -15,24 +14,11 @@ use steadfast_providers_media::{
     RunwayConfig, RunwayProvider, XaiImageConfig, XaiImageProvider, XaiVideoConfig,
     XaiVideoProvider,
 };
+use steadfast_test_kit::{LogCapture, assert_hidden};
 use wiremock::matchers::{method, path, path_regex};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 const KEY: &str = "key_LEAKCANARY_7f3a9c2e1b8d4f6a0e5c3b9d7a1f2e4c";
-
-#[derive(Clone, Default)]
-struct Buffer(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Buffer {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 /// Answers everything: successes on `/ok`, failures that echo the key on `/bad`.
 async fn server(ok: bool) -> MockServer {
@@ -102,14 +88,8 @@ async fn server(ok: bool) -> MockServer {
 
 #[tokio::test]
 async fn the_key_appears_in_no_log_error_or_debug_output() {
-    let buffer = Buffer::default();
-    let writer = buffer.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let logs = LogCapture::new();
+    let guard = logs.set_default();
 
     let key = Some(ApiKey::new(KEY));
     let poll = PollConfig::fixed(Duration::from_millis(5), Duration::from_secs(5));
@@ -203,9 +183,9 @@ async fn the_key_appears_in_no_log_error_or_debug_output() {
         ));
         shown.push(serde_json::to_string(runway.config()).unwrap());
     }
-    drop(_guard);
+    drop(guard);
 
-    let logs = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+    let logs = logs.text();
     assert!(
         logs.contains("task created"),
         "the subscriber saw the calls: {logs}"
@@ -215,9 +195,8 @@ async fn the_key_appears_in_no_log_error_or_debug_output() {
         logs.contains("response headers received"),
         "Caller events were captured"
     );
-    assert!(!logs.contains(KEY), "key in the logs");
-    assert!(!logs.contains("LEAKCANARY"), "part of the key in the logs");
+    assert_hidden("the logs", &logs, &[KEY, "LEAKCANARY"]);
     for text in shown {
-        assert!(!text.contains("LEAKCANARY"), "key in: {text}");
+        assert_hidden("a shown value", &text, &["LEAKCANARY"]);
     }
 }

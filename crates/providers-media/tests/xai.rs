@@ -13,6 +13,8 @@ use steadfast_providers_media::poll::PollConfig;
 use steadfast_providers_media::{
     ImageFormat, XaiImageConfig, XaiImageProvider, XaiVideoConfig, XaiVideoProvider,
 };
+use steadfast_test_kit::http::{mount_in_order, received};
+use steadfast_test_kit::{assert_hidden, shown};
 use wiremock::matchers::{body_partial_json, header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -48,18 +50,8 @@ async fn mount_created(server: &MockServer) {
 }
 
 async fn mount_polls(server: &MockServer, responses: Vec<ResponseTemplate>) {
-    let last = responses.len() - 1;
-    for (i, response) in responses.into_iter().enumerate() {
-        let mock = Mock::given(method("GET"))
-            .and(path(format!("/v1/videos/{REQ}")))
-            .respond_with(response);
-        let mock = if i == last {
-            mock
-        } else {
-            mock.up_to_n_times(1)
-        };
-        mock.mount(server).await;
-    }
+    let poll = || Mock::given(method("GET")).and(path(format!("/v1/videos/{REQ}")));
+    mount_in_order(server, poll, responses).await;
 }
 
 fn done() -> ResponseTemplate {
@@ -180,13 +172,7 @@ async fn a_failed_video_is_classified_from_its_error_object() {
         ("grok", Some("grok-imagine-video"))
     );
     assert_eq!((err.kind(), err.is_retryable()), (ErrorKind::Server, true));
-    let gets = server
-        .received_requests()
-        .await
-        .unwrap()
-        .iter()
-        .filter(|r| r.method.as_str() == "GET")
-        .count();
+    let gets = received(&server, "GET").await;
     assert_eq!(gets, 1, "a failed video is not polled again");
 }
 
@@ -261,7 +247,7 @@ async fn create_errors_use_the_xai_table() {
             .unwrap_err();
         assert_eq!(err.kind(), kind, "{status} {body}");
         assert_eq!(err.provider(), "grok");
-        assert!(!format!("{err} {err:?}").contains(KEY));
+        assert_hidden("the error", &shown(&err), &[KEY]);
     }
 }
 

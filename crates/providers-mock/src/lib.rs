@@ -10,8 +10,10 @@
 //!   retry backoff, breaker windows, stream timeouts and resumes are tested in microseconds
 //!   and deterministically. Use it to test everything *above* a provider (retry, circuit,
 //!   fallback, router).
-//! - [`FaultServer`] is a real HTTP/1.1 server on loopback that speaks the `openai-chat` and
-//!   `anthropic-messages` wire formats byte for byte, and injects a [`Fault`] per request:
+//! - [`FaultServer`] is a real HTTP/1.1 server on loopback that speaks the `openai-chat`,
+//!   `anthropic-messages`, `gemini` and Ollama `ndjson` wire formats byte for byte, continues
+//!   a prefix as a chosen [`Continuation`] (exact, repeated tail, restart, echo, divergent
+//!   restart), counts the faults that fired, and injects a [`Fault`] per request:
 //!   error statuses with `retry-after`, connection resets, delays, a stream cut after N
 //!   chunks, malformed chunks, slow drips, in-band error events, stalls. Use it to test a
 //!   provider crate's HTTP path, and the whole stack end to end (`cargo xtask
@@ -107,5 +109,5 @@ pub use config::{ScriptedConfig, WhenExhausted};
 pub use outcome::{Outcome, StreamEnd};
 pub use reopen::ContinueOn;
 pub use scripted::ScriptedProvider;
-pub use server::{Fault, FaultServer, RecordedRequest, ServerConfig};
+pub use server::{Continuation, Fault, FaultServer, RecordedRequest, ServerConfig};
 pub use text::{TokenAudit, token_answer};

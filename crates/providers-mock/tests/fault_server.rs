@@ -16,6 +16,7 @@ use steadfast_streaming::{
     DecodedStream, EventStream, ReopenFn, ResumableStream, ResumeConfig, StreamState, Timeouts,
     WireFormat, decode_response,
 };
+use steadfast_test_kit::drain;
 
 const ID: &str = "mock-wire";
 const MODEL: &str = "mock-model";
@@ -72,6 +73,15 @@ async fn open(
         .await
 }
 
+/// Opens a streamed answer to the plain request in `kind`'s format.
+async fn open_stream(
+    client: &reqwest::Client,
+    server: &FaultServer,
+    kind: Provider,
+) -> Result<reqwest::Response, ProviderError> {
+    open(client, server, kind, &body(kind, true, None)).await
+}
+
 fn decoded(kind: Provider, response: reqwest::Response) -> EventStream {
     let caller = caller(kind);
     Box::pin(DecodedStream::new(
@@ -80,15 +90,8 @@ fn decoded(kind: Provider, response: reqwest::Response) -> EventStream {
     ))
 }
 
-async fn collect(mut events: EventStream) -> StreamState {
-    let mut state = StreamState::default();
-    while let Some(item) = events.next().await {
-        match item {
-            Ok(event) => state.apply(&event),
-            Err(err) => state.apply_error(&err),
-        }
-    }
-    state
+async fn collect(events: EventStream) -> StreamState {
+    drain(events).await.0
 }
 
 /// Streams one answer in `kind`'s format to the end.
@@ -220,14 +223,9 @@ async fn tokens_per_chunk_groups_tokens_into_events() {
     })
     .await
     .unwrap();
-    let response = open(
-        &default_client(),
-        &server,
-        Provider::OpenAi,
-        &body(Provider::OpenAi, true, None),
-    )
-    .await
-    .unwrap();
+    let response = open_stream(&default_client(), &server, Provider::OpenAi)
+        .await
+        .unwrap();
     let mut events = decoded(Provider::OpenAi, response);
     let mut chunks = Vec::new();
     while let Some(item) = events.next().await {
@@ -244,9 +242,7 @@ async fn rate_limited_429_carries_the_retry_after_hint() {
     let client = default_client();
     for kind in BOTH {
         server.push(Fault::rate_limited(Duration::from_secs(2)));
-        let e = open(&client, &server, kind, &body(kind, true, None))
-            .await
-            .unwrap_err();
+        let e = open_stream(&client, &server, kind).await.unwrap_err();
         assert_eq!(e.kind(), ErrorKind::RateLimited, "{kind}: {e}");
         assert_eq!(e.status(), Some(429));
         assert_eq!(e.retry_after(), Some(Duration::from_secs(2)));
@@ -254,14 +250,9 @@ async fn rate_limited_429_carries_the_retry_after_hint() {
         assert!(e.request_id().is_some_and(|id| id.starts_with("req_mock")));
     }
     server.push(Fault::rate_limited(Duration::from_millis(1500)));
-    let e = open(
-        &client,
-        &server,
-        Provider::OpenAi,
-        &body(Provider::OpenAi, true, None),
-    )
-    .await
-    .unwrap_err();
+    let e = open_stream(&client, &server, Provider::OpenAi)
+        .await
+        .unwrap_err();
     assert_eq!(e.retry_after(), Some(Duration::from_millis(1500)));
 }
 
@@ -280,9 +271,7 @@ async fn error_statuses_classify_by_dialect() {
     for kind in BOTH {
         for (status, expected) in cases {
             server.push(Fault::status(status));
-            let e = open(&client, &server, kind, &body(kind, true, None))
-                .await
-                .unwrap_err();
+            let e = open_stream(&client, &server, kind).await.unwrap_err();
             assert_eq!(e.kind(), expected, "{kind} {status}: {e}");
             assert_eq!(e.status(), Some(status));
         }
@@ -293,14 +282,9 @@ async fn error_statuses_classify_by_dialect() {
         body: Some(r#"{"error":{"message":"You exceeded your current quota, please check your plan and billing details.","type":"insufficient_quota","param":null,"code":"insufficient_quota"}}"#.into()),
         headers: vec![],
     });
-    let e = open(
-        &client,
-        &server,
-        Provider::OpenAi,
-        &body(Provider::OpenAi, true, None),
-    )
-    .await
-    .unwrap_err();
+    let e = open_stream(&client, &server, Provider::OpenAi)
+        .await
+        .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::QuotaExhausted);
     assert!(!e.is_retryable());
     assert_eq!(
@@ -314,14 +298,9 @@ async fn error_statuses_classify_by_dialect() {
 async fn a_reset_before_the_response_is_a_network_error() {
     let server = server(5).await;
     server.push(Fault::ResetBeforeResponse);
-    let e = open(
-        &default_client(),
-        &server,
-        Provider::OpenAi,
-        &body(Provider::OpenAi, true, None),
-    )
-    .await
-    .unwrap_err();
+    let e = open_stream(&default_client(), &server, Provider::OpenAi)
+        .await
+        .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Network, "{e}");
     assert_eq!(e.transport(), Some(Transport::ConnectionReset));
     assert_eq!(server.request_count(), 1);
@@ -457,9 +436,7 @@ async fn a_stall_trips_the_idle_timeout_with_the_first_chunks_delivered() {
     let server = server(10).await;
     for kind in BOTH {
         server.push(Fault::Stall { after: 2 });
-        let response = open(&default_client(), &server, kind, &body(kind, true, None))
-            .await
-            .unwrap();
+        let response = open_stream(&default_client(), &server, kind).await.unwrap();
         let timeouts = Timeouts {
             idle: Some(Duration::from_millis(150)),
             ..Timeouts::default()
@@ -490,9 +467,7 @@ async fn a_slow_drip_arrives_whole_but_can_trip_an_idle_timeout() {
     server.push(Fault::SlowDrip {
         per_chunk: Duration::from_millis(300),
     });
-    let response = open(&default_client(), &server, kind, &body(kind, true, None))
-        .await
-        .unwrap();
+    let response = open_stream(&default_client(), &server, kind).await.unwrap();
     let timeouts = Timeouts {
         idle: Some(Duration::from_millis(100)),
         ..Timeouts::default()
@@ -513,11 +488,7 @@ async fn keep_alive_connections_are_reused_until_a_fault_breaks_one() {
         .unwrap();
     caller(kind).body(response).await.unwrap();
     server.push(Fault::status(503));
-    assert!(
-        open(&client, &server, kind, &body(kind, true, None))
-            .await
-            .is_err()
-    );
+    assert!(open_stream(&client, &server, kind).await.is_err());
     assert_eq!(server.connection_count(), 1);
 
     // A cut closes the connection; the next request opens a new one.
@@ -615,12 +586,7 @@ async fn a_resume_that_forgets_the_prefix_restarts_and_the_repeat_is_dropped() {
     let client = default_client();
     let kind = Provider::OpenAi;
     server.push(Fault::CutAfter { chunks: 4 });
-    let first = decoded(
-        kind,
-        open(&client, &server, kind, &body(kind, true, None))
-            .await
-            .unwrap(),
-    );
+    let first = decoded(kind, open_stream(&client, &server, kind).await.unwrap());
     let reopen = {
         let server = server.clone();
         ReopenFn(move |_delivered: StreamState, _attempt: u32| {
@@ -628,7 +594,7 @@ async fn a_resume_that_forgets_the_prefix_restarts_and_the_repeat_is_dropped() {
             let client = client.clone();
             async move {
                 // Wrong on purpose: asks again from the start.
-                let response = open(&client, &server, kind, &body(kind, true, None)).await?;
+                let response = open_stream(&client, &server, kind).await?;
                 Ok::<EventStream, ProviderError>(decoded(kind, response))
             }
         })
@@ -668,7 +634,7 @@ async fn a_script_closure_decides_per_request_after_the_queue() {
     let kind = Provider::Anthropic;
     let mut outcomes = Vec::new();
     for _ in 0..5 {
-        match open(&client, &server, kind, &body(kind, true, None)).await {
+        match open_stream(&client, &server, kind).await {
             Err(e) => outcomes.push(e.kind().as_str().to_owned()),
             Ok(response) => {
                 let state = collect(decoded(kind, response)).await;
@@ -712,9 +678,7 @@ async fn many_concurrent_streams_each_get_their_own_answer() {
             let client = client.clone();
             tokio::spawn(async move {
                 let kind = Provider::OpenAi;
-                let response = open(&client, &server, kind, &body(kind, true, None))
-                    .await
-                    .unwrap();
+                let response = open_stream(&client, &server, kind).await.unwrap();
                 collect(decoded(kind, response)).await
             })
         })
@@ -814,9 +778,7 @@ async fn dropping_the_server_closes_its_port_and_its_open_streams() {
     server.push(Fault::Stall { after: 1 });
     let kind = Provider::OpenAi;
     let client = default_client();
-    let response = open(&client, &server, kind, &body(kind, true, None))
-        .await
-        .unwrap();
+    let response = open_stream(&client, &server, kind).await.unwrap();
     let mut events = decoded(kind, response);
     let mut text = String::new();
     while text.is_empty() {

@@ -46,7 +46,7 @@ pub struct OllamaConfig {
     /// The instance id shown in errors and metrics. Default `"ollama"`.
     pub id: String,
     /// The server, without `/api`. Default [`DEFAULT_BASE_URL`]; [`from_env`](Self::from_env)
-    /// reads `OLLAMA_HOST`.
+    /// reads `OLLAMA_HOST`. `Debug` shows it without a password or query values.
     pub base_url: String,
     /// A key sent as `Authorization: Bearer …` (Ollama cloud, or a proxy that wants one).
     /// Default none: a local server needs no key.
@@ -59,7 +59,9 @@ pub struct OllamaConfig {
     #[serde(with = "steadfast_errors::serde_duration")]
     pub timeout: Duration,
     /// Timers for streamed bodies. Default: first event within 120 s (model load included),
-    /// then at most 60 s between events.
+    /// then at most 60 s between events, and at most
+    /// [`DEFAULT_STREAM_TOTAL`](steadfast_providers_core::http::DEFAULT_STREAM_TOTAL) (30
+    /// minutes) in all.
     pub stream: Timeouts,
     /// The models served, with context windows and optional prices. Default empty (any model
     /// the caller names).
@@ -85,7 +87,7 @@ impl Default for OllamaConfig {
             stream: Timeouts {
                 first_byte: Some(Duration::from_secs(120)),
                 idle: Some(Duration::from_secs(60)),
-                total: None,
+                total: Some(steadfast_providers_core::http::DEFAULT_STREAM_TOTAL),
                 keep_alive_resets_idle: false,
             },
             models: Vec::new(),
@@ -135,7 +137,10 @@ impl fmt::Debug for OllamaConfig {
         let headers: Vec<&str> = self.headers.keys().map(String::as_str).collect();
         f.debug_struct("OllamaConfig")
             .field("id", &self.id)
-            .field("base_url", &self.base_url)
+            .field(
+                "base_url",
+                &steadfast_providers_core::secret::RedactedUrl(&self.base_url),
+            )
             .field("api_key", &self.api_key)
             .field("timeout", &self.timeout)
             .field("stream", &self.stream)
@@ -220,6 +225,28 @@ fn split_host_port(hostport: &str) -> (String, Option<String>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_stream_has_a_total_deadline_by_default() {
+        assert_eq!(
+            OllamaConfig::default().stream.total,
+            Some(steadfast_providers_core::http::DEFAULT_STREAM_TOTAL)
+        );
+    }
+
+    #[test]
+    fn a_base_url_password_never_prints() {
+        let c = OllamaConfig {
+            base_url: "http://proxy:Pw-Otter-9912@gpu-box:11434?token=Qs-Heron-5521".into(),
+            ..OllamaConfig::default()
+        };
+        let shown = format!("{c:?} {c:#?}");
+        assert!(
+            !shown.contains("Pw-Otter-9912") && !shown.contains("Qs-Heron-5521"),
+            "{shown}"
+        );
+        assert!(shown.contains("gpu-box:11434"), "{shown}");
+    }
 
     #[test]
     fn hosts_normalize_like_the_ollama_cli() {

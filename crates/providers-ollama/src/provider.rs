@@ -37,6 +37,10 @@ impl OllamaProvider {
 
     /// A provider for `config` that sends through `client` (share one client between
     /// providers to share its connection pool).
+    ///
+    /// Build `client` with [`redirect_policy`](steadfast_providers_core::http::redirect_policy)
+    /// (as [`default_client`](steadfast_providers_core::http::default_client) is): a client that
+    /// follows a redirect to another origin sends the key there before the answer is refused.
     pub fn with_client(config: OllamaConfig, client: reqwest::Client) -> OllamaProvider {
         let chat_url = join_url(&config.base_url, "/api/chat");
         let tags_url = join_url(&config.base_url, "/api/tags");

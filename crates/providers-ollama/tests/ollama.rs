@@ -1,18 +1,17 @@
 //! Integration tests: the Ollama provider against wiremock servers speaking the real wire shapes.
 
-use std::io;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use futures_util::StreamExt;
 use serde_json::json;
 use steadfast_errors::{ErrorKind, Provider, ProviderError};
 use steadfast_providers_core::{
-    ApiKey, ChatProvider, ChatRequest, ChatStream, FinishReason, Message, ModelInfo, Pricing,
-    StreamEvent, Usage,
+    ApiKey, ChatProvider, ChatRequest, FinishReason, Message, ModelInfo, Pricing, StreamEvent,
+    Usage,
 };
 use steadfast_providers_ollama::{OllamaConfig, OllamaProvider};
 use steadfast_streaming::StreamState;
+use steadfast_test_kit::http::{json_body, ndjson};
+use steadfast_test_kit::{LogCapture, assert_hidden, drain};
 use wiremock::matchers::{bearer_token, body_partial_json, header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -77,28 +76,19 @@ fn request() -> ChatRequest {
     ChatRequest::new(MODEL, vec![Message::user("why is the sky blue?")])
 }
 
-fn ndjson(body: &str) -> ResponseTemplate {
-    ResponseTemplate::new(200).set_body_raw(body.to_owned(), "application/x-ndjson")
-}
-
-fn json_body(status: u16, body: &str) -> ResponseTemplate {
-    ResponseTemplate::new(status).set_body_raw(body.to_owned(), "application/json; charset=utf-8")
-}
-
-/// Drains a stream into a state, returning it and the raw events.
-async fn drain(mut stream: ChatStream) -> (StreamState, Vec<StreamEvent>) {
-    let mut state = StreamState::default();
-    let mut events = Vec::new();
-    while let Some(item) = stream.next().await {
-        match item {
-            Ok(event) => {
-                state.apply(&event);
-                events.push(event);
-            }
-            Err(err) => state.apply_error(&err),
-        }
-    }
-    (state, events)
+/// The state and events of a `chat_stream` answered with `reply`.
+async fn streamed(reply: ResponseTemplate) -> (StreamState, Vec<StreamEvent>) {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/api/chat"))
+        .respond_with(reply)
+        .mount(&server)
+        .await;
+    let stream = OllamaProvider::new(config(&server))
+        .chat_stream(&request())
+        .await
+        .unwrap();
+    drain(stream).await
 }
 
 fn assert_labelled(err: &ProviderError) {
@@ -197,17 +187,7 @@ async fn a_stream_decodes_ndjson_to_text_usage_finish_and_done() {
 
 #[tokio::test]
 async fn a_stream_keeps_thinking_apart_and_joins_tool_calls() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/api/chat"))
-        .respond_with(ndjson(STREAM_THINKING_TOOLS))
-        .mount(&server)
-        .await;
-    let stream = OllamaProvider::new(config(&server))
-        .chat_stream(&request())
-        .await
-        .unwrap();
-    let (state, _) = drain(stream).await;
+    let (state, _) = streamed(ndjson(STREAM_THINKING_TOOLS)).await;
     assert_eq!(state.text(), "");
     assert_eq!(state.reasoning(), "The user wants weather");
     let calls = state.tool_calls();
@@ -379,17 +359,7 @@ async fn model_not_found_always_carries_the_pull_hint() {
 
 #[tokio::test]
 async fn a_stream_cut_before_done_is_interrupted_and_keeps_its_text() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/api/chat"))
-        .respond_with(ndjson(STREAM_CUT))
-        .mount(&server)
-        .await;
-    let stream = OllamaProvider::new(config(&server))
-        .chat_stream(&request())
-        .await
-        .unwrap();
-    let (state, events) = drain(stream).await;
+    let (state, events) = streamed(ndjson(STREAM_CUT)).await;
     assert_eq!(state.text(), "The sky");
     let err = state.error().expect("an interruption error");
     assert_eq!(err.kind(), ErrorKind::StreamInterrupted);
@@ -402,17 +372,7 @@ async fn a_stream_cut_before_done_is_interrupted_and_keeps_its_text() {
 
 #[tokio::test]
 async fn an_error_line_inside_a_200_stream_is_classified_like_a_status() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/api/chat"))
-        .respond_with(ndjson(STREAM_ERROR_LINE))
-        .mount(&server)
-        .await;
-    let stream = OllamaProvider::new(config(&server))
-        .chat_stream(&request())
-        .await
-        .unwrap();
-    let (state, _) = drain(stream).await;
+    let (state, _) = streamed(ndjson(STREAM_ERROR_LINE)).await;
     assert_eq!(state.text(), "The sky");
     let err = state.error().expect("the in-band error");
     assert_eq!(err.kind(), ErrorKind::Server);
@@ -577,31 +537,11 @@ async fn cost_is_zero_on_a_local_server_priced_when_configured_and_unknown_on_cl
     assert_eq!(priced.kind(), Provider::Ollama);
 }
 
-/// A `MakeWriter` target that keeps everything written.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl io::Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
 #[tokio::test]
 async fn the_key_never_appears_in_logs_errors_or_debug_output() {
     const KEY: &str = "sk-ollama-Zq8vK2mXw9RtY4pL7nB3";
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let logs = LogCapture::new();
+    let _guard = logs.set_default();
 
     let server = MockServer::start().await;
     Mock::given(method("POST"))
@@ -653,15 +593,19 @@ async fn the_key_never_appears_in_logs_errors_or_debug_output() {
     assert_eq!(health.kind(), ErrorKind::Permission);
     shown.push(format!("{health} {health:?}"));
 
-    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let logs = logs.text();
     assert!(
         logs.contains("ollama chat request"),
         "the capture must see the provider's events: {logs}"
     );
-    assert!(!logs.contains(KEY), "the key leaked into the logs");
+    assert_hidden("the logs", &logs, &[KEY]);
     for text in &shown {
-        assert!(!text.contains(KEY), "the key leaked into an error: {text}");
+        assert_hidden("an error", text, &[KEY]);
     }
     assert!(shown.iter().any(|t| t.contains("REDACTED")), "{shown:?}");
-    assert!(!format!("{ollama:?} {cfg:?}").contains(KEY));
+    assert_hidden(
+        "the provider's and config's Debug",
+        &format!("{ollama:?} {cfg:?}"),
+        &[KEY],
+    );
 }

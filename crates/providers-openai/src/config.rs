@@ -1,10 +1,13 @@
 //! `OpenAiConfig`: everything one OpenAI-compatible endpoint needs, with a preset per service.
 
 use std::collections::BTreeMap;
+use std::fmt;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use steadfast_errors::Provider;
+use steadfast_providers_core::http::DEFAULT_STREAM_TOTAL;
+use steadfast_providers_core::secret::{HeaderNames, RedactedUrl};
 use steadfast_providers_core::{ApiKey, Capabilities, ModelInfo};
 use steadfast_streaming::Timeouts;
 
@@ -73,8 +76,10 @@ impl MaxTokensField {
 /// environment ([`from_env`](Self::from_env), [`preset_from_env`](Self::preset_from_env)), then
 /// change the public fields. Presets never read the environment; `from_env` does.
 ///
-/// In files (serde), durations are milliseconds or strings such as `"30s"`; the API key is read
-/// but never written back. Missing fields take the OpenAI preset's values.
+/// In files (serde), durations are milliseconds or strings such as `"30s"`; the API key and
+/// the extra [`headers`](Self::headers) are read but never written back, and a base URL is
+/// written without its password or query values. Missing fields take the OpenAI preset's
+/// values. `Debug` shows no secret either.
 ///
 /// ```
 /// use std::time::Duration;
@@ -91,7 +96,7 @@ impl MaxTokensField {
 /// assert_eq!(config.base_url, "https://openrouter.ai/api/v1");
 /// assert!(!format!("{config:?}").contains("sk-or-v1-example"));
 /// ```
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct OpenAiConfig {
     /// This instance's id, shown in every error (`openai`, `openrouter-eu`, …). Default: the
@@ -100,7 +105,10 @@ pub struct OpenAiConfig {
     /// The wire dialect: selects the error table (`steadfast_errors::classify`) and the stream
     /// decoder. Default: the preset's.
     pub kind: Provider,
-    /// The API root; requests go to `{base_url}/chat/completions`.
+    /// The API root; requests go to `{base_url}/chat/completions`. `Debug` and serde show
+    /// it without a password or query values
+    /// ([`redact_url`](steadfast_providers_core::secret::redact_url)).
+    #[serde(serialize_with = "steadfast_providers_core::secret::serialize_url")]
     pub base_url: String,
     /// The API key; `None` sends no auth header.
     #[serde(skip_serializing)]
@@ -110,7 +118,10 @@ pub struct OpenAiConfig {
     pub require_key: bool,
     /// How the key is sent. Default: [`Auth::Bearer`].
     pub auth: Auth,
-    /// Extra headers sent with every request (values are not logged).
+    /// Extra headers sent with every request. Their values may be secrets (a gateway's
+    /// token): they are never logged, `Debug` shows only the names, and serde reads them
+    /// from a file but never writes them back (like the key).
+    #[serde(skip_serializing)]
     pub headers: BTreeMap<String, String>,
     /// Sent as `HTTP-Referer` when set: OpenRouter's app attribution (its URL).
     pub app_url: Option<String>,
@@ -123,7 +134,7 @@ pub struct OpenAiConfig {
     #[serde(with = "steadfast_errors::serde_duration")]
     pub timeout: Duration,
     /// Timers of a streamed answer once its headers arrived. Default: first byte 120 s, idle
-    /// 60 s, no total.
+    /// 60 s, total [`DEFAULT_STREAM_TOTAL`] (30 minutes).
     pub stream_timeouts: Timeouts,
     /// Whether streams ask for a final usage chunk
     /// (`"stream_options": {"include_usage": true}`). Default: true; turn it off for a
@@ -135,8 +146,9 @@ pub struct OpenAiConfig {
     /// Where a *prefix completion* goes: when set, a request whose last message is an
     /// assistant message (without tool calls) is sent to `{prefix_base_url}/chat/completions`
     /// with `"prefix": true` on that message, and the model continues it exactly. Default:
-    /// `https://api.deepseek.com/beta` for DeepSeek (its beta "chat prefix completion"), `None`
-    /// elsewhere.
+    /// [`DEEPSEEK_PREFIX_BASE_URL`] for DeepSeek (its beta "chat prefix completion"), `None`
+    /// elsewhere. The DeepSeek default follows a changed `base_url` (`{base_url}/beta`, see
+    /// [`prefix_url`](Self::prefix_url)); any other value is used as set.
     pub prefix_base_url: Option<String>,
     /// The call `health_check` makes. Default: the preset's (see [`HealthCheck`]).
     pub health: HealthCheck,
@@ -146,12 +158,47 @@ pub struct OpenAiConfig {
     pub models: Vec<ModelInfo>,
 }
 
+impl fmt::Debug for OpenAiConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OpenAiConfig")
+            .field("id", &self.id)
+            .field("kind", &self.kind)
+            .field("base_url", &RedactedUrl(&self.base_url))
+            .field("api_key", &self.api_key)
+            .field("require_key", &self.require_key)
+            .field("auth", &self.auth)
+            .field("headers", &HeaderNames(&self.headers))
+            .field("app_url", &self.app_url)
+            .field("app_title", &self.app_title)
+            .field("timeout", &self.timeout)
+            .field("stream_timeouts", &self.stream_timeouts)
+            .field("stream_usage", &self.stream_usage)
+            .field("max_tokens_field", &self.max_tokens_field)
+            .field(
+                "prefix_base_url",
+                &self.prefix_base_url.as_deref().map(RedactedUrl),
+            )
+            .field("health", &self.health)
+            .field("capabilities", &self.capabilities)
+            .field("models", &self.models)
+            .finish()
+    }
+}
+
 impl Default for OpenAiConfig {
     /// The [`openai`](Self::openai) preset.
     fn default() -> Self {
         OpenAiConfig::openai()
     }
 }
+
+/// DeepSeek's documented API root.
+const DEEPSEEK_BASE_URL: &str = "https://api.deepseek.com";
+
+/// The DeepSeek preset's [`OpenAiConfig::prefix_base_url`]: its beta "chat prefix completion"
+/// root. While a config holds this value, [`OpenAiConfig::prefix_url`] derives the prefix
+/// root from the base URL instead, so overriding only `base_url` moves both.
+pub const DEEPSEEK_PREFIX_BASE_URL: &str = "https://api.deepseek.com/beta";
 
 /// The defaults every preset shares.
 pub(crate) fn base(preset: Preset, base_url: &str) -> OpenAiConfig {
@@ -169,7 +216,7 @@ pub(crate) fn base(preset: Preset, base_url: &str) -> OpenAiConfig {
         stream_timeouts: Timeouts {
             first_byte: Some(Duration::from_secs(120)),
             idle: Some(Duration::from_secs(60)),
-            total: None,
+            total: Some(DEFAULT_STREAM_TOTAL),
             keep_alive_resets_idle: false,
         },
         stream_usage: true,
@@ -189,6 +236,29 @@ pub(crate) fn base(preset: Preset, base_url: &str) -> OpenAiConfig {
 }
 
 impl OpenAiConfig {
+    /// The root of the prefix-completion endpoint, if this endpoint has one: the
+    /// [`prefix_base_url`](Self::prefix_base_url) as set, except that the DeepSeek preset's
+    /// value ([`DEEPSEEK_PREFIX_BASE_URL`]) follows a changed [`base_url`](Self::base_url) —
+    /// it becomes `{base_url}/beta` (a trailing `/v1` replaced), so a DeepSeek behind a proxy
+    /// resumes through the proxy too.
+    ///
+    /// ```
+    /// use steadfast_providers_openai::OpenAiConfig;
+    ///
+    /// let proxied = OpenAiConfig { base_url: "https://gw.internal/deepseek".into(), ..OpenAiConfig::deepseek() };
+    /// assert_eq!(proxied.prefix_url().as_deref(), Some("https://gw.internal/deepseek/beta"));
+    /// assert_eq!(OpenAiConfig::deepseek().prefix_url().as_deref(), Some("https://api.deepseek.com/beta"));
+    /// ```
+    pub fn prefix_url(&self) -> Option<String> {
+        let set = self.prefix_base_url.as_deref()?;
+        let base = self.base_url.trim_end_matches('/');
+        let base = base.strip_suffix("/v1").unwrap_or(base);
+        if set != DEEPSEEK_PREFIX_BASE_URL || base == DEEPSEEK_BASE_URL {
+            return Some(set.to_owned());
+        }
+        Some(format!("{base}/beta"))
+    }
+
     /// OpenAI: `https://api.openai.com/v1`, `Authorization: Bearer`, key required,
     /// `max_completion_tokens`, health `GET /models`. No prefill (see the crate docs on
     /// resume).
@@ -224,10 +294,9 @@ impl OpenAiConfig {
     /// keep-alives reset the idle timer (a total stream deadline of 30 minutes still bounds
     /// the wait).
     pub fn deepseek() -> OpenAiConfig {
-        let mut c = base(Preset::DeepSeek, "https://api.deepseek.com");
+        let mut c = base(Preset::DeepSeek, DEEPSEEK_BASE_URL);
         c.stream_timeouts.keep_alive_resets_idle = true;
-        c.stream_timeouts.total = Some(std::time::Duration::from_secs(30 * 60));
-        c.prefix_base_url = Some("https://api.deepseek.com/beta".to_owned());
+        c.prefix_base_url = Some(DEEPSEEK_PREFIX_BASE_URL.to_owned());
         c.capabilities.vision = false;
         c.capabilities.reasoning = true;
         c.capabilities.prefill = true;

@@ -44,7 +44,8 @@
 //! says so:
 //!
 //! - **DeepSeek — exact.** A request ending in an assistant message goes to
-//!   [`OpenAiConfig::prefix_base_url`] (`https://api.deepseek.com/beta`) with `"prefix": true`
+//!   [`OpenAiConfig::prefix_url`] (`https://api.deepseek.com/beta`, or `{base_url}/beta` when
+//!   the base URL is changed) with `"prefix": true`
 //!   on that message: DeepSeek's "chat prefix completion" (beta), whose answer is the rest of
 //!   the message.
 //! - **llama.cpp server — exact where enabled.** `llama-server` prefills a trailing assistant
@@ -96,6 +97,6 @@ mod preset;
 mod provider;
 mod wire;
 
-pub use config::{Auth, HealthCheck, MaxTokensField, OpenAiConfig};
+pub use config::{Auth, DEEPSEEK_PREFIX_BASE_URL, HealthCheck, MaxTokensField, OpenAiConfig};
 pub use preset::{API_KEY_VARS, BASE_URL_VAR, ParsePresetError, Preset};
 pub use provider::{HEALTH_CHECK_TIMEOUT, OpenAiProvider};

@@ -51,6 +51,10 @@ impl OpenAiProvider {
 
     /// A provider sharing `client` (and its connection pool) with others.
     ///
+    /// Build `client` with [`redirect_policy`](steadfast_providers_core::http::redirect_policy)
+    /// (as [`default_client`](steadfast_providers_core::http::default_client) is): a client that
+    /// follows a redirect to another origin sends the key there before the answer is refused.
+    ///
     /// Headers that are not valid HTTP (a key or a configured header with a line break) are
     /// left out with a warning naming the header, never its value.
     pub fn with_client(config: OpenAiConfig, client: reqwest::Client) -> OpenAiProvider {
@@ -94,9 +98,9 @@ impl OpenAiProvider {
 
     /// The chat URL for `request`, and whether it is a prefix completion.
     fn chat_url(&self, request: &ChatRequest) -> (String, bool) {
-        match &self.config.prefix_base_url {
+        match self.config.prefix_url() {
             Some(prefix_base) if wire::ends_with_assistant_text(request) => {
-                (join_url(prefix_base, "chat/completions"), true)
+                (join_url(&prefix_base, "chat/completions"), true)
             }
             _ => (join_url(&self.config.base_url, "chat/completions"), false),
         }
@@ -293,7 +297,8 @@ impl ChatProvider for OpenAiProvider {
     /// `POST {base}/chat/completions` with `"stream": true`. The wait for the response
     /// headers is bounded by the request's timeout (or [`OpenAiConfig::timeout`]); after it,
     /// [`OpenAiConfig::stream_timeouts`] (first byte, idle, total) apply. A server that
-    /// answers a stream request with a whole JSON body is accepted and replayed as events.
+    /// answers a stream request with a whole JSON body is accepted and replayed as events;
+    /// reading that body is bounded by the request's timeout again.
     async fn chat_stream(&self, request: &ChatRequest) -> Result<ChatStream, ProviderError> {
         let caller = self.caller(&request.model);
         self.check_key(&caller)?;
@@ -310,7 +315,8 @@ impl ChatProvider for OpenAiProvider {
         };
         let label = Label::of(&caller);
         if is_json(&response) {
-            let body = caller.body(response).await?;
+            // No stream timer covers a whole body: the request's timeout bounds its read.
+            let body = caller.body_within(response, timeout).await?;
             let whole = decode_response(WireFormat::OpenAiChat, self.config.kind, &body)
                 .map_err(|e| caller.label(e))?;
             return Ok(Box::pin(futures_util::stream::iter(response_events(whole))));

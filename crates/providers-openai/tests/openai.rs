@@ -5,7 +5,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{KEY, drain, expected_kind, expected_retry_ms, fixture, provider, sse};
+use common::{KEY, both_errors, provider};
 use serde_json::json;
 use steadfast_errors::{ErrorKind, Owner};
 use steadfast_providers_core::{
@@ -14,6 +14,8 @@ use steadfast_providers_core::{
 };
 use steadfast_providers_openai::{OpenAiConfig, OpenAiProvider};
 use steadfast_streaming::Timeouts;
+use steadfast_test_kit::http::sse;
+use steadfast_test_kit::{drain_items, fixture};
 use wiremock::matchers::{body_partial_json, header, method, path};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
@@ -129,7 +131,7 @@ async fn stream_asks_for_usage_and_delivers_every_event() {
         .mount(&server)
         .await;
     let stream = openai(&server).chat_stream(&hello("gpt-4o")).await.unwrap();
-    let (state, items) = drain(stream).await;
+    let (state, items) = drain_items(stream).await;
     assert!(state.is_complete(), "{:?}", state.error());
     assert_eq!(state.text(), f.expect["stream"]["text"].as_str().unwrap());
     assert_eq!(state.finish_reason(), Some(FinishReason::Stop));
@@ -160,7 +162,7 @@ async fn stream_usage_can_be_turned_off_for_servers_that_refuse_stream_options()
         },
         format!("{}/v1", server.uri()),
     );
-    let (state, _) = drain(p.chat_stream(&hello("gpt-4o")).await.unwrap()).await;
+    let (state, _) = drain_items(p.chat_stream(&hello("gpt-4o")).await.unwrap()).await;
     assert!(state.is_complete());
 }
 
@@ -190,7 +192,7 @@ async fn streamed_parallel_tool_calls_are_assembled() {
         parameters: json!({"type": "object", "properties": {"ticker": {"type": "string"}}}),
     });
     req.tool_choice = Some(ToolChoice::Required);
-    let (state, _) = drain(openai(&server).chat_stream(&req).await.unwrap()).await;
+    let (state, _) = drain_items(openai(&server).chat_stream(&req).await.unwrap()).await;
     assert!(state.is_complete());
     assert_eq!(state.finish_reason(), Some(FinishReason::ToolCalls));
     let calls = state.tool_calls();
@@ -292,33 +294,23 @@ async fn error_responses_are_classified_and_labelled() {
     ];
     for case in cases {
         let f = fixture(case);
-        let server = MockServer::start().await;
-        Mock::given(method("POST"))
-            .and(path(CHAT))
-            .respond_with(f.template())
-            .expect(2)
-            .mount(&server)
-            .await;
-        let p = provider(
-            OpenAiConfig {
-                id: "openai-eu".into(),
-                ..OpenAiConfig::openai()
-            },
-            format!("{}/v1", server.uri()),
-        );
-        let whole = p.chat(&hello("gpt-4o")).await.unwrap_err();
-        let streamed = match p.chat_stream(&hello("gpt-4o")).await {
-            Ok(_) => panic!("{case}: the stream opened"),
-            Err(e) => e,
+        let eu = |server: &MockServer| {
+            provider(
+                OpenAiConfig {
+                    id: "openai-eu".into(),
+                    ..OpenAiConfig::openai()
+                },
+                format!("{}/v1", server.uri()),
+            )
         };
-        for err in [whole, streamed] {
-            assert_eq!(err.kind().as_str(), expected_kind(&f), "{case}: {err}");
+        for err in both_errors(&f, CHAT, eu, &hello("gpt-4o")).await {
+            assert_eq!(err.kind().as_str(), f.expected_kind(), "{case}: {err}");
             assert_eq!(err.provider(), "openai-eu", "{case}");
             assert_eq!(err.model(), Some("gpt-4o"), "{case}");
             assert_eq!(err.status(), Some(f.status), "{case}");
             assert_eq!(
                 err.retry_after().map(|d| d.as_millis() as u64),
-                expected_retry_ms(&f),
+                f.expected_retry_ms(),
                 "{case}"
             );
             assert!(!err.first_byte_received(), "{case}");
@@ -342,7 +334,7 @@ async fn a_stream_cut_before_done_is_interrupted_and_keeps_the_text() {
         },
         format!("{}/v1", server.uri()),
     );
-    let (state, items) = drain(p.chat_stream(&hello("gpt-4o")).await.unwrap()).await;
+    let (state, items) = drain_items(p.chat_stream(&hello("gpt-4o")).await.unwrap()).await;
     assert_eq!(state.text(), f.expect["stream"]["text"].as_str().unwrap());
     assert!(!state.is_complete());
     let err = items.last().unwrap().as_ref().unwrap_err();
@@ -370,7 +362,8 @@ async fn an_error_inside_a_200_stream_is_classified_after_the_text() {
         .respond_with(sse(body))
         .mount(&server)
         .await;
-    let (state, items) = drain(openai(&server).chat_stream(&hello("gpt-4o")).await.unwrap()).await;
+    let (state, items) =
+        drain_items(openai(&server).chat_stream(&hello("gpt-4o")).await.unwrap()).await;
     assert_eq!(state.text(), "Half an answer");
     let err = items.last().unwrap().as_ref().unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Server, "{err}");
@@ -487,7 +480,7 @@ async fn a_stalled_stream_hits_the_idle_timeout() {
         },
         format!("http://{addr}/v1"),
     );
-    let (state, items) = drain(p.chat_stream(&hello("gpt-4o")).await.unwrap()).await;
+    let (state, items) = drain_items(p.chat_stream(&hello("gpt-4o")).await.unwrap()).await;
     assert_eq!(state.text(), "Hel");
     let err = items.last().unwrap().as_ref().unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Timeout, "{err}");
@@ -504,7 +497,8 @@ async fn a_whole_json_answer_to_a_stream_request_is_replayed_as_events() {
         .respond_with(fixture("responses/openai/01_text_cached_tokens.json").template())
         .mount(&server)
         .await;
-    let (state, _) = drain(openai(&server).chat_stream(&hello("gpt-4o")).await.unwrap()).await;
+    let (state, _) =
+        drain_items(openai(&server).chat_stream(&hello("gpt-4o")).await.unwrap()).await;
     assert!(state.is_complete());
     assert!(state.text().starts_with("Galaxy Day"));
     assert_eq!(state.usage().unwrap().cache_read_tokens, 1920);

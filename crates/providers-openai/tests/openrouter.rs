@@ -3,11 +3,12 @@
 
 mod common;
 
-use common::{KEY, drain, expected_kind, expected_retry_ms, fixture, provider};
+use common::{KEY, both_errors, provider};
 use serde_json::json;
 use steadfast_errors::ErrorKind;
 use steadfast_providers_core::{ChatProvider, ChatRequest, FinishReason, Message};
 use steadfast_providers_openai::{OpenAiConfig, OpenAiProvider};
+use steadfast_test_kit::{drain_items, fixture};
 use wiremock::matchers::{body_partial_json, header, method, path};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
@@ -72,7 +73,7 @@ async fn stream_with_processing_comments_completes() {
         .expect(1)
         .mount(&server)
         .await;
-    let (state, _) = drain(openrouter(&server).chat_stream(&hi()).await.unwrap()).await;
+    let (state, _) = drain_items(openrouter(&server).chat_stream(&hi()).await.unwrap()).await;
     assert!(state.is_complete(), "{:?}", state.error());
     assert_eq!(state.text(), f.expect["stream"]["text"].as_str().unwrap());
     let usage = state.usage().unwrap();
@@ -94,23 +95,13 @@ async fn error_responses_are_classified_with_the_openrouter_table() {
     ];
     for case in cases {
         let f = fixture(case);
-        let server = MockServer::start().await;
-        Mock::given(method("POST"))
-            .and(path(CHAT))
-            .respond_with(f.template())
-            .expect(2)
-            .mount(&server)
-            .await;
-        let p = openrouter(&server);
-        let whole = p.chat(&hi()).await.unwrap_err();
-        let streamed = p.chat_stream(&hi()).await.err().unwrap();
-        for err in [whole, streamed] {
-            assert_eq!(err.kind().as_str(), expected_kind(&f), "{case}: {err}");
+        for err in both_errors(&f, CHAT, openrouter, &hi()).await {
+            assert_eq!(err.kind().as_str(), f.expected_kind(), "{case}: {err}");
             assert_eq!(err.provider(), "openrouter-main", "{case}");
             assert_eq!(err.model(), Some("openai/gpt-4o-mini"), "{case}");
             assert_eq!(
                 err.retry_after().map(|d| d.as_millis() as u64),
-                expected_retry_ms(&f),
+                f.expected_retry_ms(),
                 "{case}"
             );
         }
@@ -133,7 +124,7 @@ async fn an_error_object_inside_a_200_body_is_classified_like_its_code() {
         p.chat(&hi()).await.unwrap_err(),
         p.chat_stream(&hi()).await.err().unwrap(),
     ] {
-        assert_eq!(err.kind().as_str(), expected_kind(&f), "{err}");
+        assert_eq!(err.kind().as_str(), f.expected_kind(), "{err}");
         assert_eq!(err.provider(), "openrouter-main");
         assert_eq!(err.model(), Some("openai/gpt-4o-mini"));
     }
@@ -148,7 +139,7 @@ async fn a_mid_stream_error_chunk_ends_the_stream_classified() {
         .respond_with(f.template())
         .mount(&server)
         .await;
-    let (state, items) = drain(openrouter(&server).chat_stream(&hi()).await.unwrap()).await;
+    let (state, items) = drain_items(openrouter(&server).chat_stream(&hi()).await.unwrap()).await;
     assert_eq!(state.text(), "Bonjour ! Comment");
     assert!(!state.is_complete());
     let err = items.last().unwrap().as_ref().unwrap_err();
@@ -172,7 +163,7 @@ async fn a_stream_cut_before_done_is_interrupted() {
         .respond_with(cut.template())
         .mount(&server)
         .await;
-    let (state, items) = drain(openrouter(&server).chat_stream(&hi()).await.unwrap()).await;
+    let (state, items) = drain_items(openrouter(&server).chat_stream(&hi()).await.unwrap()).await;
     assert!(!state.text().is_empty());
     assert!(
         f.expect["stream"]["text"]

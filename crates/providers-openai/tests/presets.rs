@@ -3,13 +3,14 @@
 
 mod common;
 
-use common::{KEY, drain, expected_kind, fixture, provider};
+use common::{KEY, provider};
 use serde_json::json;
 use steadfast_errors::{ErrorKind, Provider};
 use steadfast_providers_core::{ApiKey, ChatProvider, ChatRequest, Message};
 use steadfast_providers_openai::{
     HealthCheck, MaxTokensField, OpenAiConfig, OpenAiProvider, Preset,
 };
+use steadfast_test_kit::{drain_items, fixture};
 use wiremock::matchers::{body_partial_json, header, method, path};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
@@ -21,8 +22,11 @@ fn no_auth_header(req: &Request) -> bool {
     !req.headers.contains_key("authorization")
 }
 
+/// The answer the OpenAI-shaped rows get.
+const OK_BODY: &str = "responses/openai/01_text_cached_tokens.json";
+
 fn ok_body() -> ResponseTemplate {
-    fixture("responses/openai/01_text_cached_tokens.json").template()
+    fixture(OK_BODY).template()
 }
 
 #[test]
@@ -142,25 +146,294 @@ fn keys_come_from_the_conventional_variables() {
     assert_eq!(ollama.base_url, "http://0.0.0.0:11434/v1");
 }
 
-#[tokio::test]
-async fn openai_posts_to_v1_chat_completions_with_bearer() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/v1/chat/completions"))
-        .and(header("authorization", format!("Bearer {KEY}").as_str()))
-        .and(body_partial_json(json!({"max_completion_tokens": 16})))
-        .respond_with(ok_body())
-        .expect(1)
-        .mount(&server)
-        .await;
-    provider(OpenAiConfig::openai(), format!("{}/v1", server.uri()))
-        .chat(&hi("gpt-4o"))
-        .await
-        .unwrap();
+/// What a request must carry to be answered.
+#[derive(Clone, Copy)]
+enum Sent {
+    /// `Authorization: Bearer <key>`.
+    Bearer(&'static str),
+    /// The key in its own header (name, value), and no `Authorization`.
+    Header(&'static str, &'static str),
+    /// No `Authorization` header at all.
+    NoAuth,
+    /// Not looked at.
+    Anything,
+}
+
+/// The call a row makes.
+#[derive(Clone, Copy)]
+enum Call {
+    /// `chat` with this model.
+    Chat(&'static str),
+    /// `chat_stream` with this model.
+    Stream(&'static str),
+    /// `health_check`.
+    Health,
+}
+
+/// A preset answered by a mock that matches only the exact request it must send: one row
+/// per preset and route. The mock expects the request once; the answer must decode.
+struct Wire {
+    config: fn() -> OpenAiConfig,
+    key: Option<&'static str>,
+    /// Appended to the mock server's URI to make the base URL.
+    base: &'static str,
+    method: &'static str,
+    path: &'static str,
+    sent: Sent,
+    /// Fields the JSON body must hold.
+    body: Option<serde_json::Value>,
+    /// A fixture to answer with (its text is the answer expected), or a JSON body.
+    reply: Result<&'static str, serde_json::Value>,
+    call: Call,
+}
+
+impl Wire {
+    async fn run(self) {
+        let server = MockServer::start().await;
+        let mut mock = Mock::given(method(self.method)).and(path(self.path));
+        mock = match self.sent {
+            Sent::Bearer(key) => {
+                mock.and(header("authorization", format!("Bearer {key}").as_str()))
+            }
+            Sent::Header(name, value) => mock.and(header(name, value)).and(no_auth_header),
+            Sent::NoAuth => mock.and(no_auth_header),
+            Sent::Anything => mock,
+        };
+        if let Some(body) = self.body {
+            mock = mock.and(body_partial_json(body));
+        }
+        let (reply, text) = match self.reply {
+            Ok(file) => {
+                let f = fixture(file);
+                let text = f.expect["response"]["text"].as_str().map(str::to_owned);
+                (f.template(), text)
+            }
+            Err(json) => (ResponseTemplate::new(200).set_body_json(json), None),
+        };
+        mock.respond_with(reply).expect(1).mount(&server).await;
+        let p = OpenAiProvider::new(OpenAiConfig {
+            base_url: format!("{}{}", server.uri(), self.base),
+            api_key: self.key.map(ApiKey::new),
+            ..(self.config)()
+        });
+        match self.call {
+            Call::Chat(model) => {
+                let r = p.chat(&hi(model)).await.unwrap();
+                assert!(!r.text.is_empty());
+                if let Some(text) = text {
+                    assert_eq!(r.text, text);
+                }
+            }
+            Call::Stream(model) => {
+                let (state, _) = drain_items(p.chat_stream(&hi(model)).await.unwrap()).await;
+                assert!(state.is_complete(), "{:?}", state.error());
+            }
+            Call::Health => p.health_check().await.unwrap(),
+        }
+    }
+}
+
+steadfast_test_kit::cases! {
+    openai_posts_to_v1_chat_completions_with_bearer: Wire {
+        config: OpenAiConfig::openai,
+        key: Some(KEY),
+        base: "/v1",
+        method: "POST",
+        path: "/v1/chat/completions",
+        sent: Sent::Bearer(KEY),
+        body: Some(json!({"max_completion_tokens": 16})),
+        reply: Ok(OK_BODY),
+        call: Call::Chat("gpt-4o"),
+    };
+    deepseek_health_check_lists_models: Wire {
+        config: OpenAiConfig::deepseek,
+        key: Some(KEY),
+        base: "",
+        method: "GET",
+        path: "/models",
+        sent: Sent::Bearer(KEY),
+        body: None,
+        reply: Err(json!({"object": "list", "data": []})),
+        call: Call::Health,
+    };
+    llamacpp_sends_no_auth_header_without_a_key: Wire {
+        config: OpenAiConfig::llamacpp_server,
+        key: None,
+        base: "/v1",
+        method: "POST",
+        path: "/v1/chat/completions",
+        sent: Sent::NoAuth,
+        body: None,
+        reply: Ok("responses/llamacpp/01_text_with_timings.json"),
+        call: Call::Chat("local"),
+    };
+    llamacpp_sends_bearer_with_a_key: Wire {
+        config: OpenAiConfig::llamacpp_server,
+        key: Some(KEY),
+        base: "/v1",
+        method: "POST",
+        path: "/v1/chat/completions",
+        sent: Sent::Bearer(KEY),
+        body: None,
+        reply: Ok("responses/llamacpp/01_text_with_timings.json"),
+        call: Call::Chat("local"),
+    };
+    llamacpp_health_is_the_root_health_endpoint: Wire {
+        config: OpenAiConfig::llamacpp_server,
+        key: None,
+        base: "/v1",
+        method: "GET",
+        path: "/health",
+        sent: Sent::Anything,
+        body: None,
+        reply: Err(json!({"status": "ok"})),
+        call: Call::Health,
+    };
+    ollama_v1_streams_openai_chunks_not_ndjson: Wire {
+        config: OpenAiConfig::ollama_v1,
+        key: None,
+        base: "/v1",
+        method: "POST",
+        path: "/v1/chat/completions",
+        sent: Sent::Anything,
+        body: None,
+        reply: Ok("streams/openai/01_text_include_usage.json"),
+        call: Call::Stream("llama3.2"),
+    };
+    pollinations_sends_its_token_as_bearer: Wire {
+        config: OpenAiConfig::pollinations,
+        key: Some("plln_sk_example"),
+        base: "/v1",
+        method: "POST",
+        path: "/v1/chat/completions",
+        sent: Sent::Bearer("plln_sk_example"),
+        body: None,
+        reply: Ok("responses/pollinations/01_openai_compatible_text.json"),
+        call: Call::Chat("openai"),
+    };
+    pollinations_sends_nothing_without_a_token: Wire {
+        config: OpenAiConfig::pollinations,
+        key: None,
+        base: "/v1",
+        method: "POST",
+        path: "/v1/chat/completions",
+        sent: Sent::NoAuth,
+        body: None,
+        reply: Ok("responses/pollinations/01_openai_compatible_text.json"),
+        call: Call::Chat("openai"),
+    };
+    a_custom_auth_header_carries_the_bare_key: Wire {
+        config: || OpenAiConfig {
+            auth: steadfast_providers_openai::Auth::Header("api-key".into()),
+            ..OpenAiConfig::openai()
+        },
+        key: Some(KEY),
+        base: "/openai",
+        method: "POST",
+        path: "/openai/chat/completions",
+        sent: Sent::Header("api-key", KEY),
+        body: None,
+        reply: Ok(OK_BODY),
+        call: Call::Chat("gpt-4o"),
+    };
+}
+
+/// A preset's error dialect: an error fixture, served on a route, classified by the preset's
+/// table as the fixture expects and labelled with the preset's id.
+struct Dialect {
+    config: fn() -> OpenAiConfig,
+    key: Option<&'static str>,
+    base: &'static str,
+    /// The route the mock answers on (`None`: every path).
+    route: (&'static str, Option<&'static str>),
+    fixture: &'static str,
+    call: Call,
+    kind: ErrorKind,
+    id: &'static str,
+}
+
+impl Dialect {
+    async fn run(self) {
+        let server = MockServer::start().await;
+        let f = fixture(self.fixture);
+        let (verb, route) = self.route;
+        let mock = Mock::given(method(verb));
+        let mock = match route {
+            Some(route) => mock.and(path(route)),
+            None => mock,
+        };
+        mock.respond_with(f.template()).mount(&server).await;
+        let p = OpenAiProvider::new(OpenAiConfig {
+            base_url: format!("{}{}", server.uri(), self.base),
+            api_key: self.key.map(ApiKey::new),
+            ..(self.config)()
+        });
+        let err = match self.call {
+            Call::Chat(model) => p.chat(&hi(model)).await.unwrap_err(),
+            Call::Stream(model) => p.chat_stream(&hi(model)).await.err().unwrap(),
+            Call::Health => p.health_check().await.unwrap_err(),
+        };
+        assert_eq!(err.kind(), self.kind, "{err}");
+        assert_eq!(err.kind().as_str(), f.expected_kind(), "{err}");
+        assert_eq!(err.provider(), self.id);
+    }
+}
+
+steadfast_test_kit::cases! {
+    xai_classifies_its_400_bad_key_as_auth: Dialect {
+        config: OpenAiConfig::xai,
+        key: Some(KEY),
+        base: "/v1",
+        route: ("POST", None),
+        fixture: "errors/xai/01_bad_key_400_masked.json",
+        call: Call::Chat("grok-3"),
+        kind: ErrorKind::Auth,
+        id: "xai",
+    };
+    deepseek_errors_use_its_table: Dialect {
+        config: OpenAiConfig::deepseek,
+        key: Some(KEY),
+        base: "",
+        route: ("POST", None),
+        fixture: "errors/deepseek/01_insufficient_balance_402.json",
+        call: Call::Chat("deepseek-chat"),
+        kind: ErrorKind::QuotaExhausted,
+        id: "deepseek",
+    };
+    llamacpp_health_while_loading_is_overloaded: Dialect {
+        config: OpenAiConfig::llamacpp_server,
+        key: None,
+        base: "/v1/",
+        route: ("GET", Some("/health")),
+        fixture: "errors/llamacpp/07_loading_model_503.json",
+        call: Call::Health,
+        kind: ErrorKind::Overloaded,
+        id: "llamacpp",
+    };
+    ollama_v1_unknown_model_is_not_found: Dialect {
+        config: OpenAiConfig::ollama_v1,
+        key: None,
+        base: "/v1",
+        route: ("POST", None),
+        fixture: "errors/ollama/09_v1_not_found_error.json",
+        call: Call::Chat("llama3"),
+        kind: ErrorKind::NotFound,
+        id: "ollama",
+    };
+    pollinations_edge_rate_limit_is_rate_limited: Dialect {
+        config: OpenAiConfig::pollinations,
+        key: None,
+        base: "/v1",
+        route: ("POST", None),
+        fixture: "errors/pollinations/07_edge_limiter_legacy_429.json",
+        call: Call::Stream("openai"),
+        kind: ErrorKind::RateLimited,
+        id: "pollinations",
+    };
 }
 
 #[tokio::test]
-async fn xai_posts_with_bearer_and_classifies_its_400_bad_key_as_auth() {
+async fn xai_posts_with_bearer_and_keeps_reasoning_apart() {
     let server = MockServer::start().await;
     Mock::given(method("POST"))
         .and(path("/v1/chat/completions"))
@@ -174,17 +447,6 @@ async fn xai_posts_with_bearer_and_classifies_its_400_bad_key_as_auth() {
     let r = p.chat(&hi("grok-3-mini")).await.unwrap();
     assert!(!r.reasoning.is_empty(), "reasoning is kept apart");
     assert!(!r.text.contains(&r.reasoning));
-
-    let bad = MockServer::start().await;
-    let f = fixture("errors/xai/01_bad_key_400_masked.json");
-    Mock::given(method("POST"))
-        .respond_with(f.template())
-        .mount(&bad)
-        .await;
-    let p = provider(OpenAiConfig::xai(), format!("{}/v1", bad.uri()));
-    let err = p.chat(&hi("grok-3")).await.unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::Auth, "{err}");
-    assert_eq!(err.provider(), "xai");
 }
 
 #[tokio::test]
@@ -211,22 +473,6 @@ async fn deepseek_posts_without_v1_and_skips_blank_lines_before_the_json() {
     assert_eq!(r.text, f.expect["response"]["text"].as_str().unwrap());
     let usage = r.usage.unwrap();
     assert_eq!((usage.input_tokens, usage.output_tokens), (22, 93));
-}
-
-#[tokio::test]
-async fn deepseek_errors_use_its_table() {
-    let server = MockServer::start().await;
-    let f = fixture("errors/deepseek/01_insufficient_balance_402.json");
-    Mock::given(method("POST"))
-        .respond_with(f.template())
-        .mount(&server)
-        .await;
-    let err = provider(OpenAiConfig::deepseek(), server.uri())
-        .chat(&hi("deepseek-chat"))
-        .await
-        .unwrap_err();
-    assert_eq!(err.kind().as_str(), expected_kind(&f), "{err}");
-    assert_eq!(err.kind(), ErrorKind::QuotaExhausted);
 }
 
 #[tokio::test]
@@ -265,91 +511,8 @@ async fn deepseek_continues_exactly_through_beta_prefix_completion() {
     let next = p
         .continuation(&hi("deepseek-chat"), "Hello! How can")
         .unwrap();
-    let (state, _) = drain(p.chat_stream(&next).await.unwrap()).await;
+    let (state, _) = drain_items(p.chat_stream(&next).await.unwrap()).await;
     assert!(state.is_complete(), "{:?}", state.error());
-}
-
-#[tokio::test]
-async fn deepseek_health_check_lists_models() {
-    let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(path("/models"))
-        .and(header("authorization", format!("Bearer {KEY}").as_str()))
-        .respond_with(
-            ResponseTemplate::new(200).set_body_json(json!({"object": "list", "data": []})),
-        )
-        .expect(1)
-        .mount(&server)
-        .await;
-    provider(OpenAiConfig::deepseek(), server.uri())
-        .health_check()
-        .await
-        .unwrap();
-}
-
-#[tokio::test]
-async fn llamacpp_sends_no_auth_header_without_a_key_and_bearer_with_one() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/v1/chat/completions"))
-        .and(no_auth_header)
-        .respond_with(fixture("responses/llamacpp/01_text_with_timings.json").template())
-        .expect(1)
-        .mount(&server)
-        .await;
-    let keyless = OpenAiProvider::new(OpenAiConfig {
-        base_url: format!("{}/v1", server.uri()),
-        ..OpenAiConfig::llamacpp_server()
-    });
-    let r = keyless.chat(&hi("local")).await.unwrap();
-    assert!(!r.text.is_empty());
-
-    let keyed = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/v1/chat/completions"))
-        .and(header("authorization", format!("Bearer {KEY}").as_str()))
-        .respond_with(fixture("responses/llamacpp/01_text_with_timings.json").template())
-        .expect(1)
-        .mount(&keyed)
-        .await;
-    provider(
-        OpenAiConfig::llamacpp_server(),
-        format!("{}/v1", keyed.uri()),
-    )
-    .chat(&hi("local"))
-    .await
-    .unwrap();
-}
-
-#[tokio::test]
-async fn llamacpp_health_is_the_root_health_endpoint_and_loading_is_overloaded() {
-    let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(path("/health"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"status": "ok"})))
-        .expect(1)
-        .mount(&server)
-        .await;
-    let p = OpenAiProvider::new(OpenAiConfig {
-        base_url: format!("{}/v1", server.uri()),
-        ..OpenAiConfig::llamacpp_server()
-    });
-    p.health_check().await.unwrap();
-
-    let loading = MockServer::start().await;
-    let f = fixture("errors/llamacpp/07_loading_model_503.json");
-    Mock::given(method("GET"))
-        .and(path("/health"))
-        .respond_with(f.template())
-        .mount(&loading)
-        .await;
-    let p = OpenAiProvider::new(OpenAiConfig {
-        base_url: format!("{}/v1/", loading.uri()),
-        ..OpenAiConfig::llamacpp_server()
-    });
-    let err = p.health_check().await.unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::Overloaded, "{err}");
-    assert_eq!(err.provider(), "llamacpp");
 }
 
 #[tokio::test]
@@ -373,7 +536,7 @@ async fn llamacpp_continuation_is_a_trailing_assistant_message_on_the_normal_end
         ..OpenAiConfig::llamacpp_server()
     });
     let next = p.continuation(&hi("local"), "Once upon").unwrap();
-    let (state, _) = drain(p.chat_stream(&next).await.unwrap()).await;
+    let (state, _) = drain_items(p.chat_stream(&next).await.unwrap()).await;
     assert!(state.is_complete(), "{:?}", state.error());
 }
 
@@ -389,7 +552,7 @@ async fn llamacpp_stream_error_after_text_is_classified_with_its_table() {
         base_url: format!("{}/v1", server.uri()),
         ..OpenAiConfig::llamacpp_server()
     });
-    let (state, items) = drain(p.chat_stream(&hi("local")).await.unwrap()).await;
+    let (state, items) = drain_items(p.chat_stream(&hi("local")).await.unwrap()).await;
     assert_eq!(state.text(), f.expect["stream"]["text"].as_str().unwrap());
     let err = items.last().unwrap().as_ref().unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Server, "{err}");
@@ -424,111 +587,6 @@ async fn ollama_v1_sends_no_key_and_checks_health_on_v1_models() {
     assert_eq!(p.kind(), Provider::Ollama);
     p.chat(&hi("llama3.2")).await.unwrap();
     p.health_check().await.unwrap();
-
-    let missing = MockServer::start().await;
-    let f = fixture("errors/ollama/09_v1_not_found_error.json");
-    Mock::given(method("POST"))
-        .respond_with(f.template())
-        .mount(&missing)
-        .await;
-    let p = OpenAiProvider::new(OpenAiConfig {
-        base_url: format!("{}/v1", missing.uri()),
-        ..OpenAiConfig::ollama_v1()
-    });
-    let err = p.chat(&hi("llama3")).await.unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::NotFound, "{err}");
-}
-
-#[tokio::test]
-async fn ollama_v1_streams_openai_chunks_not_ndjson() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/v1/chat/completions"))
-        .respond_with(fixture("streams/openai/01_text_include_usage.json").template())
-        .mount(&server)
-        .await;
-    let p = OpenAiProvider::new(OpenAiConfig {
-        base_url: format!("{}/v1", server.uri()),
-        ..OpenAiConfig::ollama_v1()
-    });
-    let (state, _) = drain(p.chat_stream(&hi("llama3.2")).await.unwrap()).await;
-    assert!(state.is_complete(), "{:?}", state.error());
-}
-
-#[tokio::test]
-async fn pollinations_sends_its_token_as_bearer_or_nothing() {
-    let server = MockServer::start().await;
-    let f = fixture("responses/pollinations/01_openai_compatible_text.json");
-    Mock::given(method("POST"))
-        .and(path("/v1/chat/completions"))
-        .and(header("authorization", "Bearer plln_sk_example"))
-        .respond_with(f.template())
-        .expect(1)
-        .mount(&server)
-        .await;
-    let p = OpenAiProvider::new(OpenAiConfig {
-        base_url: format!("{}/v1", server.uri()),
-        api_key: Some(ApiKey::new("plln_sk_example")),
-        ..OpenAiConfig::pollinations()
-    });
-    let r = p.chat(&hi("openai")).await.unwrap();
-    assert_eq!(r.text, f.expect["response"]["text"].as_str().unwrap());
-
-    let anon = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/v1/chat/completions"))
-        .and(no_auth_header)
-        .respond_with(f.template())
-        .expect(1)
-        .mount(&anon)
-        .await;
-    OpenAiProvider::new(OpenAiConfig {
-        base_url: format!("{}/v1", anon.uri()),
-        ..OpenAiConfig::pollinations()
-    })
-    .chat(&hi("openai"))
-    .await
-    .unwrap();
-}
-
-#[tokio::test]
-async fn pollinations_edge_rate_limit_is_rate_limited() {
-    let server = MockServer::start().await;
-    let f = fixture("errors/pollinations/07_edge_limiter_legacy_429.json");
-    Mock::given(method("POST"))
-        .respond_with(f.template())
-        .mount(&server)
-        .await;
-    let p = OpenAiProvider::new(OpenAiConfig {
-        base_url: format!("{}/v1", server.uri()),
-        ..OpenAiConfig::pollinations()
-    });
-    let err = p.chat_stream(&hi("openai")).await.err().unwrap();
-    assert_eq!(err.kind(), ErrorKind::RateLimited, "{err}");
-    assert_eq!(err.provider(), "pollinations");
-}
-
-#[tokio::test]
-async fn a_custom_auth_header_carries_the_bare_key() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/openai/chat/completions"))
-        .and(header("api-key", KEY))
-        .and(no_auth_header)
-        .respond_with(ok_body())
-        .expect(1)
-        .mount(&server)
-        .await;
-    provider(
-        OpenAiConfig {
-            auth: steadfast_providers_openai::Auth::Header("api-key".into()),
-            ..OpenAiConfig::openai()
-        },
-        format!("{}/openai", server.uri()),
-    )
-    .chat(&hi("gpt-4o"))
-    .await
-    .unwrap();
 }
 
 #[test]

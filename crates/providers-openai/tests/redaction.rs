@@ -1,43 +1,19 @@
 //! The API key never shows: not in TRACE logs, not in any error's Display or Debug, not in
 //! the provider's or the config's Debug — even when the server echoes it back.
 
-mod common;
-
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
-use common::{drain, fixture, sse};
 use steadfast_providers_core::{ApiKey, ChatProvider, ChatRequest, Message};
 use steadfast_providers_openai::{OpenAiConfig, OpenAiProvider};
+use steadfast_test_kit::http::sse;
+use steadfast_test_kit::{LogCapture, assert_hidden, drain_items, fixture};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 const SECRET: &str = "sk-proj-ZebraQuartz-93f1c0de7a55";
 
-#[derive(Clone, Default)]
-struct Buffer(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Buffer {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[tokio::test]
 async fn the_key_appears_in_no_log_error_or_debug_output() {
-    let logs = Buffer::default();
-    let writer = logs.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .finish();
-    tracing::subscriber::set_global_default(subscriber).unwrap();
+    let logs = LogCapture::new();
+    logs.set_global();
 
     let server = MockServer::start().await;
     // Success, whole and streamed.
@@ -86,7 +62,7 @@ async fn the_key_appears_in_no_log_error_or_debug_output() {
     let mut shown = Vec::new();
 
     make("ok").chat(&req).await.unwrap();
-    let (state, _) = drain(make("stream").chat_stream(&req).await.unwrap()).await;
+    let (state, _) = drain_items(make("stream").chat_stream(&req).await.unwrap()).await;
     assert!(state.is_complete());
 
     let echo = make("echo");
@@ -95,7 +71,7 @@ async fn the_key_appears_in_no_log_error_or_debug_output() {
         echo.chat_stream(&req).await.err().unwrap(),
         echo.health_check().await.unwrap_err(),
     ];
-    let (state, items) = drain(make("inband").chat_stream(&req).await.unwrap()).await;
+    let (state, items) = drain_items(make("inband").chat_stream(&req).await.unwrap()).await;
     assert_eq!(state.text(), "Hi");
     let in_band_err = items.into_iter().find_map(Result::err).unwrap();
     for err in errors.iter().chain([&in_band_err]) {
@@ -111,18 +87,13 @@ async fn the_key_appears_in_no_log_error_or_debug_output() {
     shown.push(format!("{:?}", provider.config()));
     shown.push(serde_json::to_string(provider.config()).unwrap());
 
-    let logs = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let logs = logs.text();
     assert!(
         logs.contains("sending chat completion request"),
         "the subscriber captured the provider's events: {logs}"
     );
-    assert!(!logs.contains(SECRET), "key in the logs:\n{logs}");
-    assert!(!logs.contains("ZebraQuartz"), "part of the key in the logs");
+    assert_hidden("the logs", &logs, &[SECRET, "ZebraQuartz"]);
     for text in &shown {
-        assert!(!text.contains(SECRET), "key shown in:\n{text}");
-        assert!(
-            !text.contains("ZebraQuartz"),
-            "part of the key shown in:\n{text}"
-        );
+        assert_hidden("a shown value", text, &[SECRET, "ZebraQuartz"]);
     }
 }

@@ -88,7 +88,8 @@ pub struct ProviderConfig {
     /// is refused. Default `None` (no cap).
     pub max_concurrency: Option<u32>,
     /// Prices used for cost and the cheapest strategy, replacing the provider's own
-    /// ([`ChatProvider::cost`](steadfast_providers_core::ChatProvider::cost)). Default `None`.
+    /// ([`ChatProvider::cost`](steadfast_providers_core::ChatProvider::cost)) and the
+    /// built-in model catalog's. Default `None` (the provider's, else the catalog's).
     pub pricing: Option<Pricing>,
     /// Conditional routing: a provider with tags takes only requests that carry at least one
     /// of them; a provider without tags takes every request. Default none.

@@ -21,7 +21,8 @@
 //! - it has [tags](ProviderConfig::tags) and the request carries none of them (a provider
 //!   without tags takes every request);
 //! - its context window ([`EntryConfig::context_window`], else the provider's
-//!   [`ModelInfo`](steadfast_providers_core::ModelInfo)) is known and smaller than the
+//!   [`ModelInfo`](steadfast_providers_core::ModelInfo), else the built-in model catalog,
+//!   [`steadfast_catalog`]) is known and smaller than the
 //!   request's estimated tokens — the prompt's characters / 4 plus `max_tokens`
 //!   ([`estimate_tokens`]);
 //! - it is at its [`max_concurrency`](ProviderConfig::max_concurrency), has started
@@ -76,7 +77,12 @@
 //! Every attempt that returns usage is billed: a whole answer when it returns, each stream
 //! part when it ends (with the last usage it reported, so a part cut off and resumed
 //! elsewhere is billed too). The price is [`ProviderConfig::pricing`] when set, else
-//! [`ChatProvider::cost`](steadfast_providers_core::ChatProvider::cost). The cost lands in
+//! [`ChatProvider::cost`](steadfast_providers_core::ChatProvider::cost), else the built-in
+//! model catalog ([`steadfast_catalog`]), looked up by the provider's
+//! [`kind`](steadfast_providers_core::ChatProvider::kind) and the model id exactly (every
+//! model of a local provider, Ollama or llama.cpp, costs 0). A model none of these prices is
+//! billed 0 and logged once per provider and model with a `tracing` warning (target
+//! `steadfast_router::pricing`), never billed at a guessed price. The cost lands in
 //! the provider's stats, the budgets, and the call's [`Routed::cost_usd`] (for streams,
 //! [`RouterStream::cost_usd`]).
 //!
@@ -149,6 +155,7 @@ mod metered;
 mod monitor;
 mod options;
 mod plan;
+mod pricing;
 mod router;
 mod stats;
 mod strategy;

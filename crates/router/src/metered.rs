@@ -22,6 +22,7 @@ use tokio::time::Instant;
 use crate::config::ProviderConfig;
 use crate::estimate::estimate_tokens;
 use crate::limits::{GlobalBudget, Limiter};
+use crate::pricing;
 use crate::stats::{ProviderCounters, RouterCounters, lock};
 
 tokio::task_local! {
@@ -112,9 +113,7 @@ impl ProviderState {
 
     /// The context window of `model` on this provider, when known.
     pub(crate) fn context_window(&self, model: &str) -> Option<u32> {
-        self.config.entry.context_window.or_else(|| {
-            ModelInfo::find(self.provider.models(), model).and_then(|m| m.context_window)
-        })
+        pricing::context_window(&self.config, self.provider.as_ref(), model)
     }
 
     /// The model this provider is asked for on `request`.
@@ -126,15 +125,14 @@ impl ProviderState {
             .unwrap_or(&request.model)
     }
 
+    /// The prices of `model` on this provider, when known (see the `pricing` module).
     pub(crate) fn pricing(&self, model: &str) -> Option<Pricing> {
-        self.config.pricing.or_else(|| self.provider.pricing(model))
+        pricing::pricing(&self.config, self.provider.as_ref(), model)
     }
 
+    /// The cost of `usage` on `model` as billed: 0, with one warning, when unknown.
     fn cost(&self, model: &str, usage: &Usage) -> f64 {
-        match self.config.pricing {
-            Some(p) => p.cost(usage),
-            None => self.provider.cost(model, usage).unwrap_or(0.0),
-        }
+        pricing::cost(&self.config, self.provider.as_ref(), model, usage)
     }
 
     /// Admits an attempt on `request` ([`Limiter::admit`]) and counts it, or refuses it
@@ -271,10 +269,12 @@ impl ChatProvider for Metered {
     }
 
     fn cost(&self, model: &str, usage: &Usage) -> Option<f64> {
-        match self.state.config.pricing {
-            Some(p) => Some(p.cost(usage)),
-            None => self.state.provider.cost(model, usage),
-        }
+        pricing::known_cost(
+            &self.state.config,
+            self.state.provider.as_ref(),
+            model,
+            usage,
+        )
     }
 
     async fn chat(&self, request: &ChatRequest) -> Result<ChatResponse, ProviderError> {

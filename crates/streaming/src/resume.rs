@@ -26,7 +26,9 @@
 //!   so a caller can discard or flag the answer.
 //!
 //! Held text is released as soon as the case is decided: at the first delta that can only
-//! be (a), at the end of an echo, or when the continuation ends or sends other content. The
+//! be (a), at the end of an echo, or when the continuation ends or sends other content. A
+//! continuation cut while its case is still open has its held text dropped, not delivered:
+//! the next continuation starts again from what was delivered, so nothing is lost. The
 //! seam holds at most `overlap_window` bytes plus one delta while a tail repeat is possible,
 //! and only a count while the continuation repeats the delivered start.
 //!
@@ -415,11 +417,17 @@ impl ResumableStream {
 
     /// The current attempt failed with `err`: resume or end.
     fn on_error(&mut self, err: ProviderError) {
-        // Text held for dedupe is still owed; flush it before deciding.
-        self.flush_text();
-        self.bill_the_cut_attempt();
         let cut_after_tool = self.tools_delivered > 0;
-        if !is_resumable(&err) || self.resumes >= self.config.max_resumes || cut_after_tool {
+        let ends = !is_resumable(&err) || self.resumes >= self.config.max_resumes || cut_after_tool;
+        if ends {
+            // Text held at the seam is all the answer will have: deliver it.
+            self.flush_text();
+        }
+        // When the stream resumes, text still held at the seam (a continuation cut before it
+        // was clear whether it repeats the delivered text) is dropped, not delivered: it was
+        // never delivered, and the next continuation starts again from what was.
+        self.bill_the_cut_attempt();
+        if ends {
             let err = if cut_after_tool && is_resumable(&err) {
                 ProviderError::new(
                     ErrorKind::StreamInterrupted,

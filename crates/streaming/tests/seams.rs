@@ -154,6 +154,31 @@ fn a_restart_that_writes_something_else_is_delivered_once_and_marked() {
     assert!(!exact);
 }
 
+#[test]
+fn a_continuation_cut_while_it_still_repeats_the_start_delivers_nothing_of_it() {
+    // The first continuation restarts and is cut after 5 bytes ("t0 t1", fewer than the
+    // 8 needed to call it a repeat); the second one echoes everything and goes on. The 5
+    // held bytes were never delivered, so they must not be: the next continuation starts
+    // again from what was delivered.
+    let first = boxed(vec![text("t0 t1 t2 t3 t4 t5 t6 t7"), cut()]);
+    let calls = Arc::new(std::sync::atomic::AtomicU32::new(0));
+    let reopen = ReopenFn(move |delivered: StreamState, _| {
+        let n = calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let items = if n == 0 {
+            vec![text("t0 t1"), cut()]
+        } else {
+            let mut items = vec![text(&format!("{} t8 t9", delivered.text()))];
+            items.extend(done());
+            items
+        };
+        futures_util::future::ready(Ok::<EventStream, ProviderError>(boxed(items)))
+    });
+    let (consumer, _, exact, items) = run(first, reopen, ResumeConfig::default());
+    assert!(items.iter().all(Result::is_ok), "{items:?}");
+    assert_eq!(consumer, "t0 t1 t2 t3 t4 t5 t6 t7 t8 t9");
+    assert!(exact);
+}
+
 /// What a continuation does with the delivered text.
 #[derive(Debug, Clone, Copy)]
 enum Mode {

@@ -163,6 +163,16 @@ impl FallbackStream {
         }
     }
 
+    /// Whether the delivered text is one answer continued exactly: false once a
+    /// continuation restarted and then wrote something different (see
+    /// [`ResumableStream::continuation_exact`]).
+    pub fn continuation_exact(&self) -> bool {
+        match &self.body {
+            Body::Live(inner) => inner.continuation_exact(),
+            Body::Over { exact, .. } => *exact,
+        }
+    }
+
     /// Ends the stream now with `err`: the current part is dropped (its permit cancelled),
     /// what was delivered is kept.
     fn end_early(&mut self, err: ProviderError) -> Poll<Option<Item>> {
@@ -171,9 +181,11 @@ impl FallbackStream {
             delivered.apply_error(&err);
             let resumes = inner.resumes();
             // Dropping the live stream drops the current part and cancels its permit.
+            let exact = inner.continuation_exact();
             self.body = Body::Over {
                 delivered: Box::new(delivered),
                 resumes,
+                exact,
             };
         }
         {
@@ -196,6 +208,7 @@ enum Body {
     Over {
         delivered: Box<StreamState>,
         resumes: u32,
+        exact: bool,
     },
 }
 

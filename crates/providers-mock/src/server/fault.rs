@@ -128,6 +128,23 @@ impl Fault {
         Fault::status(529)
     }
 
+    /// A short name of the fault's kind (`"status"`, `"cut_after"`, …), as it is written in
+    /// files; [`FaultServer::faults_fired`](crate::FaultServer::faults_fired) counts by it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Fault::None => "none",
+            Fault::Status { .. } => "status",
+            Fault::ResetBeforeResponse => "reset_before_response",
+            Fault::Delay(_) => "delay",
+            Fault::CutAfter { .. } => "cut_after",
+            Fault::EndAfter { .. } => "end_after",
+            Fault::Malformed { .. } => "malformed",
+            Fault::SlowDrip { .. } => "slow_drip",
+            Fault::InBandError { .. } => "in_band_error",
+            Fault::Stall { .. } => "stall",
+        }
+    }
+
     /// The `retry-after` header this fault sends, if any.
     pub fn retry_after_header(&self) -> Option<&str> {
         match self {

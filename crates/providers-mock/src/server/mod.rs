@@ -1,12 +1,14 @@
-//! `FaultServer`: a real local HTTP server that speaks the OpenAI chat and Anthropic
-//! Messages wire formats and does, request by request, what its script says — answer
+//! `FaultServer`: a real local HTTP server that speaks the OpenAI chat, Anthropic Messages,
+//! Gemini and Ollama wire formats and does, request by request, what its script says — answer
 //! properly, refuse with a status, reset, stall, drip, cut the stream, or break it.
 
+mod continuation;
+mod emit;
 mod fault;
 mod http;
 mod wire;
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::fmt;
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -16,11 +18,14 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::{JoinHandle, JoinSet};
 
+pub use continuation::Continuation;
 pub use fault::Fault;
+
+use emit::{emit, respond_whole};
 
 use crate::text::token_answer;
 use wire::{Dialect, Layout};
@@ -58,6 +63,8 @@ pub struct ServerConfig {
     pub max_body_bytes: usize,
     /// The address to listen on. Default `127.0.0.1:0` (a free port on loopback).
     pub bind: SocketAddr,
+    /// What the answer does after an assistant prefix. Default [`Continuation::Exact`].
+    pub continuation: Continuation,
 }
 
 impl Default for ServerConfig {
@@ -70,6 +77,7 @@ impl Default for ServerConfig {
             anthropic_prefill: true,
             max_body_bytes: 8 * 1024 * 1024,
             bind: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+            continuation: Continuation::Exact,
         }
     }
 }
@@ -124,6 +132,13 @@ struct Shared {
     requests: Mutex<Vec<RecordedRequest>>,
     next_request: AtomicU64,
     connections: AtomicU64,
+    /// Faults that took effect, by [`Fault::name`].
+    fired: Mutex<BTreeMap<&'static str, u64>>,
+    /// Chat requests that carried a prefix to continue.
+    continuations: AtomicU64,
+    /// Usage reported by answers sent whole: input and output tokens.
+    reported_input: AtomicU64,
+    reported_output: AtomicU64,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -131,6 +146,15 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Shared {
+    /// Counts `fault` as fired: called when it starts to take effect (before the reset, the
+    /// wait, the error status or the broken body), so a fault is counted even when the
+    /// client gives up before the server is done with it.
+    fn fire(&self, fault: &Fault) {
+        if *fault != Fault::None {
+            *lock(&self.fired).entry(fault.name()).or_default() += 1;
+        }
+    }
+
     fn next_fault(&self, request: &RecordedRequest) -> Fault {
         let func = {
             let mut script = lock(&self.script);
@@ -146,7 +170,8 @@ impl Shared {
     }
 }
 
-/// A local HTTP/1.1 server speaking the `openai-chat` and `anthropic-messages` wire formats,
+/// A local HTTP/1.1 server speaking the `openai-chat`, `anthropic-messages`, `gemini` and
+/// Ollama `ndjson` wire formats,
 /// with faults injected per request.
 ///
 /// # Endpoints
@@ -156,8 +181,12 @@ impl Shared {
 ///   `stream_options.include_usage` is set), a `chat.completion` JSON body otherwise.
 /// - `POST …/messages` — Anthropic Messages: `message_start` … `message_stop` events, or a
 ///   `message` JSON body.
-/// - `GET …/models` — the configured models, in a shape both OpenAI and Anthropic clients
-///   read (for health checks).
+/// - `POST …/models/{model}:streamGenerateContent?alt=sse` and `…:generateContent` — Gemini:
+///   CRLF-framed SSE chunks whose last carries the `finishReason`, or one JSON body.
+/// - `POST …/api/chat` — Ollama: NDJSON lines ending with a `done: true` line (streaming is
+///   Ollama's default), or one JSON object with `"stream": false`.
+/// - `GET …/models` and `GET …/api/tags` — the configured models, in a shape OpenAI and
+///   Anthropic clients read (for health checks).
 ///
 /// Any prefix before those paths is accepted, so both `base_url()` and
 /// `format!("{}/v1", base_url())` work as a provider's base URL.
@@ -166,8 +195,9 @@ impl Shared {
 ///
 /// Every answer is the deterministic [`token_answer`]: `t0 t1 … t{N-1}` with `N` =
 /// [`ServerConfig::answer_tokens`], one token (with the space before it) per content chunk.
-/// When the request ends with an assistant message (a prefill, as a resume sends), the
-/// answer continues after it: the prefix `t0 t1 t` gets `1`, ` t2`, … — so a test can check
+/// When the request ends with an assistant message (a prefill, as a resume sends; a Gemini
+/// `model` turn; or either followed by a user turn asking to continue), the answer continues
+/// after it as [`ServerConfig::continuation`] says; by default exactly: the prefix `t0 t1 t` gets `1`, ` t2`, … — so a test can check
 /// that a resumed stream delivered every token exactly once. A prefix that is not a prefix
 /// of the answer gets the whole answer again. `max_tokens` (or `max_completion_tokens`)
 /// shortens the answer, with finish reason `length` / `max_tokens`. Usage counts words:
@@ -249,6 +279,10 @@ impl FaultServer {
             requests: Mutex::new(Vec::new()),
             next_request: AtomicU64::new(0),
             connections: AtomicU64::new(0),
+            fired: Mutex::new(BTreeMap::new()),
+            continuations: AtomicU64::new(0),
+            reported_input: AtomicU64::new(0),
+            reported_output: AtomicU64::new(0),
         });
         let task = tokio::spawn(serve(listener, shared.clone()));
         Ok(FaultServer { addr, shared, task })
@@ -340,6 +374,49 @@ impl FaultServer {
     pub fn connection_count(&self) -> u64 {
         self.shared.connections.load(Ordering::SeqCst)
     }
+
+    /// Faults that took effect so far (the response they shape was written, the connection
+    /// reset or the wait done), by [`Fault::name`]. A scenario checks it to prove that its
+    /// faults really fired: a server that stopped injecting would otherwise pass everything.
+    pub fn faults_fired(&self) -> BTreeMap<&'static str, u64> {
+        lock(&self.shared.fired).clone()
+    }
+
+    /// Faults that took effect so far, of every kind.
+    pub fn faults_fired_total(&self) -> u64 {
+        lock(&self.shared.fired).values().sum()
+    }
+
+    /// The usage the server reported so far, `(input, output)` tokens, summed over the chat
+    /// answers it sent whole (a usage chunk or field included) and without a delay. Answers
+    /// cut, ended early, broken or replaced by an error by their fault report none: what a
+    /// client is billed for them is its own estimate.
+    pub fn reported_usage(&self) -> (u64, u64) {
+        (
+            self.shared.reported_input.load(Ordering::SeqCst),
+            self.shared.reported_output.load(Ordering::SeqCst),
+        )
+    }
+
+    /// The tool call an answer ends with when an OpenAI-format streamed request offers
+    /// tools: the tool's name and its whole JSON arguments (which stream in 8-byte pieces,
+    /// each a content chunk, so a body fault can cut inside the call).
+    ///
+    /// ```
+    /// use steadfast_providers_mock::FaultServer;
+    ///
+    /// let (name, args) = FaultServer::tool_call(3);
+    /// assert_eq!((name, args.as_str()), ("count", r#"{"upto":3,"label":"count from t0 to t2"}"#));
+    /// ```
+    pub fn tool_call(answer_tokens: usize) -> (&'static str, String) {
+        (wire::TOOL_NAME, wire::tool_arguments(answer_tokens))
+    }
+
+    /// Chat requests so far that asked to continue a partial answer (they carried an
+    /// assistant prefix), answered as [`ServerConfig::continuation`] says.
+    pub fn continuation_count(&self) -> u64 {
+        self.shared.continuations.load(Ordering::SeqCst)
+    }
 }
 
 async fn serve(listener: TcpListener, shared: Arc<Shared>) {
@@ -367,6 +444,17 @@ async fn serve(listener: TcpListener, shared: Arc<Shared>) {
     }
 }
 
+/// What happens to a connection after a response.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Next {
+    /// It stays open for the next request.
+    KeepAlive,
+    /// It is closed cleanly (FIN).
+    Close,
+    /// It is reset: `SO_LINGER` 0, so closing sends RST and the peer sees ECONNRESET.
+    Reset,
+}
+
 async fn connection(mut sock: TcpStream, id: u64, shared: &Shared) -> io::Result<()> {
     sock.set_nodelay(true)?;
     let mut reader = http::Reader::new(shared.config.max_body_bytes);
@@ -381,20 +469,34 @@ async fn connection(mut sock: TcpStream, id: u64, shared: &Shared) -> io::Result
             }
             Err(e) => return Err(e),
         };
-        if !respond(&mut sock, request, id, shared).await? {
-            let _ = sock.shutdown().await;
-            return Ok(());
+        match respond(&mut sock, request, id, shared).await? {
+            Next::KeepAlive => {}
+            Next::Close => {
+                let _ = sock.shutdown().await;
+                return Ok(());
+            }
+            Next::Reset => {
+                // Dropped with a zero linger: the kernel answers with RST, not FIN.
+                sock.set_zero_linger()?;
+                return Ok(());
+            }
         }
     }
 }
 
-/// Answers one request; whether the connection stays open.
+/// Answers one request; what happens to the connection next.
 async fn respond(
     sock: &mut TcpStream,
     request: http::Request,
     connection: u64,
     shared: &Shared,
-) -> io::Result<bool> {
+) -> io::Result<Next> {
+    let (index, fault) = fault_for(&request, connection, shared);
+    answer(sock, &request, index, &fault, shared).await
+}
+
+/// Records `request` and picks its fault.
+fn fault_for(request: &http::Request, connection: u64, shared: &Shared) -> (u64, Fault) {
     let index = shared.next_request.fetch_add(1, Ordering::SeqCst);
     let mut record = RecordedRequest {
         index,
@@ -408,15 +510,27 @@ async fn respond(
     let fault = shared.next_fault(&record);
     record.fault = fault.clone();
     lock(&shared.requests).push(record);
+    (index, fault)
+}
 
-    let path = request.path();
-    let dialect = if path.ends_with("/chat/completions") {
-        Some(Dialect::OpenAi)
-    } else if path.ends_with("/messages") {
-        Some(Dialect::Anthropic)
+fn keep(keep_alive: bool) -> Next {
+    if keep_alive {
+        Next::KeepAlive
     } else {
-        None
-    };
+        Next::Close
+    }
+}
+
+/// Writes the response to `request` with `fault` applied.
+async fn answer(
+    sock: &mut TcpStream,
+    request: &http::Request,
+    index: u64,
+    fault: &Fault,
+    shared: &Shared,
+) -> io::Result<Next> {
+    let path = request.path();
+    let dialect = Dialect::of_path(path);
     let id_header = (
         dialect
             .unwrap_or(Dialect::OpenAi)
@@ -426,213 +540,81 @@ async fn respond(
     );
     let keep_alive = request.keep_alive;
 
-    match &fault {
-        Fault::ResetBeforeResponse => return Ok(false),
-        Fault::Delay(delay) => tokio::time::sleep(*delay).await,
+    match fault {
+        Fault::ResetBeforeResponse => {
+            shared.fire(fault);
+            return Ok(Next::Reset);
+        }
+        Fault::Delay(delay) => {
+            shared.fire(fault);
+            tokio::time::sleep(*delay).await;
+        }
         Fault::Status {
             status,
             body,
             headers,
         } => {
+            shared.fire(fault);
             let body = body.clone().unwrap_or_else(|| {
                 wire::error_body(dialect.unwrap_or(Dialect::OpenAi), *status, None)
             });
             let mut headers = headers.clone();
             headers.push(id_header);
             respond_whole(sock, *status, &headers, &body, keep_alive).await?;
-            return Ok(keep_alive);
+            return Ok(keep(keep_alive));
         }
         _ => {}
     }
 
     let layout = match (request.method.as_str(), dialect) {
         ("POST", Some(dialect)) => {
-            match wire::parse_chat(dialect, &request.body, &shared.config, index) {
-                Ok(call) => call.layout(),
+            match wire::parse_chat(dialect, path, &request.body, &shared.config, index) {
+                Ok(call) => {
+                    if call.continued {
+                        shared.continuations.fetch_add(1, Ordering::SeqCst);
+                    }
+                    call.layout()
+                }
                 Err((status, body)) => {
                     respond_whole(sock, status, &[id_header], &body, keep_alive).await?;
-                    return Ok(keep_alive);
+                    return Ok(keep(keep_alive));
                 }
             }
         }
-        ("GET", None) if path.ends_with("/models") => {
+        ("GET", None) if path.ends_with("/models") || path.ends_with("/api/tags") => {
             let body = wire::models_body(&shared.config.models);
             Layout {
-                sse: false,
+                streamed: false,
+                content_type: "application/json",
                 preamble: Vec::new(),
                 content: vec![body],
                 epilogue: Vec::new(),
                 in_band_error: wire::error_body(Dialect::OpenAi, 503, None),
                 malformed: "<html>".to_owned(),
+                usage: None,
             }
         }
         (_, Some(dialect)) => {
             let body = wire::error_body(dialect, 405, Some("Method not allowed."));
             respond_whole(sock, 405, &[id_header], &body, keep_alive).await?;
-            return Ok(keep_alive);
+            return Ok(keep(keep_alive));
         }
         (method, None) => {
             let message = format!("Unknown request URL: {method} {path}.");
             let body = wire::error_body(Dialect::OpenAi, 404, Some(&message));
             respond_whole(sock, 404, &[id_header], &body, keep_alive).await?;
-            return Ok(keep_alive);
+            return Ok(keep(keep_alive));
         }
     };
-    emit(sock, &layout, &fault, id_header, keep_alive).await
-}
-
-fn connection_header(keep_alive: bool) -> (String, String) {
-    let value = if keep_alive { "keep-alive" } else { "close" };
-    ("connection".to_owned(), value.to_owned())
-}
-
-/// Writes a whole JSON response with a `content-length`.
-async fn respond_whole(
-    sock: &mut TcpStream,
-    status: u16,
-    extra: &[(String, String)],
-    body: &str,
-    keep_alive: bool,
-) -> io::Result<()> {
-    let mut headers = vec![
-        ("content-type".to_owned(), "application/json".to_owned()),
-        ("content-length".to_owned(), body.len().to_string()),
-        connection_header(keep_alive),
-    ];
-    headers.extend_from_slice(extra);
-    let mut bytes = http::head(status, &headers);
-    bytes.extend_from_slice(body.as_bytes());
-    http::send(sock, &bytes).await
-}
-
-/// How a written answer ends.
-enum End {
-    /// The body is complete (its last chunk, or all of its length, was written).
-    Complete,
-    /// These bytes (half an event), then the connection is closed.
-    Cut(String),
-    /// Nothing more; the connection is held open until the client leaves.
-    Stall,
-}
-
-/// Writes an answer with `fault` applied to its body; whether the connection stays open.
-async fn emit(
-    sock: &mut TcpStream,
-    layout: &Layout,
-    fault: &Fault,
-    id_header: (String, String),
-    keep_alive: bool,
-) -> io::Result<bool> {
-    let units: Vec<&str> = layout
-        .preamble
-        .iter()
-        .chain(&layout.content)
-        .chain(&layout.epilogue)
-        .map(String::as_str)
-        .collect();
-    let first = layout.preamble.len();
-    let content_end = first + layout.content.len();
-    // Faults that cut never reach the terminator (the last unit).
-    let before_end = |n: usize| (first + n).min(units.len().saturating_sub(1));
-    let mut drip = None;
-    let (written, end): (Vec<&str>, End) = match fault {
-        Fault::CutAfter { chunks } if !units.is_empty() => {
-            let at = before_end(*chunks);
-            let unit = units[at];
-            let mut half = unit.len() / 2;
-            while !unit.is_char_boundary(half) {
-                half -= 1;
-            }
-            (units[..at].to_vec(), End::Cut(unit[..half].to_owned()))
-        }
-        Fault::EndAfter { chunks } => (units[..before_end(*chunks)].to_vec(), End::Complete),
-        Fault::Malformed { after } => {
-            let mut w = units[..(first + after).min(content_end)].to_vec();
-            w.push(&layout.malformed);
-            (w, End::Complete)
-        }
-        Fault::InBandError { after } if layout.sse => {
-            let mut w = units[..(first + after).min(content_end)].to_vec();
-            w.push(&layout.in_band_error);
-            (w, End::Complete)
-        }
-        Fault::InBandError { .. } => (vec![layout.in_band_error.as_str()], End::Complete),
-        Fault::Stall { after } => (units[..before_end(*after)].to_vec(), End::Stall),
-        Fault::SlowDrip { per_chunk } => {
-            drip = Some(*per_chunk);
-            (units.clone(), End::Complete)
-        }
-        _ => (units.clone(), End::Complete),
-    };
-    let keep_alive = keep_alive && matches!(end, End::Complete);
-
-    let mut headers = if layout.sse {
-        vec![
-            (
-                "content-type".to_owned(),
-                "text/event-stream; charset=utf-8".to_owned(),
-            ),
-            ("cache-control".to_owned(), "no-cache".to_owned()),
-            ("transfer-encoding".to_owned(), "chunked".to_owned()),
-        ]
-    } else {
-        // A cut or stalled body promises all of its length and delivers less.
-        let length: usize = match end {
-            End::Complete => written.iter().map(|u| u.len()).sum(),
-            End::Cut(_) | End::Stall => units.iter().map(|u| u.len()).sum(),
-        };
-        vec![
-            ("content-type".to_owned(), "application/json".to_owned()),
-            ("content-length".to_owned(), length.to_string()),
-        ]
-    };
-    headers.push(connection_header(keep_alive));
-    headers.push(id_header);
-
-    let frame = |data: &str| {
-        if layout.sse {
-            http::chunk(data.as_bytes())
-        } else {
-            data.as_bytes().to_vec()
-        }
-    };
-    let mut pending = http::head(200, &headers);
-    for (i, unit) in written.iter().enumerate() {
-        if let Some(every) = drip
-            && i >= first
-        {
-            http::send(sock, &pending).await?;
-            pending.clear();
-            tokio::time::sleep(every).await;
-        }
-        pending.extend_from_slice(&frame(unit));
-        // One write per event, as a streaming server flushes them.
-        if layout.sse {
-            http::send(sock, &pending).await?;
-            pending.clear();
-        }
+    if !matches!(fault, Fault::Delay(_)) {
+        shared.fire(fault);
     }
-    match end {
-        End::Complete => {
-            if layout.sse {
-                pending.extend_from_slice(http::LAST_CHUNK);
-            }
-            http::send(sock, &pending).await?;
-            Ok(keep_alive)
-        }
-        End::Cut(partial) => {
-            if !partial.is_empty() {
-                pending.extend_from_slice(&frame(&partial));
-            }
-            http::send(sock, &pending).await?;
-            Ok(false)
-        }
-        End::Stall => {
-            http::send(sock, &pending).await?;
-            // Say nothing; return when the client hangs up.
-            let mut scratch = [0u8; 1024];
-            while sock.read(&mut scratch).await.unwrap_or(0) > 0 {}
-            Ok(false)
-        }
+    let kept = emit(sock, &layout, fault, id_header, keep_alive).await?;
+    // Not after a delay: the client may have given up and never read it.
+    let whole = matches!(fault, Fault::None | Fault::SlowDrip { .. });
+    if let (true, Some((input, output))) = (whole, layout.usage) {
+        shared.reported_input.fetch_add(input, Ordering::SeqCst);
+        shared.reported_output.fetch_add(output, Ordering::SeqCst);
     }
+    Ok(keep(kept))
 }

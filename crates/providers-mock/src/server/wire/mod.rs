@@ -7,9 +7,15 @@
 
 use serde_json::Value;
 
-use crate::text::{count_words, rest_after, token_answer, word_chunks};
+use crate::text::count_words;
 
 use super::ServerConfig;
+
+mod gemini;
+mod ollama;
+mod tool;
+
+pub(crate) use tool::{TOOL_NAME, arguments as tool_arguments};
 
 /// A fixed `created` timestamp, so bodies are deterministic.
 const CREATED: u64 = 1_735_689_600;
@@ -21,20 +27,39 @@ pub(crate) enum Dialect {
     OpenAi,
     /// `POST …/messages`.
     Anthropic,
+    /// `POST …/models/{model}:generateContent` or `:streamGenerateContent`.
+    Gemini,
+    /// `POST …/api/chat` (NDJSON when streamed).
+    Ollama,
 }
 
 impl Dialect {
+    /// The dialect of a chat request path, if it is one.
+    pub(crate) fn of_path(path: &str) -> Option<Dialect> {
+        if path.ends_with("/chat/completions") {
+            Some(Dialect::OpenAi)
+        } else if path.ends_with("/messages") {
+            Some(Dialect::Anthropic)
+        } else if path.ends_with(":generateContent") || path.ends_with(":streamGenerateContent") {
+            Some(Dialect::Gemini)
+        } else if path.ends_with("/api/chat") {
+            Some(Dialect::Ollama)
+        } else {
+            None
+        }
+    }
+
     /// The header that carries the request id in this dialect.
     pub(crate) fn request_id_header(self) -> &'static str {
         match self {
-            Dialect::OpenAi => "x-request-id",
             Dialect::Anthropic => "request-id",
+            Dialect::OpenAi | Dialect::Gemini | Dialect::Ollama => "x-request-id",
         }
     }
 }
 
 /// A JSON string literal.
-fn js(s: &str) -> String {
+pub(super) fn js(s: &str) -> String {
     serde_json::to_string(s).unwrap_or_else(|_| "\"\"".to_owned())
 }
 
@@ -50,13 +75,44 @@ fn content_text(content: &Value) -> String {
     }
 }
 
+fn is_assistant(message: &Value) -> bool {
+    matches!(
+        message.get("role").and_then(Value::as_str),
+        Some("assistant" | "model")
+    )
+}
+
+/// The partial answer a request asks to continue: its last assistant message, when nothing
+/// follows it but user turns asking to continue (a best-effort continuation adds one, e.g.
+/// "Your previous reply was cut off. Continue it…"); empty otherwise.
+pub(crate) fn continued_prefix(messages: &[Value]) -> String {
+    let Some(at) = messages.iter().rposition(is_assistant) else {
+        return String::new();
+    };
+    let asks_to_continue = messages[at + 1..].iter().all(|m| {
+        content_text(m.get("content").unwrap_or(&Value::Null))
+            .to_ascii_lowercase()
+            .contains("continue")
+    });
+    if asks_to_continue {
+        content_text(messages[at].get("content").unwrap_or(&Value::Null))
+    } else {
+        String::new()
+    }
+}
+
 /// A chat request, understood.
 #[derive(Debug)]
 pub(crate) struct ChatCall {
     pub(crate) dialect: Dialect,
     pub(crate) stream: bool,
+    /// Whether the request asked to continue a partial answer (it carried a prefix).
+    pub(crate) continued: bool,
     model: String,
     include_usage: bool,
+    /// The answer ends with a tool call (the request offered tools; OpenAI streams only), for
+    /// an answer of this many tokens.
+    tool: Option<usize>,
     /// The content chunks of the answer (tokens grouped by `tokens_per_chunk`).
     pieces: Vec<String>,
     /// Whether `max_tokens` cut the answer short.
@@ -70,6 +126,7 @@ pub(crate) struct ChatCall {
 /// error body.
 pub(crate) fn parse_chat(
     dialect: Dialect,
+    path: &str,
     body: &[u8],
     config: &ServerConfig,
     index: u64,
@@ -77,6 +134,12 @@ pub(crate) fn parse_chat(
     let invalid = |message: &str| (400, error_body(dialect, 400, Some(message)));
     let v: Value = serde_json::from_slice(body)
         .map_err(|_| invalid("We could not parse the JSON body of your request."))?;
+    // Gemini and Ollama requests, read in the OpenAI shape the rest of this function reads.
+    let v = match dialect {
+        Dialect::Gemini => gemini::as_chat(&v, path),
+        Dialect::Ollama => ollama::as_chat(&v),
+        Dialect::OpenAi | Dialect::Anthropic => v,
+    };
     let messages = v
         .get("messages")
         .and_then(Value::as_array)
@@ -87,6 +150,10 @@ pub(crate) fn parse_chat(
         .unwrap_or("mock-model")
         .to_owned();
     let stream = v.get("stream").and_then(Value::as_bool).unwrap_or(false);
+    let offers_tools = v
+        .get("tools")
+        .and_then(Value::as_array)
+        .is_some_and(|t| !t.is_empty());
     let include_usage = v
         .pointer("/stream_options/include_usage")
         .and_then(Value::as_bool)
@@ -102,13 +169,8 @@ pub(crate) fn parse_chat(
     for m in messages {
         input_tokens += count_words(&content_text(m.get("content").unwrap_or(&Value::Null)));
     }
-    let last = messages.last();
-    let ends_with_assistant =
-        last.and_then(|m| m.get("role")).and_then(Value::as_str) == Some("assistant");
-    let prefix = match last {
-        Some(m) if ends_with_assistant => content_text(m.get("content").unwrap_or(&Value::Null)),
-        _ => String::new(),
-    };
+    let ends_with_assistant = messages.last().is_some_and(is_assistant);
+    let prefix = continued_prefix(messages);
     if dialect == Dialect::Anthropic && ends_with_assistant {
         if !config.anthropic_prefill {
             return Err(invalid(
@@ -122,8 +184,7 @@ pub(crate) fn parse_chat(
         }
     }
 
-    let full = token_answer(config.answer_tokens);
-    let units = word_chunks(rest_after(&full, &prefix));
+    let units = config.continuation.chunks(&prefix, config.answer_tokens);
     let limit = max_tokens.map_or(usize::MAX, |n| n.min(usize::MAX as u64) as usize);
     let truncated = units.len() > limit;
     let units = &units[..units.len().min(limit)];
@@ -134,16 +195,21 @@ pub(crate) fn parse_chat(
     let id = match dialect {
         Dialect::OpenAi => format!("chatcmpl-mock{index:08}"),
         Dialect::Anthropic => format!("msg_mock{index:08}"),
+        Dialect::Gemini => format!("resp_mock{index:08}"),
+        Dialect::Ollama => String::new(),
     };
     Ok(ChatCall {
         dialect,
         stream,
+        continued: !prefix.is_empty(),
         model,
         include_usage,
+        tool: (offers_tools && dialect == Dialect::OpenAi && stream)
+            .then_some(config.answer_tokens),
         pieces,
         truncated,
         input_tokens,
-        output_tokens: units.len() as u64,
+        output_tokens: units.iter().map(|u| count_words(u)).sum(),
         id,
     })
 }
@@ -153,8 +219,10 @@ pub(crate) fn parse_chat(
 /// put in.
 #[derive(Debug)]
 pub(crate) struct Layout {
-    /// Server-sent events (chunked) or one JSON body (content-length).
-    pub(crate) sse: bool,
+    /// Streamed events (chunked) or one JSON body (content-length).
+    pub(crate) streamed: bool,
+    /// The response's content type.
+    pub(crate) content_type: &'static str,
     pub(crate) preamble: Vec<String>,
     pub(crate) content: Vec<String>,
     pub(crate) epilogue: Vec<String>,
@@ -162,7 +230,12 @@ pub(crate) struct Layout {
     pub(crate) in_band_error: String,
     /// A malformed event, or a body suffix that breaks the JSON.
     pub(crate) malformed: String,
+    /// The usage (input, output tokens) the whole answer reports, if it reports any.
+    pub(crate) usage: Option<(u64, u64)>,
 }
+
+/// The content type of server-sent events.
+const SSE: &str = "text/event-stream; charset=utf-8";
 
 /// The largest piece a JSON body is written in; body faults count these pieces.
 pub(crate) const JSON_PIECE: usize = 64;
@@ -170,22 +243,35 @@ pub(crate) const JSON_PIECE: usize = 64;
 impl ChatCall {
     /// The answer, laid out.
     pub(crate) fn layout(&self) -> Layout {
+        let reports = !self.stream || self.include_usage || self.dialect != Dialect::OpenAi;
+        let mut layout = self.layout_body();
+        layout.usage = reports.then_some((self.input_tokens, self.output_tokens));
+        layout
+    }
+
+    fn layout_body(&self) -> Layout {
         match (self.dialect, self.stream) {
             (Dialect::OpenAi, true) => self.openai_stream(),
             (Dialect::Anthropic, true) => self.anthropic_stream(),
+            (Dialect::Gemini, true) => self.gemini_stream(),
+            (Dialect::Ollama, true) => self.ollama_stream(),
             (dialect, false) => {
                 let body = match dialect {
                     Dialect::OpenAi => self.openai_body(),
                     Dialect::Anthropic => self.anthropic_body(),
+                    Dialect::Gemini => self.gemini_body(),
+                    Dialect::Ollama => self.ollama_body(),
                 };
                 Layout {
-                    sse: false,
+                    streamed: false,
+                    content_type: "application/json",
                     preamble: Vec::new(),
                     content: split_pieces(&body, JSON_PIECE),
                     epilogue: Vec::new(),
                     in_band_error: in_band_body(dialect),
                     malformed: "<!DOCTYPE html><html><body>502 Bad Gateway</body></html>"
                         .to_owned(),
+                    usage: None,
                 }
             }
         }
@@ -216,7 +302,7 @@ impl ChatCall {
         let preamble = vec![self.openai_chunk(
             "{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"\",\"refusal\":null},\"logprobs\":null,\"finish_reason\":null}",
         )];
-        let content = self
+        let mut content: Vec<String> = self
             .pieces
             .iter()
             .map(|p| {
@@ -226,7 +312,14 @@ impl ChatCall {
                 ))
             })
             .collect();
-        let finish = if self.truncated { "length" } else { "stop" };
+        let finish = match self.tool {
+            _ if self.truncated => "length",
+            Some(tokens) => {
+                content.extend(self.openai_tool_chunks(tokens));
+                "tool_calls"
+            }
+            None => "stop",
+        };
         let mut epilogue = vec![self.openai_chunk(&format!(
             "{{\"index\":0,\"delta\":{{}},\"logprobs\":null,\"finish_reason\":\"{finish}\"}}"
         ))];
@@ -240,7 +333,8 @@ impl ChatCall {
         }
         epilogue.push("data: [DONE]\n\n".to_owned());
         Layout {
-            sse: true,
+            streamed: true,
+            content_type: SSE,
             preamble,
             content,
             epilogue,
@@ -254,6 +348,7 @@ impl ChatCall {
                 "data: {{\"id\":{},\"object\":\"chat.completion.chunk\",\"choices\":[{{\"index\":0,\"delta\":{{\"content\":\n\n",
                 js(&self.id)
             ),
+            usage: None,
         }
     }
 
@@ -322,7 +417,8 @@ impl ChatCall {
             Self::anthropic_event("message_stop", "{\"type\":\"message_stop\"}"),
         ];
         Layout {
-            sse: true,
+            streamed: true,
+            content_type: SSE,
             preamble,
             content,
             epilogue,
@@ -332,6 +428,7 @@ impl ChatCall {
                 "{\"type\": \"error\", \"error\": {\"type\": \"overloaded_error\", \"message\": \"Overloaded\"}}",
             ),
             malformed: "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\n\n".to_owned(),
+            usage: None,
         }
     }
 
@@ -372,6 +469,8 @@ fn in_band_body(dialect: Dialect) -> String {
     match dialect {
         Dialect::OpenAi => "{\"error\":{\"message\":\"The server is overloaded. Please try again later.\",\"type\":\"server_error\",\"param\":null,\"code\":\"server_is_overloaded\"}}".to_owned(),
         Dialect::Anthropic => "{\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":\"Overloaded\"}}".to_owned(),
+        Dialect::Gemini => gemini::error_body(503, None),
+        Dialect::Ollama => ollama::error_body(503, None),
     }
 }
 
@@ -379,6 +478,8 @@ fn in_band_body(dialect: Dialect) -> String {
 /// wording.
 pub(crate) fn error_body(dialect: Dialect, status: u16, message: Option<&str>) -> String {
     match dialect {
+        Dialect::Gemini => gemini::error_body(status, message),
+        Dialect::Ollama => ollama::error_body(status, message),
         Dialect::Anthropic => {
             let (ty, default) = match status {
                 401 => ("authentication_error", "invalid x-api-key"),
