@@ -285,4 +285,9 @@ async fn the_shipped_mock_example_answers_with_no_key_and_no_network() {
     let out = steadfast(args(&["--config", example, "models", "--json"])).await;
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["models"].as_array().unwrap().len(), 3);
+    assert!(
+        v["catalog"].as_array().unwrap().len() >= 40,
+        "the model catalog is listed"
+    );
+    assert!(v["catalog"][0]["model"]["id"].is_string());
 }

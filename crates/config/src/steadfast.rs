@@ -41,9 +41,11 @@ pub struct DeploymentInfo {
     pub model: String,
     /// The groups it serves.
     pub groups: Vec<String>,
-    /// Its prices: the config's `pricing`, else the provider's for the model.
+    /// Its prices: the config's `pricing`, else the provider's for the model, else the
+    /// model catalog's (`steadfast-catalog`).
     pub pricing: Option<Pricing>,
-    /// Its context window: the config's, else the provider's for the model.
+    /// Its context window: the config's, else the provider's for the model, else the
+    /// catalog's.
     pub context_window: Option<u32>,
 }
 
@@ -503,13 +505,18 @@ fn build_all(file: &ConfigFile, lookup: Lookup<'_>) -> Result<Steadfast, ConfigE
             Built::Chat(provider, config) => {
                 let model = config.model.clone().unwrap_or_default();
                 let listed = provider.models().iter().find(|m| m.id == model);
+                let catalog = steadfast_catalog::lookup(provider.kind(), &model);
                 infos.push(DeploymentInfo {
                     name: name.clone(),
                     kind: d.kind,
-                    pricing: config.pricing.or_else(|| listed.and_then(|m| m.pricing)),
+                    pricing: config
+                        .pricing
+                        .or_else(|| listed.and_then(|m| m.pricing))
+                        .or_else(|| catalog.and_then(|m| m.pricing)),
                     context_window: d
                         .context_window
-                        .or_else(|| listed.and_then(|m| m.context_window)),
+                        .or_else(|| listed.and_then(|m| m.context_window))
+                        .or_else(|| catalog.and_then(|m| m.context_window)),
                     model,
                     groups: Vec::new(),
                 });
