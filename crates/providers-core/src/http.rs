@@ -265,19 +265,33 @@ async fn read_limited(response: reqwest::Response, limit: usize) -> Result<Bytes
     Ok(Bytes::from(out))
 }
 
-/// Joins a base URL and a path with exactly one slash.
+/// Joins a base URL and a path with exactly one slash. A query string on the base (Azure
+/// OpenAI's `?api-version=…`) stays at the end.
 ///
 /// ```
 /// use steadfast_providers_core::http::join_url;
 ///
 /// assert_eq!(join_url("https://api.openai.com/v1/", "/chat/completions"), "https://api.openai.com/v1/chat/completions");
+/// assert_eq!(
+///     join_url("https://r.openai.azure.com/openai/deployments/d?api-version=2024-10-21", "chat/completions"),
+///     "https://r.openai.azure.com/openai/deployments/d/chat/completions?api-version=2024-10-21",
+/// );
 /// ```
 pub fn join_url(base: &str, path: &str) -> String {
-    format!(
+    let (base, query) = match base.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (base, None),
+    };
+    let mut url = format!(
         "{}/{}",
         base.trim_end_matches('/'),
         path.trim_start_matches('/')
-    )
+    );
+    if let Some(q) = query {
+        url.push('?');
+        url.push_str(q);
+    }
+    url
 }
 
 #[cfg(test)]

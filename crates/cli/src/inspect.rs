@@ -1,0 +1,140 @@
+//! `steadfast status`, `steadfast models` and `steadfast config check`: what a config holds
+//! and how its deployments are doing.
+
+use std::io::Write;
+use std::path::Path;
+
+use serde_json::json;
+use steadfast_config::{Kind, Steadfast};
+use steadfast_errors::Provider;
+
+use crate::exit::Failure;
+
+/// `steadfast status`: one probe round, then a line (or a JSON object) per deployment.
+pub(crate) async fn status(sf: &Steadfast, as_json: bool) -> Result<(), Failure> {
+    let rows = sf.status().await;
+    let mut out = std::io::stdout().lock();
+    if as_json {
+        writeln!(out, "{}", json!({ "deployments": rows }))?;
+        return Ok(());
+    }
+    writeln!(
+        out,
+        "{:<16} {:<18} {:<9} {:<9} {:<9} {:>7} {:>10}  check",
+        "DEPLOYMENT", "KIND", "ENABLED", "HEALTH", "BREAKER", "ERRORS", "LATENCY"
+    )?;
+    for r in &rows {
+        let value = serde_json::to_value(r).unwrap_or_default();
+        let name = |field: &str| value[field].as_str().unwrap_or("?").to_owned();
+        writeln!(
+            out,
+            "{:<16} {:<18} {:<9} {:<9} {:<9} {:>6.1}% {:>8.1}ms  {}",
+            r.name,
+            r.kind.as_str(),
+            r.enabled,
+            name("health"),
+            name("breaker"),
+            r.error_rate * 100.0,
+            r.check_latency_ms,
+            r.check_error.as_deref().unwrap_or("ok"),
+        )?;
+    }
+    Ok(())
+}
+
+/// `steadfast models`: the model catalog with prices and context windows (and which
+/// deployments use each row), then the config's deployments.
+pub(crate) fn models(sf: &Steadfast, as_json: bool) -> Result<(), Failure> {
+    let mut out = std::io::stdout().lock();
+    let catalog = steadfast_catalog::models();
+    let deployed = |m: &steadfast_catalog::Model| -> Vec<&str> {
+        sf.deployments()
+            .iter()
+            .filter(|d| m.answers_to(&d.model) && kind_provider(d.kind) == Some(m.provider))
+            .map(|d| d.name.as_str())
+            .collect()
+    };
+    if as_json {
+        let rows: Vec<_> = catalog
+            .iter()
+            .map(|m| json!({ "model": m, "deployments": deployed(m) }))
+            .collect();
+        writeln!(
+            out,
+            "{}",
+            json!({ "catalog": rows, "models": sf.deployments() })
+        )?;
+        return Ok(());
+    }
+    let price = |p: Option<f64>| p.map_or_else(|| "-".to_owned(), |v| format!("{v:.2}"));
+    let window = |c: Option<u32>| c.map_or_else(|| "-".to_owned(), |c| c.to_string());
+    writeln!(
+        out,
+        "{:<13} {:<36} {:>10} {:>9} {:>9}  deployed as",
+        "PROVIDER", "CATALOG MODEL", "CONTEXT", "IN $/M", "OUT $/M"
+    )?;
+    for m in catalog {
+        writeln!(
+            out,
+            "{:<13} {:<36} {:>10} {:>9} {:>9}  {}",
+            m.provider.as_str(),
+            m.id,
+            window(m.context_window),
+            price(m.pricing.map(|p| p.input_per_mtok)),
+            price(m.pricing.map(|p| p.output_per_mtok)),
+            deployed(m).join(","),
+        )?;
+    }
+    writeln!(out)?;
+    writeln!(
+        out,
+        "{:<16} {:<18} {:<28} {:>10} {:>9} {:>9}  groups",
+        "DEPLOYMENT", "KIND", "MODEL", "CONTEXT", "IN $/M", "OUT $/M"
+    )?;
+    for d in sf.deployments() {
+        writeln!(
+            out,
+            "{:<16} {:<18} {:<28} {:>10} {:>9} {:>9}  {}",
+            d.name,
+            d.kind.as_str(),
+            d.model,
+            window(d.context_window),
+            price(d.pricing.map(|p| p.input_per_mtok)),
+            price(d.pricing.map(|p| p.output_per_mtok)),
+            d.groups.join(","),
+        )?;
+    }
+    Ok(())
+}
+
+/// The catalog's provider for a deployment kind, where the kind has one.
+fn kind_provider(kind: Kind) -> Option<Provider> {
+    Some(match kind {
+        Kind::OpenAi | Kind::OpenAiImage | Kind::Azure => Provider::OpenAi,
+        Kind::Anthropic => Provider::Anthropic,
+        Kind::Gemini => Provider::Gemini,
+        Kind::Ollama => Provider::Ollama,
+        Kind::LlamaCppServer | Kind::LlamaCppCli => Provider::LlamaCpp,
+        Kind::OpenRouter => Provider::OpenRouter,
+        Kind::Xai | Kind::XaiVideo | Kind::XaiImage => Provider::Xai,
+        Kind::DeepSeek => Provider::DeepSeek,
+        Kind::Pollinations | Kind::PollinationsImage => Provider::Pollinations,
+        Kind::Runway => Provider::Runway,
+        _ => return None,
+    })
+}
+
+/// `steadfast config check FILE`: parse and build, without calling anyone.
+pub(crate) fn check(file: &Path) -> Result<(), Failure> {
+    let sf = Steadfast::from_path(file)?;
+    let groups: Vec<&str> = sf.groups().collect();
+    writeln!(
+        std::io::stdout().lock(),
+        "{}: ok — {} deployments, groups: {} (default: {})",
+        file.display(),
+        sf.deployments().len(),
+        groups.join(", "),
+        sf.default_group()
+    )?;
+    Ok(())
+}

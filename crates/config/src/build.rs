@@ -1,0 +1,466 @@
+//! Turning one [`Deployment`] into a provider through its own crate's config type, and into
+//! the router's [`ProviderConfig`].
+
+use std::ffi::OsString;
+use std::sync::Arc;
+
+use steadfast_errors::Provider;
+use steadfast_fallback::EntryConfig;
+use steadfast_providers_anthropic::{AnthropicConfig, AnthropicProvider};
+use steadfast_providers_core::{ApiKey, ChatProvider, ImageProvider, VideoProvider};
+use steadfast_providers_gemini::{GeminiConfig, GeminiProvider};
+use steadfast_providers_llamacpp::{LlamaCppConfig, LlamaCppProvider};
+use steadfast_providers_media::{
+    OpenAiImageConfig, OpenAiImageProvider, PollinationsConfig, PollinationsImageProvider,
+    RunwayConfig, RunwayProvider, XaiImageConfig, XaiImageProvider, XaiVideoConfig,
+    XaiVideoProvider,
+};
+use steadfast_providers_mock::{Outcome, ScriptedConfig, ScriptedProvider};
+use steadfast_providers_ollama::{OllamaConfig, OllamaProvider};
+use steadfast_providers_openai::{Auth, OpenAiConfig, OpenAiProvider, Preset};
+use steadfast_router::ProviderConfig;
+use steadfast_streaming::Timeouts;
+
+use crate::error::ConfigError;
+use crate::file::{Deployment, DeploymentTimeouts, Kind, MockStep};
+
+/// Reads an environment variable (the process environment, or a map in tests).
+pub(crate) type Lookup<'a> = &'a dyn Fn(&str) -> Option<String>;
+
+/// The Azure OpenAI API version used when a deployment names none.
+pub const AZURE_API_VERSION: &str = "2024-10-21";
+
+/// The variables an `azure` deployment's key is read from when it names none.
+pub const AZURE_KEY_VARS: &[&str] = &["AZURE_OPENAI_API_KEY", "AZURE_API_KEY"];
+
+/// What a deployment became.
+pub(crate) enum Built {
+    /// A chat provider, with how it takes part in its groups.
+    Chat(Arc<dyn ChatProvider>, Box<ProviderConfig>),
+    /// A video job provider.
+    Video(Arc<dyn VideoProvider>),
+    /// An image provider.
+    Image(Arc<dyn ImageProvider>),
+}
+
+/// Builds the deployment `name`.
+pub(crate) fn build(name: &str, d: &Deployment, lookup: Lookup<'_>) -> Result<Built, ConfigError> {
+    check_fields(name, d)?;
+    let key = match &d.api_key {
+        Some(r) => Some(r.resolve(lookup).ok_or_else(|| ConfigError::MissingEnv {
+            deployment: name.to_owned(),
+            var: r.var().to_owned(),
+        })?),
+        None => None,
+    };
+    let model = model_of(name, d)?;
+    let chat: Arc<dyn ChatProvider> = match d.kind {
+        Kind::OpenAi => openai(name, d, key, lookup, Preset::OpenAi),
+        Kind::OpenRouter => openai(name, d, key, lookup, Preset::OpenRouter),
+        Kind::Xai => openai(name, d, key, lookup, Preset::Xai),
+        Kind::DeepSeek => openai(name, d, key, lookup, Preset::DeepSeek),
+        Kind::Pollinations => openai(name, d, key, lookup, Preset::Pollinations),
+        Kind::LlamaCppServer => openai(name, d, key, lookup, Preset::LlamaCppServer),
+        Kind::OpenAiCompatible => compatible(name, d, key)?,
+        Kind::Azure => azure(
+            name,
+            d,
+            key.or_else(|| from_vars(AZURE_KEY_VARS, lookup)),
+            &model,
+        )?,
+        Kind::Anthropic => {
+            let base = AnthropicConfig::default();
+            let config = AnthropicConfig {
+                id: name.to_owned(),
+                base_url: d.base_url.clone().unwrap_or(base.base_url),
+                api_key: key
+                    .or_else(|| from_vars(steadfast_providers_anthropic::API_KEY_VARS, lookup)),
+                api_version: d.api_version.clone().unwrap_or(base.api_version),
+                timeout: d.timeouts.request.unwrap_or(base.timeout),
+                stream: stream_timeouts(base.stream, &d.timeouts),
+                headers: d.headers.clone(),
+                ..base
+            };
+            Arc::new(AnthropicProvider::new(config))
+        }
+        Kind::Gemini => {
+            let base = GeminiConfig::default();
+            let config = GeminiConfig {
+                id: name.to_owned(),
+                base_url: d.base_url.clone().unwrap_or(base.base_url),
+                api_key: key
+                    .or_else(|| from_vars(steadfast_providers_gemini::API_KEY_VARS, lookup)),
+                api_version: d.api_version.clone().unwrap_or(base.api_version),
+                timeout: d.timeouts.request.unwrap_or(base.timeout),
+                stream: stream_timeouts(base.stream, &d.timeouts),
+                headers: d.headers.clone(),
+                ..base
+            };
+            Arc::new(GeminiProvider::new(config))
+        }
+        Kind::Ollama => {
+            let base = OllamaConfig::from_lookup(lookup);
+            let config = OllamaConfig {
+                id: name.to_owned(),
+                base_url: d.base_url.clone().unwrap_or(base.base_url),
+                api_key: key.or(base.api_key),
+                timeout: d.timeouts.request.unwrap_or(base.timeout),
+                stream: stream_timeouts(base.stream, &d.timeouts),
+                headers: d.headers.clone(),
+                ..base
+            };
+            Arc::new(OllamaProvider::new(config))
+        }
+        Kind::LlamaCppCli => {
+            let base = LlamaCppConfig::from_lookup(|n| lookup(n).map(OsString::from));
+            let config = LlamaCppConfig {
+                id: name.to_owned(),
+                binary: d.binary.clone().unwrap_or(base.binary),
+                model_path: d.model_path.clone().unwrap_or(base.model_path),
+                args: d.args.clone(),
+                timeout: d.timeouts.request.unwrap_or(base.timeout),
+                stream: stream_timeouts(base.stream, &d.timeouts),
+                ..base
+            };
+            Arc::new(LlamaCppProvider::new(config))
+        }
+        Kind::Mock => {
+            let config = ScriptedConfig {
+                id: name.to_owned(),
+                pricing: d.pricing,
+                when_exhausted: d.when_exhausted.unwrap_or_default(),
+                timeout: d.timeouts.request,
+                stream_timeouts: stream_timeouts(Timeouts::default(), &d.timeouts),
+                ..ScriptedConfig::default()
+            };
+            let script: Vec<Outcome> = if d.script.is_empty() {
+                vec![Outcome::text("mock answer")]
+            } else {
+                d.script.iter().map(outcome).collect()
+            };
+            Arc::new(ScriptedProvider::new(config, script))
+        }
+        Kind::Runway => {
+            let base = RunwayConfig::default();
+            let config = RunwayConfig {
+                id: name.to_owned(),
+                base_url: d.base_url.clone().unwrap_or(base.base_url),
+                api_key: key
+                    .or_else(|| from_vars(steadfast_providers_media::RUNWAY_API_KEY_VARS, lookup)),
+                api_version: d.api_version.clone().unwrap_or(base.api_version),
+                timeout: d.timeouts.request.unwrap_or(base.timeout),
+                text_model: d.model.clone().unwrap_or(base.text_model),
+                headers: d.headers.clone(),
+                poll: d.poll.clone().unwrap_or(base.poll),
+                ..base
+            };
+            return Ok(Built::Video(Arc::new(RunwayProvider::new(config))));
+        }
+        Kind::XaiVideo => {
+            let base = XaiVideoConfig::default();
+            let config = XaiVideoConfig {
+                id: name.to_owned(),
+                base_url: d.base_url.clone().unwrap_or(base.base_url),
+                api_key: key
+                    .or_else(|| from_vars(steadfast_providers_media::XAI_API_KEY_VARS, lookup)),
+                timeout: d.timeouts.request.unwrap_or(base.timeout),
+                model: d.model.clone().unwrap_or(base.model),
+                headers: d.headers.clone(),
+                poll: d.poll.clone().unwrap_or(base.poll),
+            };
+            return Ok(Built::Video(Arc::new(XaiVideoProvider::new(config))));
+        }
+        Kind::OpenAiImage => {
+            let base = OpenAiImageConfig::default();
+            let config = OpenAiImageConfig {
+                id: name.to_owned(),
+                base_url: d.base_url.clone().unwrap_or(base.base_url),
+                api_key: key
+                    .or_else(|| from_vars(steadfast_providers_media::OPENAI_API_KEY_VARS, lookup)),
+                timeout: d.timeouts.request.unwrap_or(base.timeout),
+                model: d.model.clone().or(base.model),
+                headers: d.headers.clone(),
+                ..base
+            };
+            return Ok(Built::Image(Arc::new(OpenAiImageProvider::new(config))));
+        }
+        Kind::XaiImage => {
+            let base = XaiImageConfig::default();
+            let config = XaiImageConfig {
+                id: name.to_owned(),
+                base_url: d.base_url.clone().unwrap_or(base.base_url),
+                api_key: key
+                    .or_else(|| from_vars(steadfast_providers_media::XAI_API_KEY_VARS, lookup)),
+                timeout: d.timeouts.request.unwrap_or(base.timeout),
+                model: d.model.clone().unwrap_or(base.model),
+                headers: d.headers.clone(),
+                ..base
+            };
+            return Ok(Built::Image(Arc::new(XaiImageProvider::new(config))));
+        }
+        Kind::PollinationsImage => {
+            let base = PollinationsConfig::default();
+            let config = PollinationsConfig {
+                id: name.to_owned(),
+                base_url: d.base_url.clone().unwrap_or(base.base_url),
+                api_key: key.or_else(|| {
+                    from_vars(steadfast_providers_media::POLLINATIONS_API_KEY_VARS, lookup)
+                }),
+                timeout: d.timeouts.request.unwrap_or(base.timeout),
+                model: d.model.clone().or(base.model),
+                headers: d.headers.clone(),
+                ..base
+            };
+            return Ok(Built::Image(Arc::new(PollinationsImageProvider::new(
+                config,
+            ))));
+        }
+    };
+    Ok(Built::Chat(chat, Box::new(provider_config(d, model))))
+}
+
+/// How the deployment takes part in a router.
+pub(crate) fn provider_config(d: &Deployment, model: String) -> ProviderConfig {
+    let mut entry = EntryConfig::default();
+    if let Some(retry) = &d.retry {
+        entry.retry = retry.clone();
+    }
+    if let Some(breaker) = &d.breaker {
+        entry.breaker = breaker.clone();
+    }
+    entry.enabled = d.enabled;
+    entry.context_window = d.context_window;
+    entry.content_policy_fallback = d.content_policy_fallback;
+    ProviderConfig {
+        priority: d.priority,
+        weight: d.weight,
+        model: Some(model),
+        timeout: d.timeouts.request,
+        entry,
+        rpm: d.rpm,
+        tpm: d.tpm,
+        max_concurrency: d.max_concurrency,
+        pricing: d.pricing,
+        tags: d.tags.clone(),
+        budget: d.budget,
+    }
+}
+
+/// The model a deployment asks for.
+fn model_of(name: &str, d: &Deployment) -> Result<String, ConfigError> {
+    if let Some(m) = d.model.as_deref().filter(|m| !m.trim().is_empty()) {
+        return Ok(m.to_owned());
+    }
+    match d.kind {
+        Kind::Mock => Ok("mock-model".to_owned()),
+        k if !k.is_chat() => Ok(String::new()),
+        Kind::LlamaCppCli => Ok(d
+            .model_path
+            .as_ref()
+            .and_then(|p| p.file_stem())
+            .map_or_else(
+                || "llamacpp".to_owned(),
+                |s| s.to_string_lossy().into_owned(),
+            )),
+        _ => Err(ConfigError::invalid(
+            format!("deployments.{name}.model"),
+            format!("a deployment of kind `{}` needs a model", d.kind.as_str()),
+        )),
+    }
+}
+
+/// Refuses fields the deployment's kind does not read.
+fn check_fields(name: &str, d: &Deployment) -> Result<(), ConfigError> {
+    let k = d.kind;
+    let only = |field: &str, set: bool, kinds: &[Kind]| {
+        if set && !kinds.contains(&k) {
+            let names: Vec<&str> = kinds.iter().map(|k| k.as_str()).collect();
+            return Err(ConfigError::invalid(
+                format!("deployments.{name}.{field}"),
+                format!(
+                    "only read for kind {}, not `{}`",
+                    names.join(" / "),
+                    k.as_str()
+                ),
+            ));
+        }
+        Ok(())
+    };
+    only("script", !d.script.is_empty(), &[Kind::Mock])?;
+    only("when_exhausted", d.when_exhausted.is_some(), &[Kind::Mock])?;
+    only("binary", d.binary.is_some(), &[Kind::LlamaCppCli])?;
+    only("model_path", d.model_path.is_some(), &[Kind::LlamaCppCli])?;
+    only("args", !d.args.is_empty(), &[Kind::LlamaCppCli])?;
+    only(
+        "azure_deployment",
+        d.azure_deployment.is_some(),
+        &[Kind::Azure],
+    )?;
+    only(
+        "auth_header",
+        d.auth_header.is_some(),
+        &[Kind::OpenAiCompatible],
+    )?;
+    only(
+        "auth_scheme",
+        d.auth_scheme.is_some(),
+        &[Kind::OpenAiCompatible],
+    )?;
+    only(
+        "api_version",
+        d.api_version.is_some(),
+        &[Kind::Anthropic, Kind::Gemini, Kind::Azure, Kind::Runway],
+    )?;
+    let no_network = [Kind::Mock, Kind::LlamaCppCli];
+    if no_network.contains(&k) {
+        let field = if d.base_url.is_some() {
+            Some("base_url")
+        } else if d.api_key.is_some() {
+            Some("api_key")
+        } else if !d.headers.is_empty() {
+            Some("headers")
+        } else {
+            None
+        };
+        if let Some(field) = field {
+            return Err(ConfigError::invalid(
+                format!("deployments.{name}.{field}"),
+                format!("kind `{}` makes no HTTP calls", k.as_str()),
+            ));
+        }
+    }
+    if let Some(url) = &d.base_url
+        && !(url.starts_with("http://") || url.starts_with("https://"))
+    {
+        return Err(ConfigError::invalid(
+            format!("deployments.{name}.base_url"),
+            "must start with http:// or https://",
+        ));
+    }
+    Ok(())
+}
+
+fn from_vars(vars: &[&str], lookup: Lookup<'_>) -> Option<ApiKey> {
+    vars.iter()
+        .filter_map(|v| lookup(v))
+        .map(|v| v.trim().to_owned())
+        .find(|v| !v.is_empty())
+        .map(ApiKey::new)
+}
+
+fn stream_timeouts(mut base: Timeouts, t: &DeploymentTimeouts) -> Timeouts {
+    if t.first_byte.is_some() {
+        base.first_byte = t.first_byte;
+    }
+    if t.idle.is_some() {
+        base.idle = t.idle;
+    }
+    if t.total.is_some() {
+        base.total = t.total;
+    }
+    base
+}
+
+fn outcome(step: &MockStep) -> Outcome {
+    match step {
+        MockStep::Text(t) => Outcome::text(t.clone()),
+        MockStep::Error(kind) => Outcome::Error(*kind),
+        MockStep::Cut(chunks) => Outcome::cut(chunks.clone()),
+        MockStep::ContinueFrom(answer) => Outcome::ContinueFrom(answer.clone()),
+    }
+}
+
+/// The OpenAI-compatible settings every kind built on `OpenAiConfig` shares.
+fn apply_common(mut c: OpenAiConfig, name: &str, d: &Deployment) -> OpenAiConfig {
+    c.id = name.to_owned();
+    if let Some(url) = &d.base_url {
+        c.base_url = url.trim_end_matches('/').to_owned();
+    }
+    if let Some(t) = d.timeouts.request {
+        c.timeout = t;
+    }
+    c.stream_timeouts = stream_timeouts(c.stream_timeouts, &d.timeouts);
+    c.headers = d.headers.clone();
+    c
+}
+
+fn openai(
+    name: &str,
+    d: &Deployment,
+    key: Option<ApiKey>,
+    lookup: Lookup<'_>,
+    preset: Preset,
+) -> Arc<dyn ChatProvider> {
+    let mut c = apply_common(OpenAiConfig::preset_from_lookup(preset, lookup), name, d);
+    if key.is_some() {
+        c.api_key = key;
+    }
+    Arc::new(OpenAiProvider::new(c))
+}
+
+fn compatible(
+    name: &str,
+    d: &Deployment,
+    key: Option<ApiKey>,
+) -> Result<Arc<dyn ChatProvider>, ConfigError> {
+    if d.base_url.is_none() {
+        return Err(ConfigError::invalid(
+            format!("deployments.{name}.base_url"),
+            "kind `openai-compatible` needs a base_url",
+        ));
+    }
+    let header = d.auth_header.as_deref().unwrap_or("Authorization");
+    let scheme = d.auth_scheme.as_deref();
+    let auth = if header.eq_ignore_ascii_case("authorization") {
+        match scheme {
+            None => Auth::Bearer,
+            Some(s) if s.eq_ignore_ascii_case("bearer") => Auth::Bearer,
+            Some(_) => {
+                return Err(ConfigError::invalid(
+                    format!("deployments.{name}.auth_scheme"),
+                    "only `Bearer` is supported in the Authorization header",
+                ));
+            }
+        }
+    } else if scheme.is_some() {
+        return Err(ConfigError::invalid(
+            format!("deployments.{name}.auth_scheme"),
+            "a scheme is only sent in the Authorization header; leave it out to send the bare key",
+        ));
+    } else {
+        Auth::Header(header.to_owned())
+    };
+    let mut c = apply_common(OpenAiConfig::openai(), name, d);
+    c.kind = Provider::OpenAi;
+    c.require_key = key.is_some();
+    c.api_key = key;
+    c.auth = auth;
+    c.max_tokens_field = steadfast_providers_openai::MaxTokensField::MaxTokens;
+    Ok(Arc::new(OpenAiProvider::new(c)))
+}
+
+fn azure(
+    name: &str,
+    d: &Deployment,
+    key: Option<ApiKey>,
+    model: &str,
+) -> Result<Arc<dyn ChatProvider>, ConfigError> {
+    let Some(endpoint) = &d.base_url else {
+        return Err(ConfigError::invalid(
+            format!("deployments.{name}.base_url"),
+            "kind `azure` needs base_url, the resource endpoint (https://NAME.openai.azure.com)",
+        ));
+    };
+    let deployment = d.azure_deployment.as_deref().unwrap_or(model);
+    let version = d.api_version.as_deref().unwrap_or(AZURE_API_VERSION);
+    let mut c = apply_common(OpenAiConfig::openai(), name, d);
+    c.base_url = format!(
+        "{}/openai/deployments/{deployment}?api-version={version}",
+        endpoint.trim_end_matches('/')
+    );
+    c.kind = Provider::OpenAi;
+    c.require_key = true;
+    c.api_key = key;
+    c.auth = Auth::Header("api-key".to_owned());
+    Ok(Arc::new(OpenAiProvider::new(c)))
+}

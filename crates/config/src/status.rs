@@ -1,0 +1,113 @@
+//! `DeploymentStatus`: one probe round over every chat deployment, timed, joined with what
+//! the routers know (breaker state, health, error rate) — what `steadfast status` shows.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde::Serialize;
+use steadfast_circuit::State;
+use steadfast_fallback::Health;
+use steadfast_providers_core::ChatProvider;
+use tokio::time::Instant;
+
+use crate::file::Kind;
+use crate::steadfast::Steadfast;
+
+/// The longest one health check may take in [`Steadfast::status`].
+pub const STATUS_PROBE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// One deployment's state after a probe.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
+pub struct DeploymentStatus {
+    /// The deployment.
+    pub name: String,
+    /// Its kind.
+    pub kind: Kind,
+    /// The model it asks for.
+    pub model: String,
+    /// Whether it takes traffic.
+    pub enabled: bool,
+    /// Health as the fallback chain tracks it.
+    pub health: Health,
+    /// Its circuit breaker's state.
+    pub breaker: State,
+    /// Calls routed to it since the router was built.
+    pub requests: u64,
+    /// The share of those calls that failed (0 with no calls).
+    pub error_rate: f64,
+    /// Whether the health check passed.
+    pub check_ok: bool,
+    /// Why it failed, when it did (never a key).
+    pub check_error: Option<String>,
+    /// How long the check took, in milliseconds.
+    pub check_latency_ms: f64,
+    /// When the check ran, in milliseconds since the Unix epoch.
+    pub checked_at_unix_ms: u64,
+}
+
+impl Steadfast {
+    /// Runs every chat deployment's health check once (each under
+    /// [`STATUS_PROBE_TIMEOUT`], all at once), and reports each with its breaker, health
+    /// and error rate. Routing state is not changed.
+    pub async fn status(&self) -> Vec<DeploymentStatus> {
+        let members: BTreeMap<String, Arc<dyn ChatProvider>> = self.chat_members();
+        let stats = self.stats();
+        let checks = members.iter().map(|(name, provider)| async move {
+            let checked_at_unix_ms = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+            let started = Instant::now();
+            let result = tokio::time::timeout(STATUS_PROBE_TIMEOUT, provider.health_check()).await;
+            let latency = started.elapsed();
+            let error = match result {
+                Ok(Ok(())) => None,
+                Ok(Err(e)) => Some(e.to_string()),
+                Err(_) => Some(format!("timeout after {}s", STATUS_PROBE_TIMEOUT.as_secs())),
+            };
+            (name.clone(), error, latency, checked_at_unix_ms)
+        });
+        let results = futures_util::future::join_all(checks).await;
+        results
+            .into_iter()
+            .filter_map(|(name, error, latency, at)| {
+                let info = self.deployments().iter().find(|d| d.name == name)?;
+                let p = stats
+                    .values()
+                    .flat_map(|s| s.providers.iter())
+                    .find(|p| p.id == name)?;
+                let requests: u64 = stats
+                    .values()
+                    .flat_map(|s| s.providers.iter())
+                    .filter(|p| p.id == name)
+                    .map(|p| p.requests)
+                    .sum();
+                let failures: u64 = stats
+                    .values()
+                    .flat_map(|s| s.providers.iter())
+                    .filter(|p| p.id == name)
+                    .map(|p| p.failures)
+                    .sum();
+                Some(DeploymentStatus {
+                    name: name.clone(),
+                    kind: info.kind,
+                    model: info.model.clone(),
+                    enabled: p.enabled,
+                    health: p.health,
+                    breaker: p.breaker,
+                    requests,
+                    error_rate: if requests == 0 {
+                        0.0
+                    } else {
+                        failures as f64 / requests as f64
+                    },
+                    check_ok: error.is_none(),
+                    check_error: error,
+                    check_latency_ms: latency.as_secs_f64() * 1000.0,
+                    checked_at_unix_ms: at,
+                })
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,655 @@
+//! `Steadfast`: every model group of a config as its own [`Router`], the calls that cross
+//! from one group to its fallback groups, and the changes a manager makes at run time.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, PoisonError, RwLock};
+
+use serde::Serialize;
+use steadfast_errors::ErrorKind;
+use steadfast_errors::ProviderError;
+use steadfast_providers_core::{ChatProvider, ChatRequest, ChatResponse, Pricing, VideoProvider};
+use steadfast_providers_core::{
+    ImageProvider, ImageRequest, ImageResponse, ProgressFn, VideoRequest,
+};
+use steadfast_providers_media::fallback::{Generated, VideoFallbackError, generate_video};
+use steadfast_retry::{RetryConfig, RetryPolicy};
+use steadfast_router::{
+    ProviderConfig, RouteOptions, Routed, Router, RouterConfig, RouterError, RouterStream,
+    StatsSnapshot, StrategyKind,
+};
+
+use crate::build::{Built, Lookup, build};
+use crate::error::ConfigError;
+use crate::file::{ConfigFile, GroupConfig, Kind};
+use crate::parse::Format;
+
+/// The name of the implicit group of a file without `[groups]`.
+pub const DEFAULT_GROUP: &str = "default";
+
+/// What the config said about one deployment, for listings (`steadfast models`, `status`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
+pub struct DeploymentInfo {
+    /// Its name (the provider id).
+    pub name: String,
+    /// Its kind.
+    pub kind: Kind,
+    /// The model it asks for.
+    pub model: String,
+    /// The groups it serves.
+    pub groups: Vec<String>,
+    /// Its prices: the config's `pricing`, else the provider's for the model, else the
+    /// model catalog's (`steadfast-catalog`).
+    pub pricing: Option<Pricing>,
+    /// Its context window: the config's, else the provider's for the model, else the
+    /// catalog's.
+    pub context_window: Option<u32>,
+}
+
+/// One deployment a group runs: the provider and how it takes part.
+#[derive(Clone)]
+struct Member {
+    provider: Arc<dyn ChatProvider>,
+    config: ProviderConfig,
+}
+
+/// One model group: its settings, its members, and the router built over them.
+struct Group {
+    config: GroupConfig,
+    strategy: StrategyKind,
+    router_config: RouterConfig,
+    members: Vec<Member>,
+    router: Router,
+}
+
+impl Group {
+    fn rebuild(&mut self) {
+        let mut config = self.router_config.clone();
+        config.strategy = self.strategy;
+        let mut builder = Router::builder().config(config);
+        for m in &self.members {
+            builder = builder.provider(Arc::clone(&m.provider), m.config.clone());
+        }
+        self.router = builder.build();
+    }
+}
+
+/// Why [`Steadfast::generate_image`] got no image.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ImageError {
+    /// No image deployment has the preferred name.
+    #[error("no image deployment named `{0}`")]
+    UnknownProvider(String),
+    /// Every deployment tried failed (none: the config has no image deployment).
+    #[error("image generation failed: {}", list(.0))]
+    Failed(Vec<ProviderError>),
+}
+
+fn list(errors: &[ProviderError]) -> String {
+    if errors.is_empty() {
+        return "no image deployment in the config".to_owned();
+    }
+    errors
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// Why a call through [`Steadfast`] got no answer.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CallError {
+    /// No group has this name.
+    #[error("no model group named `{0}`")]
+    UnknownGroup(String),
+    /// Every group tried failed; this is the last one's error.
+    #[error("group `{group}`: {source}")]
+    Failed {
+        /// The last group tried.
+        group: String,
+        /// Its router's error (every attempt listed).
+        #[source]
+        source: RouterError,
+    },
+}
+
+impl CallError {
+    /// The kind of the last failure, when there is one.
+    pub fn kind(&self) -> Option<ErrorKind> {
+        match self {
+            CallError::UnknownGroup(_) => None,
+            CallError::Failed { source, .. } => source.kind(),
+        }
+    }
+}
+
+/// A whole config, built: each model group is a [`Router`] over its deployments, and calls
+/// name a group (the alias), falling back to the group's fallback groups when every
+/// deployment in it failed.
+///
+/// ```
+/// use steadfast_config::Steadfast;
+/// use steadfast_providers_core::{ChatRequest, Message};
+///
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
+/// let sf = Steadfast::from_config(r#"
+///     [deployments.primary]
+///     kind = "mock"
+///     script = [{ error = "server" }]
+///     retry = { max_attempts = 1 }
+///     priority = 1
+///
+///     [deployments.backup]
+///     kind = "mock"
+///     script = [{ text = "hello from the backup" }]
+///     priority = 2
+///
+///     [groups.fast]
+///     deployments = ["primary", "backup"]
+/// "#).unwrap();
+/// let request = ChatRequest::new("fast", vec![Message::user("hi")]);
+/// let answer = sf.chat(None, &request, sf.route_options()).await.unwrap();
+/// assert_eq!((answer.provider.as_str(), answer.value.text.as_str()), ("backup", "hello from the backup"));
+/// # }
+/// ```
+pub struct Steadfast {
+    groups: BTreeMap<String, RwLock<Group>>,
+    default_group: String,
+    deployments: Vec<DeploymentInfo>,
+    video: Vec<Arc<dyn VideoProvider>>,
+    images: Vec<Arc<dyn ImageProvider>>,
+    video_retry: RetryConfig,
+    fallback: AtomicBool,
+}
+
+impl fmt::Debug for Steadfast {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Steadfast")
+            .field("groups", &self.groups.keys().collect::<Vec<_>>())
+            .field("default_group", &self.default_group)
+            .field("deployments", &self.deployments)
+            .finish_non_exhaustive()
+    }
+}
+
+fn read<T>(l: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    l.read().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn write<T>(l: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    l.write().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Steadfast {
+    /// Builds a config text (TOML, or JSON when it starts with `{`), reading key references
+    /// from the process environment.
+    pub fn from_config(text: &str) -> Result<Steadfast, ConfigError> {
+        let file = ConfigFile::parse(text, Format::sniff(text))?;
+        Steadfast::build(&file, &|name| std::env::var(name).ok())
+    }
+
+    /// Reads and builds the file at `path` (JSON for `.json`, else TOML).
+    pub fn from_path(path: impl AsRef<Path>) -> Result<Steadfast, ConfigError> {
+        let path = path.as_ref();
+        let file = ConfigFile::read(path)?;
+        Steadfast::build(&file, &|name| std::env::var(name).ok())
+            .map_err(|e| e.in_file(path.to_owned()))
+    }
+
+    /// Builds `file`, reading key references and the kinds' conventional variables through
+    /// `lookup` (the process environment, or a map in tests).
+    pub fn build(
+        file: &ConfigFile,
+        lookup: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Steadfast, ConfigError> {
+        build_all(file, lookup)
+    }
+
+    /// The names of the groups, sorted.
+    pub fn groups(&self) -> impl Iterator<Item = &str> {
+        self.groups.keys().map(String::as_str)
+    }
+
+    /// The group calls use when they name none.
+    pub fn default_group(&self) -> &str {
+        &self.default_group
+    }
+
+    /// The router of `group` (the default group for `None`). Cheap: routers are shared.
+    pub fn router(&self, group: Option<&str>) -> Option<Router> {
+        let name = group.unwrap_or(&self.default_group);
+        self.groups.get(name).map(|g| read(g).router.clone())
+    }
+
+    /// Every deployment the config declared, chat and video, by name.
+    pub fn deployments(&self) -> &[DeploymentInfo] {
+        &self.deployments
+    }
+
+    /// The video job deployments (`runway`, `xai-video`), in name order.
+    pub fn video_providers(&self) -> &[Arc<dyn VideoProvider>] {
+        &self.video
+    }
+
+    /// The image deployments (`openai-image`, `xai-image`, `pollinations-image`), in name
+    /// order.
+    pub fn image_providers(&self) -> &[Arc<dyn ImageProvider>] {
+        &self.images
+    }
+
+    /// Generates images with the image deployments in name order (`prefer` first), moving
+    /// on after a failure whose kind may fall back when `fallback` is on. Returns the
+    /// deployment that answered and its images, or every deployment's error in order.
+    pub async fn generate_image(
+        &self,
+        request: &ImageRequest,
+        prefer: Option<&str>,
+        fallback: bool,
+    ) -> Result<(String, ImageResponse), ImageError> {
+        let mut order: Vec<&Arc<dyn ImageProvider>> = self.images.iter().collect();
+        if let Some(name) = prefer {
+            let at = order
+                .iter()
+                .position(|p| p.id() == name)
+                .ok_or_else(|| ImageError::UnknownProvider(name.to_owned()))?;
+            let preferred = order.remove(at);
+            order.insert(0, preferred);
+        }
+        let mut failed = Vec::new();
+        for p in order {
+            match p.generate_image(request).await {
+                Ok(images) => return Ok((p.id().to_owned(), images)),
+                Err(e) => {
+                    let stop = !fallback || !e.kind().may_fall_back();
+                    failed.push(e);
+                    if stop {
+                        break;
+                    }
+                }
+            }
+        }
+        Err(ImageError::Failed(failed))
+    }
+
+    /// Generates a video with the video deployments in name order (`prefer` first), each
+    /// under the config's `router.retry` policy, moving on after a failure when `fallback`
+    /// is on; `progress` sees every poll (see
+    /// [`steadfast_providers_media::fallback::generate_video`]).
+    pub async fn generate_video(
+        &self,
+        request: &VideoRequest,
+        prefer: Option<&str>,
+        fallback: bool,
+        progress: Option<ProgressFn>,
+    ) -> Result<Generated, VideoFallbackError> {
+        let providers: Vec<&dyn VideoProvider> = self.video.iter().map(|p| &**p).collect();
+        let retry = RetryPolicy::new(self.video_retry.clone());
+        generate_video(&providers, request, prefer, fallback, &retry, progress).await
+    }
+
+    /// The per-call options the config asks for (fallback on or off, from `router.fallback`
+    /// or [`set_fallback_default`](Self::set_fallback_default)); change fields on the result
+    /// for one call. Deadlines and hedging are each group's own, in its router.
+    pub fn route_options(&self) -> RouteOptions {
+        RouteOptions {
+            fallback: self.fallback.load(Ordering::Relaxed),
+            ..RouteOptions::default()
+        }
+    }
+
+    /// Sets the router-wide fallback default that [`route_options`](Self::route_options)
+    /// hands out (seed 002's `setup_fallback_chain` on or off).
+    pub fn set_fallback_default(&self, fallback: bool) {
+        self.fallback.store(fallback, Ordering::Relaxed);
+    }
+
+    /// Answers `request` whole from `group` (the default for `None`), then, if every
+    /// deployment there failed and `options.fallback` allows, from the group's fallback
+    /// groups: `context_window_fallbacks` after `context_length`, `content_policy_fallbacks`
+    /// after `content_filter`, `fallbacks` after any other kind that may fall back. Each
+    /// group is tried at most once.
+    pub async fn chat(
+        &self,
+        group: Option<&str>,
+        request: &ChatRequest,
+        options: RouteOptions,
+    ) -> Result<Routed<ChatResponse>, CallError> {
+        self.across(group, &options, |router, o| async move {
+            router.chat(request, o).await
+        })
+        .await
+    }
+
+    /// As [`chat`](Self::chat), streamed: returns once a deployment's stream reached its
+    /// first token. Group fallbacks apply only before that.
+    pub async fn chat_stream(
+        &self,
+        group: Option<&str>,
+        request: &ChatRequest,
+        options: RouteOptions,
+    ) -> Result<Routed<RouterStream>, CallError> {
+        self.across(group, &options, |router, o| async move {
+            router.chat_stream(request, o).await
+        })
+        .await
+    }
+
+    async fn across<T, F, Fut>(
+        &self,
+        group: Option<&str>,
+        options: &RouteOptions,
+        call: F,
+    ) -> Result<Routed<T>, CallError>
+    where
+        F: Fn(Router, RouteOptions) -> Fut,
+        Fut: Future<Output = Result<Routed<T>, RouterError>>,
+    {
+        let first = group.unwrap_or(&self.default_group).to_owned();
+        let mut queue = vec![first];
+        let mut tried: Vec<String> = Vec::new();
+        let mut last = None;
+        while let Some(name) = queue.pop() {
+            let Some(g) = self.groups.get(&name) else {
+                return Err(CallError::UnknownGroup(name));
+            };
+            let (router, config) = {
+                let g = read(g);
+                (g.router.clone(), g.config.clone())
+            };
+            tried.push(name.clone());
+            match call(router, options.clone()).await {
+                Ok(answer) => return Ok(answer),
+                Err(e) => {
+                    if options.fallback {
+                        let next = match e.kind() {
+                            Some(ErrorKind::ContextLength) => &config.context_window_fallbacks,
+                            Some(ErrorKind::ContentFilter) => &config.content_policy_fallbacks,
+                            Some(k) if k.may_fall_back() => &config.fallbacks,
+                            None => &config.fallbacks,
+                            Some(_) => &Vec::new(),
+                        };
+                        queue.clear();
+                        queue.extend(next.iter().rev().filter(|n| !tried.contains(n)).cloned());
+                    }
+                    last = Some((name, e));
+                }
+            }
+        }
+        match last {
+            Some((group, source)) => Err(CallError::Failed { group, source }),
+            None => Err(CallError::UnknownGroup(String::new())),
+        }
+    }
+
+    /// Every chat deployment's provider, by name.
+    pub(crate) fn chat_members(&self) -> BTreeMap<String, Arc<dyn ChatProvider>> {
+        let mut out = BTreeMap::new();
+        for g in self.groups.values() {
+            for m in &read(g).members {
+                out.entry(m.provider.id().to_owned())
+                    .or_insert_with(|| Arc::clone(&m.provider));
+            }
+        }
+        out
+    }
+
+    /// Every group's statistics, by group name.
+    pub fn stats(&self) -> BTreeMap<String, StatsSnapshot> {
+        self.groups
+            .iter()
+            .map(|(n, g)| (n.clone(), read(g).router.stats()))
+            .collect()
+    }
+
+    /// Probes every chat deployment once (see [`Router::probe_health`]), each once even
+    /// when it serves several groups; returns each deployment's name and whether it passed.
+    pub async fn probe_health(&self) -> Vec<(String, bool)> {
+        let mut seen: BTreeMap<String, bool> = BTreeMap::new();
+        for g in self.groups.values() {
+            let router = read(g).router.clone();
+            for (id, ok) in router.probe_health().await {
+                seen.entry(id).or_insert(ok);
+            }
+        }
+        seen.into_iter().collect()
+    }
+
+    /// Adds a chat deployment to `group` at run time (seed 002's `add_provider`). The
+    /// group's router is rebuilt over its members: its statistics, breakers and health
+    /// start afresh, and calls in flight finish on the old one. `false` when there is no
+    /// such group or the group already has a deployment with this id.
+    pub fn add_deployment(
+        &self,
+        group: &str,
+        provider: Arc<dyn ChatProvider>,
+        config: ProviderConfig,
+    ) -> bool {
+        let Some(g) = self.groups.get(group) else {
+            return false;
+        };
+        let mut g = write(g);
+        if g.members.iter().any(|m| m.provider.id() == provider.id()) {
+            return false;
+        }
+        g.members.push(Member { provider, config });
+        g.rebuild();
+        true
+    }
+
+    /// Removes the deployment `id` from `group` at run time (the router is rebuilt, as in
+    /// [`add_deployment`](Self::add_deployment)); `false` when it is not there.
+    pub fn remove_deployment(&self, group: &str, id: &str) -> bool {
+        let Some(g) = self.groups.get(group) else {
+            return false;
+        };
+        let mut g = write(g);
+        let before = g.members.len();
+        g.members.retain(|m| m.provider.id() != id);
+        if g.members.len() == before {
+            return false;
+        }
+        g.rebuild();
+        true
+    }
+
+    /// Switches `group` to another built-in strategy at run time (seed 004's
+    /// `set_failover_strategy`; the router is rebuilt, as in
+    /// [`add_deployment`](Self::add_deployment)); `false` when there is no such group.
+    pub fn set_strategy(&self, group: &str, strategy: StrategyKind) -> bool {
+        let Some(g) = self.groups.get(group) else {
+            return false;
+        };
+        let mut g = write(g);
+        g.strategy = strategy;
+        g.rebuild();
+        true
+    }
+
+    /// Enables or disables deployment `id` in every group at run time, keeping the routers'
+    /// state; `false` when no group has it.
+    pub fn set_enabled(&self, id: &str, enabled: bool) -> bool {
+        let mut found = false;
+        for g in self.groups.values() {
+            found |= read(g).router.set_enabled(id, enabled);
+        }
+        found
+    }
+}
+
+fn build_all(file: &ConfigFile, lookup: Lookup<'_>) -> Result<Steadfast, ConfigError> {
+    let mut chat: BTreeMap<&str, Member> = BTreeMap::new();
+    let mut video = Vec::new();
+    let mut images = Vec::new();
+    let mut infos = Vec::new();
+    for (name, d) in &file.deployments {
+        let mut d = d.clone();
+        if d.retry.is_none() {
+            d.retry.clone_from(&file.router.retry);
+        }
+        if d.breaker.is_none() {
+            d.breaker.clone_from(&file.router.breaker);
+        }
+        let d = &d;
+        if name.trim().is_empty() {
+            return Err(ConfigError::invalid(
+                "deployments",
+                "a deployment name is empty",
+            ));
+        }
+        match build(name, d, lookup)? {
+            Built::Chat(provider, config) => {
+                let model = config.model.clone().unwrap_or_default();
+                let listed = provider.models().iter().find(|m| m.id == model);
+                let catalog = steadfast_catalog::lookup(provider.kind(), &model);
+                infos.push(DeploymentInfo {
+                    name: name.clone(),
+                    kind: d.kind,
+                    pricing: config
+                        .pricing
+                        .or_else(|| listed.and_then(|m| m.pricing))
+                        .or_else(|| catalog.and_then(|m| m.pricing)),
+                    context_window: d
+                        .context_window
+                        .or_else(|| listed.and_then(|m| m.context_window))
+                        .or_else(|| catalog.and_then(|m| m.context_window)),
+                    model,
+                    groups: Vec::new(),
+                });
+                chat.insert(
+                    name,
+                    Member {
+                        provider,
+                        config: *config,
+                    },
+                );
+            }
+            Built::Image(p) => {
+                infos.push(DeploymentInfo {
+                    name: name.clone(),
+                    kind: d.kind,
+                    model: d.model.clone().unwrap_or_default(),
+                    groups: Vec::new(),
+                    pricing: None,
+                    context_window: None,
+                });
+                images.push(p);
+            }
+            Built::Video(p) => {
+                infos.push(DeploymentInfo {
+                    name: name.clone(),
+                    kind: d.kind,
+                    model: d.model.clone().unwrap_or_default(),
+                    groups: Vec::new(),
+                    pricing: d.pricing,
+                    context_window: None,
+                });
+                video.push(p);
+            }
+        }
+    }
+    let mut group_configs = file.groups.clone();
+    if group_configs.is_empty() && !chat.is_empty() {
+        group_configs.insert(
+            DEFAULT_GROUP.to_owned(),
+            GroupConfig {
+                deployments: chat.keys().map(|k| (*k).to_owned()).collect(),
+                ..GroupConfig::default()
+            },
+        );
+    }
+    let defaults = &file.router;
+    let mut groups = BTreeMap::new();
+    for (gname, gc) in &group_configs {
+        let field = |f: &str| format!("groups.{gname}.{f}");
+        if gc.deployments.is_empty() {
+            return Err(ConfigError::invalid(
+                field("deployments"),
+                "a group needs at least one deployment",
+            ));
+        }
+        let mut members = Vec::new();
+        for dname in &gc.deployments {
+            let Some(m) = chat.get(dname.as_str()) else {
+                let message = if file.deployments.contains_key(dname) {
+                    format!("deployment `{dname}` does not answer chat (a video or image kind)")
+                } else {
+                    format!("no deployment named `{dname}`")
+                };
+                return Err(ConfigError::invalid(field("deployments"), message));
+            };
+            if members.iter().any(|x: &Member| x.provider.id() == dname) {
+                return Err(ConfigError::invalid(
+                    field("deployments"),
+                    format!("`{dname}` is listed twice"),
+                ));
+            }
+            members.push(m.clone());
+            if let Some(info) = infos.iter_mut().find(|i| &i.name == dname) {
+                info.groups.push(gname.clone());
+            }
+        }
+        for (list, names) in [
+            ("fallbacks", &gc.fallbacks),
+            ("context_window_fallbacks", &gc.context_window_fallbacks),
+            ("content_policy_fallbacks", &gc.content_policy_fallbacks),
+        ] {
+            if let Some(bad) = names
+                .iter()
+                .find(|n| !group_configs.contains_key(*n) || *n == gname)
+            {
+                let message = if bad == gname {
+                    "a group cannot fall back to itself".to_owned()
+                } else {
+                    format!("no group named `{bad}`")
+                };
+                return Err(ConfigError::invalid(field(list), message));
+            }
+        }
+        let mut router_config = RouterConfig {
+            strategy: gc.strategy.unwrap_or(defaults.strategy),
+            seed: defaults.seed,
+            budget: gc.budget.or(defaults.budget),
+            hedge_after: gc.hedge_after.or(defaults.hedge_after),
+            ..RouterConfig::default()
+        };
+        router_config.chain.deadline = gc.deadline.or(defaults.deadline);
+        let mut group = Group {
+            config: gc.clone(),
+            strategy: router_config.strategy,
+            router_config,
+            members,
+            router: Router::builder().build(),
+        };
+        group.rebuild();
+        groups.insert(gname.clone(), RwLock::new(group));
+    }
+    let default_group = match &defaults.default_group {
+        Some(g) if groups.contains_key(g) => g.clone(),
+        Some(g) => {
+            return Err(ConfigError::invalid(
+                "router.default_group",
+                format!("no group named `{g}`"),
+            ));
+        }
+        None if groups.contains_key(DEFAULT_GROUP) => DEFAULT_GROUP.to_owned(),
+        None => groups
+            .keys()
+            .next()
+            .cloned()
+            .unwrap_or_else(|| DEFAULT_GROUP.to_owned()),
+    };
+    Ok(Steadfast {
+        groups,
+        default_group,
+        deployments: infos,
+        video,
+        images,
+        video_retry: file.router.retry.clone().unwrap_or_default(),
+        fallback: AtomicBool::new(defaults.fallback),
+    })
+}
