@@ -2,6 +2,7 @@
 //! model groups. Parsing only; building providers is in `build`.
 
 use std::collections::BTreeMap;
+use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -9,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use steadfast_circuit::Config as BreakerConfig;
 use steadfast_errors::ErrorKind;
 use steadfast_providers_core::Pricing;
+use steadfast_providers_core::secret::{HeaderNames, redact_url};
 use steadfast_providers_media::poll::PollConfig;
 use steadfast_providers_mock::WhenExhausted;
 use steadfast_retry::RetryConfig;
@@ -232,7 +234,7 @@ pub enum MockStep {
 ///
 /// Fields that only some kinds read (`script`, `binary`, `azure_deployment`, …) are refused
 /// on the others, so a typo or a misplaced field never goes unnoticed.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Deployment {
     /// Which provider builds it.
@@ -242,7 +244,8 @@ pub struct Deployment {
     #[serde(default)]
     pub model: Option<String>,
     /// The API root. Default: the kind's (required for `openai-compatible` and `azure`).
-    #[serde(default)]
+    /// A password or query value in it never prints, and is redacted when written back.
+    #[serde(default, serialize_with = "serialize_base_url")]
     pub base_url: Option<String>,
     /// The API key, as a reference: `env:NAME` (or LiteLLM's `os.environ/NAME`). Default:
     /// the kind's conventional variables, when set; a literal key is refused.
@@ -262,8 +265,9 @@ pub struct Deployment {
     /// `azure`: the deployment name in the URL. Default: `model`.
     #[serde(default)]
     pub azure_deployment: Option<String>,
-    /// Extra headers sent with every request (values never logged).
-    #[serde(default)]
+    /// Extra headers sent with every request. Their values may be secrets: they are read
+    /// from the file but never printed (Debug shows the names) nor written back out.
+    #[serde(default, skip_serializing)]
     pub headers: BTreeMap<String, String>,
     /// Timers.
     #[serde(default)]
@@ -329,6 +333,52 @@ pub struct Deployment {
     /// `deadline`). Default: the provider's (2 s doubling to 10 s, 10 minutes).
     #[serde(default)]
     pub poll: Option<PollConfig>,
+}
+
+impl fmt::Debug for Deployment {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Deployment")
+            .field("kind", &self.kind)
+            .field("model", &self.model)
+            .field("base_url", &self.base_url.as_deref().map(redact_url))
+            .field("api_key", &self.api_key)
+            .field("auth_header", &self.auth_header)
+            .field("auth_scheme", &self.auth_scheme)
+            .field("api_version", &self.api_version)
+            .field("azure_deployment", &self.azure_deployment)
+            .field("headers", &HeaderNames(&self.headers))
+            .field("timeouts", &self.timeouts)
+            .field("retry", &self.retry)
+            .field("breaker", &self.breaker)
+            .field("rpm", &self.rpm)
+            .field("tpm", &self.tpm)
+            .field("max_concurrency", &self.max_concurrency)
+            .field("pricing", &self.pricing)
+            .field("context_window", &self.context_window)
+            .field("content_policy_fallback", &self.content_policy_fallback)
+            .field("tags", &self.tags)
+            .field("weight", &self.weight)
+            .field("priority", &self.priority)
+            .field("enabled", &self.enabled)
+            .field("budget", &self.budget)
+            .field("script", &self.script)
+            .field("when_exhausted", &self.when_exhausted)
+            .field("binary", &self.binary)
+            .field("model_path", &self.model_path)
+            .field("args", &self.args)
+            .field("poll", &self.poll)
+            .finish()
+    }
+}
+
+fn serialize_base_url<S: serde::Serializer>(
+    url: &Option<String>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    match url {
+        Some(url) => serializer.serialize_some(&redact_url(url)),
+        None => serializer.serialize_none(),
+    }
 }
 
 fn one() -> u32 {
