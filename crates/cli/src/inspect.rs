@@ -43,12 +43,13 @@ pub(crate) async fn status(sf: &Steadfast, as_json: bool) -> Result<(), Failure>
 }
 
 /// `steadfast models`: the model catalog with prices and context windows (and which
-/// deployments use each row), then the config's deployments.
-pub(crate) fn models(sf: &Steadfast, as_json: bool) -> Result<(), Failure> {
+/// deployments use each row), then the config's deployments (none without a config).
+pub(crate) fn models(sf: Option<&Steadfast>, as_json: bool) -> Result<(), Failure> {
     let mut out = std::io::stdout().lock();
     let catalog = steadfast_catalog::models();
+    let deployments: &[_] = sf.map_or(&[], Steadfast::deployments);
     let deployed = |m: &steadfast_catalog::Model| -> Vec<&str> {
-        sf.deployments()
+        deployments
             .iter()
             .filter(|d| m.answers_to(&d.model) && kind_provider(d.kind) == Some(m.provider))
             .map(|d| d.name.as_str())
@@ -59,11 +60,7 @@ pub(crate) fn models(sf: &Steadfast, as_json: bool) -> Result<(), Failure> {
             .iter()
             .map(|m| json!({ "model": m, "deployments": deployed(m) }))
             .collect();
-        writeln!(
-            out,
-            "{}",
-            json!({ "catalog": rows, "models": sf.deployments() })
-        )?;
+        writeln!(out, "{}", json!({ "catalog": rows, "models": deployments }))?;
         return Ok(());
     }
     let price = |p: Option<f64>| p.map_or_else(|| "-".to_owned(), |v| format!("{v:.2}"));
@@ -91,7 +88,7 @@ pub(crate) fn models(sf: &Steadfast, as_json: bool) -> Result<(), Failure> {
         "{:<16} {:<18} {:<28} {:>10} {:>9} {:>9}  groups",
         "DEPLOYMENT", "KIND", "MODEL", "CONTEXT", "IN $/M", "OUT $/M"
     )?;
-    for d in sf.deployments() {
+    for d in deployments {
         writeln!(
             out,
             "{:<16} {:<18} {:<28} {:>10} {:>9} {:>9}  {}",

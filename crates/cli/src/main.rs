@@ -98,8 +98,16 @@ fn init_logs(global: &Global) {
 /// The config: `--config`, else `$STEADFAST_CONFIG`, else `./steadfast.toml` when it
 /// exists, else the environment's keys.
 fn load(global: &Global) -> Result<Steadfast, Failure> {
+    Ok(match config_path(global) {
+        Some(p) => Steadfast::from_path(p)?,
+        None => Steadfast::from_env()?,
+    })
+}
+
+/// Where the config comes from, when a file is named or found.
+fn config_path(global: &Global) -> Option<std::path::PathBuf> {
     let from_env_var = std::env::var_os("STEADFAST_CONFIG").filter(|v| !v.is_empty());
-    let path = global
+    global
         .config
         .clone()
         .or_else(|| from_env_var.map(Into::into))
@@ -107,11 +115,16 @@ fn load(global: &Global) -> Result<Steadfast, Failure> {
             Path::new("steadfast.toml")
                 .exists()
                 .then(|| "steadfast.toml".into())
-        });
-    Ok(match path {
-        Some(p) => Steadfast::from_path(p)?,
-        None => Steadfast::from_env()?,
-    })
+        })
+}
+
+/// The config for commands that are useful without one (`models`): a named or found file
+/// must load; with neither, the environment's keys are used when set, else none.
+fn load_if_any(global: &Global) -> Result<Option<Steadfast>, Failure> {
+    match config_path(global) {
+        Some(p) => Ok(Some(Steadfast::from_path(p)?)),
+        None => Ok(Steadfast::from_env().ok()),
+    }
 }
 
 async fn run(cli: Cli) -> Result<(), Failure> {
@@ -125,6 +138,6 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Video(args) => video::run(&ctx, &load(&cli.global)?, args).await,
         Command::Image(args) => image::run(&load(&cli.global)?, args).await,
         Command::Status(flag) => inspect::status(&load(&cli.global)?, flag.json).await,
-        Command::Models(flag) => inspect::models(&load(&cli.global)?, flag.json),
+        Command::Models(flag) => inspect::models(load_if_any(&cli.global)?.as_ref(), flag.json),
     }
 }

@@ -291,3 +291,47 @@ async fn the_shipped_mock_example_answers_with_no_key_and_no_network() {
     );
     assert!(v["catalog"][0]["model"]["id"].is_string());
 }
+
+#[test]
+fn models_lists_the_catalog_without_any_config_or_key() {
+    let dir = std::env::temp_dir().join(format!("steadfast-models-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut cmd = Command::new(BIN);
+    cmd.args(["models", "--json"])
+        .current_dir(&dir)
+        .env_remove("STEADFAST_CONFIG");
+    for var in [
+        "OPENAI_API_KEY",
+        "ANTHROPIC_API_KEY",
+        "GEMINI_API_KEY",
+        "GOOGLE_API_KEY",
+        "DEEPSEEK_API_KEY",
+        "XAI_API_KEY",
+        "GROK_API_KEY",
+        "OPENROUTER_API_KEY",
+        "POLLINATIONS_API_TOKEN",
+        "POLLINATIONS_API_KEY",
+        "OLLAMA_HOST",
+    ] {
+        cmd.env_remove(var);
+    }
+    let out = cmd.output().unwrap();
+    std::fs::remove_dir_all(&dir).ok();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let priced = v["catalog"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|row| {
+            let m = &row["model"];
+            !m["pricing"].is_null() && !m["context_window"].is_null() && !m["source"].is_null()
+        })
+        .count();
+    assert!(priced >= 40, "{priced} priced rows");
+    assert_eq!(v["models"].as_array().unwrap().len(), 0);
+}
