@@ -1,60 +1,20 @@
 //! A redirect to another origin is never followed, so the key (`authorization`) never reaches the
-//! other host — on chat, stream and health calls. A redirect within the same origin is.
+//! other host — on chat, stream and health calls.
 
-use steadfast_errors::{ErrorKind, ProviderError};
-use steadfast_providers_core::{ApiKey, ChatProvider, ChatRequest, Message};
+use steadfast_providers_core::ApiKey;
 use steadfast_providers_ollama::{OllamaConfig, OllamaProvider};
-use wiremock::matchers::any;
-use wiremock::{Mock, MockServer, ResponseTemplate};
+use steadfast_test_kit::redirect::assert_cross_origin_redirect_refused;
 
 const KEY: &str = "redirect-canary-key-0001";
 
-fn assert_refused(what: &str, err: &ProviderError) {
-    assert_eq!(err.kind(), ErrorKind::Protocol, "{what}: {err}");
-    assert!(err.message().contains("another origin"), "{what}: {err}");
-    assert!(!err.is_retryable(), "{what}");
-    assert!(!format!("{err:?}").contains(KEY), "{what}: {err:?}");
-}
-
 #[tokio::test]
 async fn a_redirect_to_another_origin_is_refused_and_the_key_stays_home() {
-    let (api, other) = (MockServer::start().await, MockServer::start().await);
-    Mock::given(any())
-        .respond_with(ResponseTemplate::new(200).set_body_string("{}"))
-        .mount(&other)
-        .await;
-    for status in [301, 302, 303, 307, 308] {
-        api.reset().await;
-        Mock::given(any())
-            .respond_with(
-                ResponseTemplate::new(status)
-                    .insert_header("location", format!("{}/stolen", other.uri())),
-            )
-            .mount(&api)
-            .await;
-        let provider = OllamaProvider::new(OllamaConfig {
-            base_url: api.uri(),
+    assert_cross_origin_redirect_refused(KEY, |base_url| {
+        OllamaProvider::new(OllamaConfig {
+            base_url,
             api_key: Some(ApiKey::new(KEY)),
             ..OllamaConfig::default()
-        });
-        let request = ChatRequest::new("some-model", vec![Message::user("Hi")]);
-        assert_refused(
-            &format!("{status} chat"),
-            &provider.chat(&request).await.unwrap_err(),
-        );
-        match provider.chat_stream(&request).await {
-            Err(err) => assert_refused(&format!("{status} stream"), &err),
-            Ok(_) => panic!("{status}: the stream followed the redirect"),
-        }
-        assert_refused(
-            &format!("{status} health"),
-            &provider.health_check().await.unwrap_err(),
-        );
-    }
-    let seen = other.received_requests().await.unwrap();
-    assert!(
-        seen.is_empty(),
-        "the other origin got {} requests",
-        seen.len()
-    );
+        })
+    })
+    .await;
 }

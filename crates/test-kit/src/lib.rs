@@ -38,6 +38,7 @@ pub mod expect;
 pub mod fixture;
 pub mod http;
 pub mod logs;
+pub mod redirect;
 pub mod secret;
 pub mod stream;
 
