@@ -315,14 +315,13 @@ impl ChatProvider for Metered {
             t.provider_time = t.provider_time.saturating_add(elapsed);
         }
         match result {
-            Ok(inner) => Ok(Box::pin(MeteredStream {
+            Ok(inner) => Ok(Box::pin(MeteredStream::new(
                 inner,
-                slot: Some(slot),
-                shared: Arc::clone(&self.shared),
-                model: request.model.clone(),
-                usage: None,
+                slot,
+                Arc::clone(&self.shared),
+                request.model.clone(),
                 call,
-            })),
+            ))),
             Err(e) => {
                 drop(slot);
                 self.state.outcome(false);
@@ -355,6 +354,11 @@ impl Drop for Slot {
 
 /// A provider's stream, counted in flight until it ends, and billed when it ends (or is
 /// dropped) with the last usage it reported — providers report usage so far, cumulatively.
+///
+/// A stream cut after content it never reported output tokens for is billed as the resume
+/// layer bills it (`steadfast_streaming::ResumableStream`): one
+/// output token per 4 characters it delivered, rounded up, or what it reported if that is
+/// more — the provider generated those tokens, and the stream's own usage events count them.
 struct MeteredStream {
     inner: ChatStream,
     /// `Some` until the stream ended.
@@ -363,13 +367,76 @@ struct MeteredStream {
     model: String,
     usage: Option<Usage>,
     call: Option<Arc<CallCtx>>,
+    /// Characters of content (text, reasoning, refusal, tool-call arguments) delivered.
+    chars: usize,
+    /// Content arrived after the last usage report.
+    unreported: bool,
+    /// The stream completed (`Done`, or its end): nothing was cut.
+    completed: bool,
 }
 
 impl MeteredStream {
+    fn new(
+        inner: ChatStream,
+        slot: Slot,
+        shared: Arc<Shared>,
+        model: String,
+        call: Option<Arc<CallCtx>>,
+    ) -> MeteredStream {
+        MeteredStream {
+            inner,
+            slot: Some(slot),
+            shared,
+            model,
+            usage: None,
+            call,
+            chars: 0,
+            unreported: false,
+            completed: false,
+        }
+    }
+
+    /// Notes what `event` means for billing.
+    fn saw(&mut self, event: &StreamEvent) {
+        let chars = match event {
+            StreamEvent::TextDelta { text }
+            | StreamEvent::ReasoningDelta { text }
+            | StreamEvent::RefusalDelta { text } => text.chars().count(),
+            StreamEvent::ToolCallDelta(d) => d.arguments.chars().count(),
+            StreamEvent::Usage(u) => {
+                self.usage = Some(*u);
+                self.unreported = false;
+                return;
+            }
+            StreamEvent::Done => {
+                self.completed = true;
+                return;
+            }
+            _ => return,
+        };
+        self.chars = self.chars.saturating_add(chars);
+        self.unreported |= chars > 0;
+    }
+
+    /// What to bill: the last report; for a stream cut after content, unless a report of
+    /// some output tokens came after its last content, at least the estimate (the rule of
+    /// the resume layer, so both agree).
+    fn billed(&mut self) -> Option<Usage> {
+        let reported = self.usage.take();
+        let covered = !self.unreported && reported.is_some_and(|u| u.output_tokens > 0);
+        if self.completed || self.chars == 0 || covered {
+            return reported;
+        }
+        let estimate = self.chars.div_ceil(4) as u64;
+        let mut usage = reported.unwrap_or_default();
+        usage.output_tokens = usage.output_tokens.max(estimate);
+        Some(usage)
+    }
+
     fn finish(&mut self, success: bool) {
         if let Some(slot) = self.slot.take() {
             slot.state.outcome(success);
-            if let Some(usage) = self.usage.take() {
+            if let Some(usage) = self.billed() {
                 bill(
                     &slot.state,
                     &self.shared,
@@ -389,9 +456,12 @@ impl Stream for MeteredStream {
         let this = self.get_mut();
         let item = this.inner.as_mut().poll_next(cx);
         match &item {
-            Poll::Ready(Some(Ok(StreamEvent::Usage(u)))) => this.usage = Some(*u),
+            Poll::Ready(Some(Ok(event))) => this.saw(event),
             Poll::Ready(Some(Err(_))) => this.finish(false),
-            Poll::Ready(None) => this.finish(true),
+            Poll::Ready(None) => {
+                this.completed = true;
+                this.finish(true);
+            }
             _ => {}
         }
         item

@@ -844,3 +844,47 @@ async fn a_stream_that_moves_after_its_first_token_counts_as_a_failover() {
     assert!(!routed.fell_back() && !routed.value.fell_back());
     assert_eq!(same.stats().failovers, 0);
 }
+
+/// A part cut before it reported usage was still generated, and billed, by its provider:
+/// the router bills it by the resume layer's rule (one output token per 4 characters it
+/// delivered, rounded up) instead of not at all, so its stats, cost and budgets agree with
+/// the usage the stream reports.
+#[tokio::test(start_paused = true)]
+async fn a_part_cut_before_its_usage_is_billed_by_an_estimate() {
+    let router = Router::builder()
+        .provider(
+            mock(
+                "b",
+                vec![
+                    // 9 characters, no usage: cut.
+                    Outcome::cut(["One", " two", "!!"]),
+                    Outcome::continue_from("One two!! three four"),
+                ],
+            ),
+            pc(1),
+        )
+        .build();
+    let mut stream = router.chat_stream(&request(), opts()).await.unwrap().value;
+    let (mut text, mut delivered) = (String::new(), None);
+    while let Some(event) = stream.next().await {
+        match event.unwrap() {
+            steadfast_providers_core::StreamEvent::TextDelta { text: t } => text.push_str(&t),
+            steadfast_providers_core::StreamEvent::Usage(u) => delivered = Some(u),
+            _ => {}
+        }
+    }
+    assert_eq!(text, "One two!! three four");
+    assert_eq!(stream.inner().resumes(), 1);
+    // Billed as the stream reports it: the continuation's own usage (4 in, 2 out) plus
+    // ceil(9 / 4) = 3 output tokens for the cut part.
+    let billed = stream.usage();
+    assert_eq!((billed.input_tokens, billed.output_tokens), (4, 5));
+    assert_eq!(Some(billed), delivered);
+    assert_eq!(router.stats().total_tokens, 9);
+    let priced = Pricing::per_million(1.0, 2.0).cost(&billed);
+    assert!(
+        (stream.cost_usd() - priced).abs() < 1e-15,
+        "{}",
+        stream.cost_usd()
+    );
+}

@@ -60,7 +60,8 @@
 //!   early `message_start` count is not final) is billed by an **estimate**: one output
 //!   token per 4 characters it delivered (text, reasoning, refusal, tool-call arguments),
 //!   rounded up, or what it reported if that is more. A report that arrived after the
-//!   attempt's last content is taken as it is. When an estimate is added the new sum is
+//!   attempt's last content is taken as it is, unless it counts no output tokens (Gemini's
+//!   per-chunk `usageMetadata` before the last chunk has none). When an estimate is added the new sum is
 //!   delivered with the next usage event (or, if none comes, as one before the stream ends),
 //!   and [`ResumableStream::usage_estimated`] turns true. Sums saturate at `u64::MAX`.
 //! - When resumes are exhausted, or the error cannot be resumed (`invalid_request`,
@@ -458,13 +459,17 @@ impl ResumableStream {
     }
 
     /// Adds the attempt that just failed to the summed usage: what it reported, or — when it
-    /// delivered content after its last report (or never reported) — at least an estimate of
+    /// delivered content after its last report, never reported, or reported no output
+    /// tokens — at least an estimate of
     /// one output token per 4 characters it delivered, rounded up. A new sum is delivered as
     /// a usage event with the next report, or before the stream ends.
     fn bill_the_cut_attempt(&mut self) {
         let mut part = self.usage_now.take().unwrap_or_default();
         let estimate = self.attempt_chars.div_ceil(4);
-        let estimated = !self.usage_covers && estimate > part.output_tokens;
+        // A report of no output after content is no count of it (Gemini puts
+        // `usageMetadata` without output tokens on every chunk before the last).
+        let covered = self.usage_covers && part.output_tokens > 0;
+        let estimated = !covered && estimate > part.output_tokens;
         if estimated {
             part.output_tokens = estimate;
             self.usage_estimated = true;

@@ -422,6 +422,42 @@ async fn a_usage_report_after_the_killed_part_s_text_is_taken_as_is() {
     assert!(!stream.usage_estimated());
 }
 
+/// Gemini puts `usageMetadata` on every chunk, without output tokens until the last: a
+/// report of no output after the text is no count of it, so the cut part is estimated.
+#[tokio::test(start_paused = true)]
+async fn a_report_of_no_output_after_the_killed_part_s_text_is_estimated() {
+    let first = boxed(vec![
+        text("0123456789abcdefghijklmnopqrstuvwxyz✓✓✓✓"),
+        Ok(StreamEvent::Usage(Usage {
+            input_tokens: 10,
+            output_tokens: 0,
+            ..Usage::default()
+        })),
+        cut(),
+    ]);
+    let reopen = ReopenFn(|_, _| async {
+        let mut items = vec![
+            text("!"),
+            Ok(StreamEvent::Usage(Usage {
+                input_tokens: 20,
+                output_tokens: 1,
+                ..Usage::default()
+            })),
+        ];
+        items.extend(finish(FinishReason::Stop));
+        Ok::<EventStream, ProviderError>(boxed(items))
+    });
+    let mut stream = Box::pin(ResumableStream::new(first, Arc::new(reopen), config(3)));
+    let mut state = StreamState::default();
+    while let Some(item) = stream.next().await {
+        state.apply(&item.unwrap());
+    }
+    // 40 characters: ceil(40 / 4) = 10 for the cut part, then the continuation's 1.
+    let usage = state.usage().unwrap();
+    assert_eq!((usage.input_tokens, usage.output_tokens), (30, 11));
+    assert!(stream.usage_estimated());
+}
+
 #[tokio::test(start_paused = true)]
 async fn usage_sums_saturate_across_attempts() {
     let huge = Usage {
