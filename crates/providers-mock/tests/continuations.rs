@@ -146,6 +146,10 @@ async fn only_answers_sent_whole_report_usage() {
             .await;
     }
     assert_eq!(server.reported_usage(), (1, 6));
+    // The cut answer reported nothing; what a client may bill for it is bounded by its own
+    // count (6) or a token per 4 of its 17 characters (5), whichever is more. A refusal by
+    // status is no answer.
+    assert_eq!(server.unreported_output_bound(), 6);
 }
 
 #[tokio::test]

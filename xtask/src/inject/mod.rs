@@ -206,6 +206,9 @@ async fn run_scenario(s: &Scenario, index: u64, calls: u64, seed: u64) -> Result
     };
     for call in results {
         let a = audit::audit(&call.text, TOKENS, s.promise);
+        // Every delivered character came from a part billed at no less than one output
+        // token per 4 characters (a reported count, or the estimate for a cut part).
+        r.billed_output_floor += call.text.chars().count().div_ceil(4) as u64;
         r.latencies.push(call.latency);
         match s.promise {
             scenario::Promise::FailsFast => {}
@@ -243,10 +246,16 @@ async fn run_scenario(s: &Scenario, index: u64, calls: u64, seed: u64) -> Result
         }
         let tool_ok = if s.tools {
             let (name, args) = FaultServer::tool_call(TOKENS);
+            // As JSON values: Gemini and Ollama send the arguments as an object, which the
+            // decoder writes back out with its own key order.
+            let args: serde_json::Value = serde_json::from_str(&args).unwrap_or_default();
             let whole = call
                 .tool_calls
                 .iter()
-                .filter(|(n, a)| *n == name && *a == args)
+                .filter(|(n, a)| {
+                    *n == name
+                        && serde_json::from_str::<serde_json::Value>(a).ok().as_ref() == Some(&args)
+                })
                 .count() as u64;
             let calls = call.tool_calls.len() as u64;
             r.tool_calls += calls;
@@ -293,6 +302,8 @@ async fn run_scenario(s: &Scenario, index: u64, calls: u64, seed: u64) -> Result
     r.reported_output = po + fo;
     r.billed_input = stats.input_tokens;
     r.billed_output = stats.output_tokens;
+    r.billed_output_bound =
+        r.reported_output + primary.unreported_output_bound() + fallback.unreported_output_bound();
     r.usage_exact = scenario::leaves_answers_whole(&s.primary_plan)
         && scenario::leaves_answers_whole(&s.fallback_plan);
     r.failovers = stats.failovers;

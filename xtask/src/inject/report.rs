@@ -62,6 +62,12 @@ pub(crate) struct Report {
     pub(crate) reported_output: u64,
     pub(crate) billed_input: u64,
     pub(crate) reported_input: u64,
+    /// The most output tokens the router may bill without billing one twice: what the
+    /// servers reported, plus what every answer that reported nothing could fairly be billed.
+    pub(crate) billed_output_bound: u64,
+    /// The fewest output tokens the router may bill: one per 4 characters of the text it
+    /// delivered (rounded up per call).
+    pub(crate) billed_output_floor: u64,
     /// Whether billed must equal reported (no fault leaves part of an answer).
     pub(crate) usage_exact: bool,
     pub(crate) attempts: u64,
@@ -217,6 +223,20 @@ impl Report {
                 self.billed_input, self.billed_output, self.reported_input, self.reported_output
             ));
         }
+        if !self.usage_exact {
+            if self.billed_output > self.billed_output_bound {
+                missed.push(format!(
+                    "billed {} output tokens > {} the servers reported or could be billed for",
+                    self.billed_output, self.billed_output_bound
+                ));
+            }
+            if self.billed_output < self.billed_output_floor {
+                missed.push(format!(
+                    "billed {} output tokens < {}, one per 4 characters delivered",
+                    self.billed_output, self.billed_output_floor
+                ));
+            }
+        }
         if self.server_requests > self.request_bound {
             missed.push(format!(
                 "server requests {} > bound {} (retry budget, {MAX_RESUMES} resumes)",
@@ -232,7 +252,7 @@ impl Report {
 /// The table header and its column explanations.
 pub(crate) fn header() -> String {
     format!(
-        "{:<42} {:<17} {:>5} {:>5} {:>8} {:>4} {:>4} {:>9} {:>7} {:>6} {:>11} {:>13} {:>6} {:>6} {:>6}  result",
+        "{:<42} {:<17} {:>5} {:>5} {:>8} {:>4} {:>4} {:>9} {:>7} {:>6} {:>11} {:>16} {:>6} {:>6} {:>6}  result",
         "scenario",
         "formats",
         "calls",
@@ -244,7 +264,7 @@ pub(crate) fn header() -> String {
         "resumes",
         "att/c",
         "ampl/bound",
-        "billed/rep",
+        "billed",
         "p50ms",
         "p99ms",
         "fover",
@@ -260,7 +280,7 @@ pub(crate) fn row(r: &Report) -> String {
     );
     let result = if r.missed.is_empty() { "ok" } else { "MISSED" };
     format!(
-        "{:<42} {:<17} {:>5} {:>5} {:>7.2}% {:>4} {:>4} {:>9} {:>7} {:>6.2} {:>11} {:>13} {:>6} {:>6} {:>6}  {result}",
+        "{:<42} {:<17} {:>5} {:>5} {:>7.2}% {:>4} {:>4} {:>9} {:>7} {:>6.2} {:>11} {:>16} {:>6} {:>6} {:>6}  {result}",
         r.name,
         r.formats,
         r.calls,
@@ -272,12 +292,14 @@ pub(crate) fn row(r: &Report) -> String {
         r.resumes,
         r.attempts as f64 / r.calls.max(1) as f64,
         ampl,
-        format!(
-            "{}{}{}",
-            r.billed_output,
-            if r.usage_exact { "=" } else { "~" },
-            r.reported_output
-        ),
+        if r.usage_exact {
+            format!("{}={}", r.billed_output, r.reported_output)
+        } else {
+            format!(
+                "{}<={}<={}",
+                r.billed_output_floor, r.billed_output, r.billed_output_bound
+            )
+        },
         r.p50_ms,
         r.p99_ms,
         r.failovers,
@@ -301,10 +323,11 @@ pub(crate) fn legend() -> Vec<String> {
         "  resumes     continuations opened over all calls (cut scenarios must resume)".into(),
         "  att/c       provider attempts per call, as the router recorded them".into(),
         "  ampl/bound  server requests per call / the most the retry budget, attempts and resumes allow".into(),
-        "  billed/rep  output tokens the router billed vs. what the servers reported for answers sent whole:".into(),
-        "              '=' where no fault leaves part of an answer or races a client timer (must be equal, input".into(),
-        "              tokens too); '~' elsewhere, shown and not held: cut parts are billed by the resume layer's".into(),
-        "              estimate, and a part the server sent whole may still be abandoned by a client timer".into(),
+        "  billed      output tokens the router billed. 'b=r' where no fault leaves part of an answer or races a".into(),
+        "              client timer: b must equal r, what the servers reported for answers sent whole (input too).".into(),
+        "              'f<=b<=m' elsewhere, where cut parts are billed by an estimate (1 token per 4 characters):".into(),
+        "              f = 1 token per 4 characters delivered to callers; m = r + for every answer that reported".into(),
+        "              nothing, its own count or 1 token per 4 characters it held - billing past m bills a token twice".into(),
         "  p50ms p99ms call latency; fover = calls the router counted as failovers".into(),
         format!(
             "targets: rate >= {:.1}% and lost = dup = 0 (once, joined); fired >= a quarter of the planned share of the requests each server got;",

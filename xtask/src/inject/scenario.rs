@@ -231,6 +231,29 @@ pub(crate) fn all() -> Vec<Scenario> {
     .resumes();
     tools.tools = true;
     tools.promise = Promise::WholeToolCalls;
+    // The other formats' tool calls: Anthropic streams the arguments in pieces (a cut can
+    // land inside them), Gemini and Ollama send a call whole; every format is a primary or
+    // a fallback here.
+    let mut anthropic_tools = Scenario::new(
+        "anthropic: tool call cut mid-arguments",
+        share(400, |r| Fault::CutAfter {
+            chunks: 20 + (r % 12) as usize,
+        }),
+    )
+    .formats(Anthropic, Ollama)
+    .resumes();
+    anthropic_tools.tools = true;
+    anthropic_tools.promise = Promise::WholeToolCalls;
+    let mut gemini_tools = Scenario::new(
+        "gemini: stream cut, tool call after",
+        share(400, |r| Fault::CutAfter {
+            chunks: 1 + (r % 24) as usize,
+        }),
+    )
+    .formats(Gemini, Anthropic)
+    .resumes();
+    gemini_tools.tools = true;
+    gemini_tools.promise = Promise::WholeToolCalls;
     let mut diverge = Scenario::new(
         "continuation restarts differently",
         first_attempts(400, late_cut),
@@ -312,6 +335,8 @@ pub(crate) fn all() -> Vec<Scenario> {
             .resumes(),
         diverge,
         tools,
+        anthropic_tools,
+        gemini_tools,
         Scenario::new("gemini: stream cut", share(400, cut))
             .formats(Gemini, Ollama)
             .resumes(),

@@ -142,6 +142,12 @@ impl Side {
             .map_or(0, FaultServer::faults_fired_total)
     }
 
+    pub(crate) fn unreported_output_bound(&self) -> u64 {
+        self.server
+            .as_ref()
+            .map_or(0, FaultServer::unreported_output_bound)
+    }
+
     pub(crate) fn reported_usage(&self) -> (u64, u64) {
         self.server
             .as_ref()

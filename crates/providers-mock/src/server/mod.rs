@@ -139,6 +139,8 @@ struct Shared {
     /// Usage reported by answers sent whole: input and output tokens.
     reported_input: AtomicU64,
     reported_output: AtomicU64,
+    /// The most output tokens clients can fairly bill for answers that reported none.
+    unreported_bound: AtomicU64,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -283,6 +285,7 @@ impl FaultServer {
             continuations: AtomicU64::new(0),
             reported_input: AtomicU64::new(0),
             reported_output: AtomicU64::new(0),
+            unreported_bound: AtomicU64::new(0),
         });
         let task = tokio::spawn(serve(listener, shared.clone()));
         Ok(FaultServer { addr, shared, task })
@@ -398,9 +401,20 @@ impl FaultServer {
         )
     }
 
-    /// The tool call an answer ends with when an OpenAI-format streamed request offers
-    /// tools: the tool's name and its whole JSON arguments (which stream in 8-byte pieces,
-    /// each a content chunk, so a body fault can cut inside the call).
+    /// The most output tokens a client can fairly bill, over every answer that did not
+    /// count in [`reported_usage`](Self::reported_usage) (cut, broken, delayed or sent
+    /// without usage): for each, its own count or one token per 4 characters of its text
+    /// and tool arguments, rounded up, whichever is more. What a router bills in all can
+    /// never pass `reported_usage().1 + unreported_output_bound()` without billing a token
+    /// twice.
+    pub fn unreported_output_bound(&self) -> u64 {
+        self.shared.unreported_bound.load(Ordering::SeqCst)
+    }
+
+    /// The tool call an answer ends with when a streamed request offers tools: the tool's
+    /// name and its whole JSON arguments. OpenAI and Anthropic streams send the arguments in
+    /// 8-byte pieces, each a content chunk, so a body fault can cut inside the call; Gemini
+    /// and Ollama send the call whole in one chunk, its arguments as a JSON object.
     ///
     /// ```
     /// use steadfast_providers_mock::FaultServer;
@@ -592,6 +606,7 @@ async fn answer(
                 in_band_error: wire::error_body(Dialect::OpenAi, 503, None),
                 malformed: "<html>".to_owned(),
                 usage: None,
+                bill_bound: 0,
             }
         }
         (_, Some(dialect)) => {
@@ -615,6 +630,10 @@ async fn answer(
     if let (true, Some((input, output))) = (whole, layout.usage) {
         shared.reported_input.fetch_add(input, Ordering::SeqCst);
         shared.reported_output.fetch_add(output, Ordering::SeqCst);
+    } else {
+        shared
+            .unreported_bound
+            .fetch_add(layout.bill_bound, Ordering::SeqCst);
     }
     Ok(keep(kept))
 }

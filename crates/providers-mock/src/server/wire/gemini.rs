@@ -12,7 +12,7 @@ use super::{ChatCall, Layout, SSE, js};
 
 /// A Gemini request as `{model, stream, messages, system, max_tokens}`: the model and the
 /// stream flag come from the path, `contents[].parts[].text` become messages (role `model`
-/// is the assistant).
+/// is the assistant), and `tools` stays when it declares functions.
 pub(super) fn as_chat(v: &Value, path: &str) -> Value {
     let last = path.rsplit('/').next().unwrap_or("");
     let (model, method) = last.split_once(':').unwrap_or((last, ""));
@@ -44,6 +44,19 @@ pub(super) fn as_chat(v: &Value, path: &str) -> Value {
     });
     if let Some(system) = v.get("systemInstruction") {
         out["system"] = Value::String(text(system));
+    }
+    let declares_functions = v
+        .get("tools")
+        .and_then(Value::as_array)
+        .is_some_and(|tools| {
+            tools.iter().any(|t| {
+                t.get("functionDeclarations")
+                    .and_then(Value::as_array)
+                    .is_some_and(|d| !d.is_empty())
+            })
+        });
+    if declares_functions {
+        out["tools"] = v["tools"].clone();
     }
     if let Some(n) = v.pointer("/generationConfig/maxOutputTokens") {
         out["max_tokens"] = n.clone();
@@ -81,6 +94,25 @@ impl ChatCall {
         )
     }
 
+    /// One chunk per content piece, then the tool call's chunk when the answer ends with one.
+    fn gemini_content(&self) -> Vec<String> {
+        let mut content: Vec<String> = self
+            .pieces
+            .iter()
+            .map(|p| self.gemini_chunk(p, None))
+            .collect();
+        if let (Some(tokens), false) = (self.tool, self.truncated) {
+            content.push(format!(
+                "data: {{\"candidates\": [{{\"content\": {{\"parts\": [{}],\"role\": \"model\"}}}}],\"usageMetadata\": {},\"modelVersion\": {},\"responseId\": {}}}\r\n\r\n",
+                Self::gemini_tool_part(tokens),
+                self.gemini_usage(false),
+                js(&self.model),
+                js(&self.id),
+            ));
+        }
+        content
+    }
+
     fn gemini_finish(&self) -> &'static str {
         if self.truncated { "MAX_TOKENS" } else { "STOP" }
     }
@@ -90,17 +122,14 @@ impl ChatCall {
             streamed: true,
             content_type: SSE,
             preamble: Vec::new(),
-            content: self
-                .pieces
-                .iter()
-                .map(|p| self.gemini_chunk(p, None))
-                .collect(),
+            content: self.gemini_content(),
             epilogue: vec![self.gemini_chunk("", Some(self.gemini_finish()))],
             // Verbatim in shape from a real mid-stream failure: the error object as raw JSON.
             in_band_error: format!("{}\n", error_json(503, None, true)),
             malformed: "data: {\"candidates\": [{\"content\": {\"parts\": [{\"text\": \r\n\r\n"
                 .to_owned(),
             usage: None,
+            bill_bound: 0,
         }
     }
 

@@ -110,8 +110,8 @@ pub(crate) struct ChatCall {
     pub(crate) continued: bool,
     model: String,
     include_usage: bool,
-    /// The answer ends with a tool call (the request offered tools; OpenAI streams only), for
-    /// an answer of this many tokens.
+    /// The answer ends with a tool call (the request offered tools; streams only), for an
+    /// answer of this many tokens.
     tool: Option<usize>,
     /// The content chunks of the answer (tokens grouped by `tokens_per_chunk`).
     pieces: Vec<String>,
@@ -204,8 +204,7 @@ pub(crate) fn parse_chat(
         continued: !prefix.is_empty(),
         model,
         include_usage,
-        tool: (offers_tools && dialect == Dialect::OpenAi && stream)
-            .then_some(config.answer_tokens),
+        tool: (offers_tools && stream).then_some(config.answer_tokens),
         pieces,
         truncated,
         input_tokens,
@@ -232,6 +231,10 @@ pub(crate) struct Layout {
     pub(crate) malformed: String,
     /// The usage (input, output tokens) the whole answer reports, if it reports any.
     pub(crate) usage: Option<(u64, u64)>,
+    /// The most output tokens a client can fairly bill for this answer if it ends early or
+    /// reports no usage: its reported count, or one token per 4 characters of its text and
+    /// tool arguments (rounded up), whichever is more (0 for what is not an answer).
+    pub(crate) bill_bound: u64,
 }
 
 /// The content type of server-sent events.
@@ -246,6 +249,15 @@ impl ChatCall {
         let reports = !self.stream || self.include_usage || self.dialect != Dialect::OpenAi;
         let mut layout = self.layout_body();
         layout.usage = reports.then_some((self.input_tokens, self.output_tokens));
+        let text: usize = self.pieces.iter().map(|p| p.chars().count()).sum();
+        let args = match (self.tool, self.truncated) {
+            (Some(tokens), false) => tool_arguments(tokens).chars().count(),
+            _ => 0,
+        };
+        layout.bill_bound = self
+            .output_tokens
+            .max((text.div_ceil(4) + args.div_ceil(4)) as u64)
+            .max(1);
         layout
     }
 
@@ -272,6 +284,7 @@ impl ChatCall {
                     malformed: "<!DOCTYPE html><html><body>502 Bad Gateway</body></html>"
                         .to_owned(),
                     usage: None,
+                    bill_bound: 0,
                 }
             }
         }
@@ -349,6 +362,7 @@ impl ChatCall {
                 js(&self.id)
             ),
             usage: None,
+            bill_bound: 0,
         }
     }
 
@@ -384,7 +398,7 @@ impl ChatCall {
             ),
             Self::anthropic_event("ping", "{\"type\": \"ping\"}"),
         ];
-        let content = self
+        let mut content: Vec<String> = self
             .pieces
             .iter()
             .map(|p| {
@@ -397,15 +411,18 @@ impl ChatCall {
                 )
             })
             .collect();
-        let stop = if self.truncated {
-            "max_tokens"
-        } else {
-            "end_turn"
+        let (stop, last_block) = match self.tool {
+            _ if self.truncated => ("max_tokens", 0),
+            Some(tokens) => {
+                content.extend(self.anthropic_tool_events(tokens));
+                ("tool_use", 1)
+            }
+            None => ("end_turn", 0),
         };
         let epilogue = vec![
             Self::anthropic_event(
                 "content_block_stop",
-                "{\"type\":\"content_block_stop\",\"index\":0}",
+                &format!("{{\"type\":\"content_block_stop\",\"index\":{last_block}}}"),
             ),
             Self::anthropic_event(
                 "message_delta",
@@ -429,6 +446,7 @@ impl ChatCall {
             ),
             malformed: "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\n\n".to_owned(),
             usage: None,
+            bill_bound: 0,
         }
     }
 

@@ -11,14 +11,17 @@ use super::{ChatCall, Layout, js};
 /// `created_at` of every line, so bodies are deterministic.
 const CREATED_AT: &str = "2025-01-01T00:00:00Z";
 
-/// An Ollama request as `{model, stream, messages, max_tokens}`: `stream` defaults to true,
-/// `options.num_predict` is the token limit.
+/// An Ollama request as `{model, stream, messages, max_tokens, tools}`: `stream` defaults to
+/// true, `options.num_predict` is the token limit.
 pub(super) fn as_chat(v: &Value) -> Value {
     let mut out = json!({
         "model": v.get("model").cloned().unwrap_or(Value::Null),
         "stream": v.get("stream").and_then(Value::as_bool).unwrap_or(true),
         "messages": v.get("messages").cloned().unwrap_or(Value::Null),
     });
+    if let Some(tools) = v.get("tools") {
+        out["tools"] = tools.clone();
+    }
     if let Some(n) = v.pointer("/options/num_predict") {
         out["max_tokens"] = n.clone();
     }
@@ -50,7 +53,7 @@ impl ChatCall {
             streamed: true,
             content_type: "application/x-ndjson",
             preamble: Vec::new(),
-            content: self.pieces.iter().map(|p| self.ollama_line(p)).collect(),
+            content: self.ollama_content(),
             epilogue: vec![format!("{}\n", self.ollama_done(""))],
             // A runner crash mid-answer, as Ollama reports it inside the 200.
             in_band_error: "{\"error\":\"llama runner process has terminated: exit status 2\"}\n"
@@ -60,7 +63,21 @@ impl ChatCall {
                 js(&self.model)
             ),
             usage: None,
+            bill_bound: 0,
         }
+    }
+
+    /// One line per content piece, then the tool call's line when the answer ends with one.
+    fn ollama_content(&self) -> Vec<String> {
+        let mut content: Vec<String> = self.pieces.iter().map(|p| self.ollama_line(p)).collect();
+        if let (Some(tokens), false) = (self.tool, self.truncated) {
+            content.push(format!(
+                "{{\"model\":{},\"created_at\":\"{CREATED_AT}\",\"message\":{{\"role\":\"assistant\",\"content\":\"\",\"tool_calls\":{}}},\"done\":false}}\n",
+                js(&self.model),
+                Self::ollama_tool_calls(tokens)
+            ));
+        }
+        content
     }
 
     pub(super) fn ollama_body(&self) -> String {

@@ -1,5 +1,6 @@
 //! The tool call the fault server adds to an answer when the request offers tools: a fixed
-//! call whose arguments stream in small pieces, so that a cut can land inside it.
+//! call whose arguments stream in small pieces (OpenAI, Anthropic), so that a cut can land
+//! inside it, or arrive whole (Gemini, Ollama), as each API sends them.
 
 use super::{ChatCall, js};
 
@@ -7,6 +8,8 @@ use super::{ChatCall, js};
 pub(crate) const TOOL_NAME: &str = "count";
 /// The id of the call.
 const TOOL_ID: &str = "call_mock_count";
+/// The id of the call in Anthropic's format.
+const ANTHROPIC_TOOL_ID: &str = "toolu_mock_count";
 /// Bytes per streamed piece of the arguments.
 const PIECE: usize = 8;
 
@@ -35,5 +38,56 @@ impl ChatCall {
             )));
         }
         chunks
+    }
+
+    /// Anthropic events of the tool call, after the text block (index 0) closed: a
+    /// `tool_use` block (index 1) whose input streams as `input_json_delta` pieces. The
+    /// block's `content_block_stop` is the epilogue's.
+    pub(super) fn anthropic_tool_events(&self, tokens: usize) -> Vec<String> {
+        let mut events = vec![
+            Self::anthropic_event(
+                "content_block_stop",
+                "{\"type\":\"content_block_stop\",\"index\":0}",
+            ),
+            Self::anthropic_event(
+                "content_block_start",
+                &format!(
+                    "{{\"type\":\"content_block_start\",\"index\":1,\"content_block\":{{\"type\":\"tool_use\",\"id\":{},\"name\":{},\"input\":{{}}}}}}",
+                    js(ANTHROPIC_TOOL_ID),
+                    js(TOOL_NAME)
+                ),
+            ),
+        ];
+        let args = arguments(tokens);
+        for piece in args.as_bytes().chunks(PIECE) {
+            let piece = String::from_utf8_lossy(piece);
+            events.push(Self::anthropic_event(
+                "content_block_delta",
+                &format!(
+                    "{{\"type\":\"content_block_delta\",\"index\":1,\"delta\":{{\"type\":\"input_json_delta\",\"partial_json\":{}}}}}",
+                    js(&piece)
+                ),
+            ));
+        }
+        events
+    }
+
+    /// The `functionCall` part of a Gemini answer: Gemini sends a call whole, its `args` a
+    /// JSON object.
+    pub(super) fn gemini_tool_part(tokens: usize) -> String {
+        format!(
+            "{{\"functionCall\": {{\"name\": {},\"args\": {}}}}}",
+            js(TOOL_NAME),
+            arguments(tokens)
+        )
+    }
+
+    /// The `tool_calls` of an Ollama message: whole, `arguments` a JSON object.
+    pub(super) fn ollama_tool_calls(tokens: usize) -> String {
+        format!(
+            "[{{\"function\":{{\"name\":{},\"arguments\":{}}}}}]",
+            js(TOOL_NAME),
+            arguments(tokens)
+        )
     }
 }
