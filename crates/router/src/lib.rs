@@ -151,6 +151,7 @@ mod error;
 mod estimate;
 mod hedge;
 mod limits;
+pub mod media;
 mod metered;
 mod monitor;
 mod options;
