@@ -81,7 +81,7 @@ pub(crate) fn build(name: &str, d: &Deployment, lookup: Lookup<'_>) -> Result<Bu
                 headers: d.headers.clone(),
                 ..base
             };
-            Arc::new(AnthropicProvider::new(config))
+            Arc::new(AnthropicProvider::with_client(config, client(d)))
         }
         Kind::Gemini => {
             let base = GeminiConfig::default();
@@ -96,7 +96,7 @@ pub(crate) fn build(name: &str, d: &Deployment, lookup: Lookup<'_>) -> Result<Bu
                 headers: d.headers.clone(),
                 ..base
             };
-            Arc::new(GeminiProvider::new(config))
+            Arc::new(GeminiProvider::with_client(config, client(d)))
         }
         Kind::Ollama => {
             let base = OllamaConfig::from_lookup(lookup);
@@ -109,7 +109,7 @@ pub(crate) fn build(name: &str, d: &Deployment, lookup: Lookup<'_>) -> Result<Bu
                 headers: d.headers.clone(),
                 ..base
             };
-            Arc::new(OllamaProvider::new(config))
+            Arc::new(OllamaProvider::with_client(config, client(d)))
         }
         Kind::LlamaCppCli => {
             let base = LlamaCppConfig::from_lookup(|n| lookup(n).map(OsString::from));
@@ -154,7 +154,7 @@ pub(crate) fn build(name: &str, d: &Deployment, lookup: Lookup<'_>) -> Result<Bu
                 poll: d.poll.clone().unwrap_or(base.poll),
                 ..base
             };
-            return Ok(Built::Video(Arc::new(RunwayProvider::new(config))));
+            return Ok(Built::Video(Arc::new(RunwayProvider::with_client(config, client(d)))));
         }
         Kind::XaiVideo => {
             let base = XaiVideoConfig::default();
@@ -168,7 +168,7 @@ pub(crate) fn build(name: &str, d: &Deployment, lookup: Lookup<'_>) -> Result<Bu
                 headers: d.headers.clone(),
                 poll: d.poll.clone().unwrap_or(base.poll),
             };
-            return Ok(Built::Video(Arc::new(XaiVideoProvider::new(config))));
+            return Ok(Built::Video(Arc::new(XaiVideoProvider::with_client(config, client(d)))));
         }
         Kind::OpenAiImage => {
             let base = OpenAiImageConfig::default();
@@ -182,7 +182,7 @@ pub(crate) fn build(name: &str, d: &Deployment, lookup: Lookup<'_>) -> Result<Bu
                 headers: d.headers.clone(),
                 ..base
             };
-            return Ok(Built::Image(Arc::new(OpenAiImageProvider::new(config))));
+            return Ok(Built::Image(Arc::new(OpenAiImageProvider::with_client(config, client(d)))));
         }
         Kind::XaiImage => {
             let base = XaiImageConfig::default();
@@ -196,7 +196,7 @@ pub(crate) fn build(name: &str, d: &Deployment, lookup: Lookup<'_>) -> Result<Bu
                 headers: d.headers.clone(),
                 ..base
             };
-            return Ok(Built::Image(Arc::new(XaiImageProvider::new(config))));
+            return Ok(Built::Image(Arc::new(XaiImageProvider::with_client(config, client(d)))));
         }
         Kind::PollinationsImage => {
             let base = PollinationsConfig::default();
@@ -211,8 +211,9 @@ pub(crate) fn build(name: &str, d: &Deployment, lookup: Lookup<'_>) -> Result<Bu
                 headers: d.headers.clone(),
                 ..base
             };
-            return Ok(Built::Image(Arc::new(PollinationsImageProvider::new(
+            return Ok(Built::Image(Arc::new(PollinationsImageProvider::with_client(
                 config,
+                client(d),
             ))));
         }
     };
@@ -384,6 +385,15 @@ fn apply_common(mut c: OpenAiConfig, name: &str, d: &Deployment) -> OpenAiConfig
     c
 }
 
+/// The HTTP client of a deployment: the shared settings, with its `timeouts.connect`.
+fn client(d: &Deployment) -> reqwest::Client {
+    steadfast_providers_core::http::client_with_connect_timeout(
+        d.timeouts
+            .connect
+            .unwrap_or(steadfast_providers_core::http::DEFAULT_CONNECT_TIMEOUT),
+    )
+}
+
 fn openai(
     name: &str,
     d: &Deployment,
@@ -395,7 +405,7 @@ fn openai(
     if key.is_some() {
         c.api_key = key;
     }
-    Arc::new(OpenAiProvider::new(c))
+    Arc::new(OpenAiProvider::with_client(c, client(d)))
 }
 
 fn compatible(
@@ -436,7 +446,7 @@ fn compatible(
     c.api_key = key;
     c.auth = auth;
     c.max_tokens_field = steadfast_providers_openai::MaxTokensField::MaxTokens;
-    Ok(Arc::new(OpenAiProvider::new(c)))
+    Ok(Arc::new(OpenAiProvider::with_client(c, client(d))))
 }
 
 fn azure(
@@ -462,5 +472,5 @@ fn azure(
     c.require_key = true;
     c.api_key = key;
     c.auth = Auth::Header("api-key".to_owned());
-    Ok(Arc::new(OpenAiProvider::new(c)))
+    Ok(Arc::new(OpenAiProvider::with_client(c, client(d))))
 }

@@ -195,6 +195,9 @@ impl Kind {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct DeploymentTimeouts {
+    /// Opening a connection (TCP and TLS). Default: 10 s.
+    #[serde(with = "steadfast_errors::serde_duration::option")]
+    pub connect: Option<Duration>,
     /// A whole non-streamed call, or a stream's wait for its response headers; also the
     /// router's bound on one attempt. Default: the provider's own.
     #[serde(with = "steadfast_errors::serde_duration::option")]

@@ -28,12 +28,31 @@ pub const MAX_REDIRECTS: usize = 5;
 /// The message of the error a redirect to another origin becomes.
 pub const CROSS_ORIGIN_REDIRECT: &str = "redirect to another origin not followed";
 
-/// A reqwest client with the settings every provider shares: rustls, a 10 s connect timeout,
-/// TCP_NODELAY, pooled keep-alive connections, and [`redirect_policy`] (a redirect to another
-/// origin is never followed, so the key never goes there). Clone it freely (it is an `Arc`).
+/// How long a new connection may take to open (TCP and TLS) by default.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A reqwest client with the settings every provider shares: rustls, a
+/// [`DEFAULT_CONNECT_TIMEOUT`] connect timeout, TCP_NODELAY, pooled keep-alive connections,
+/// and [`redirect_policy`] (a redirect to another origin is never followed, so the key never
+/// goes there). Clone it freely (it is an `Arc`).
 pub fn default_client() -> reqwest::Client {
+    client_with_connect_timeout(DEFAULT_CONNECT_TIMEOUT)
+}
+
+/// [`default_client`] with its own connect timeout: a connection that has not opened
+/// within `connect` fails with a `timeout` error (`connect_timeout`), and the call may be
+/// retried or fall back at once instead of waiting on a black-holed address.
+///
+/// ```
+/// use std::time::Duration;
+/// use steadfast_providers_core::http::client_with_connect_timeout;
+///
+/// let client = client_with_connect_timeout(Duration::from_millis(500));
+/// # drop(client);
+/// ```
+pub fn client_with_connect_timeout(connect: Duration) -> reqwest::Client {
     reqwest::Client::builder()
-        .connect_timeout(Duration::from_secs(10))
+        .connect_timeout(connect)
         .tcp_nodelay(true)
         .pool_idle_timeout(Duration::from_secs(90))
         .redirect(redirect_policy())
