@@ -93,7 +93,7 @@ pub(crate) struct VideoArgs {
     /// Try only the first (or preferred) video deployment.
     #[arg(long)]
     pub(crate) no_fallback: bool,
-    /// Write the video's URLs to this file (one per line) instead of stdout.
+    /// Download the video into this file (its URL is still printed with --json).
     #[arg(long, value_name = "FILE")]
     pub(crate) out: Option<PathBuf>,
     /// Print the result as JSON.
@@ -115,8 +115,8 @@ pub(crate) struct ImageArgs {
     /// Try only the first (or preferred) image deployment.
     #[arg(long)]
     pub(crate) no_fallback: bool,
-    /// Write the first image to this file: its bytes when the provider sent them inline,
-    /// else its URL.
+    /// Write the first image to this file: its bytes as the provider sent them inline, or
+    /// downloaded from its URL.
     #[arg(long, value_name = "FILE")]
     pub(crate) out: Option<PathBuf>,
     /// Print the result as JSON.

@@ -4,6 +4,7 @@
 
 mod args;
 mod chat;
+mod download;
 mod exit;
 mod image;
 mod inspect;
@@ -136,7 +137,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Config(ConfigCommand::Check { file }) => inspect::check(&file),
         Command::Chat(args) => chat::run(&ctx, &load(&cli.global)?, args).await,
         Command::Video(args) => video::run(&ctx, &load(&cli.global)?, args).await,
-        Command::Image(args) => image::run(&load(&cli.global)?, args).await,
+        Command::Image(args) => image::run(&ctx, &load(&cli.global)?, args).await,
         Command::Status(flag) => inspect::status(&load(&cli.global)?, flag.json).await,
         Command::Models(flag) => inspect::models(load_if_any(&cli.global)?.as_ref(), flag.json),
     }

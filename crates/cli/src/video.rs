@@ -5,13 +5,13 @@ use std::io::{IsTerminal, Write};
 use std::sync::Arc;
 
 use serde_json::json;
-use steadfast_config::Steadfast;
+use steadfast_config::{AttemptMetric, MediaError, Steadfast};
 use steadfast_providers_core::{JobProgress, ProgressFn, VideoRequest};
-use steadfast_providers_media::fallback::VideoFallbackError;
 
 use crate::Ctx;
 use crate::args::VideoArgs;
-use crate::exit::{ALL_FAILED, Failure, USAGE};
+use crate::download::download;
+use crate::exit::{ALL_FAILED, Failure, OTHER, USAGE};
 
 /// One progress report as text.
 fn describe(p: &JobProgress) -> String {
@@ -60,32 +60,44 @@ pub(crate) async fn run(ctx: &Ctx, sf: &Steadfast, args: VideoArgs) -> Result<()
     }
     let generated = match result {
         Ok(g) => g,
-        Err(e @ VideoFallbackError::UnknownProvider(_)) => {
+        Err(e @ MediaError::UnknownProvider { .. }) => {
             return Err(Failure::new(USAGE, e.to_string()));
         }
-        Err(e) => return Err(Failure::new(ALL_FAILED, e.to_string())),
+        Err(e) => {
+            if let MediaError::Failed { attempts, .. } = &e {
+                ctx.metrics(attempts.iter().map(AttemptMetric::from));
+            }
+            return Err(Failure::new(ALL_FAILED, e.to_string()));
+        }
     };
-    let urls = generated.video.urls.join("\n");
+    ctx.metrics(generated.attempts.iter().map(AttemptMetric::from));
+    let video = &generated.value;
     if let Some(path) = &args.out {
-        std::fs::write(path, format!("{urls}\n"))?;
+        let url = video
+            .urls
+            .first()
+            .ok_or_else(|| Failure::new(OTHER, "the job finished without a video URL"))?;
+        download(url, path).await?;
     }
     let mut out = std::io::stdout().lock();
     if args.json {
-        let failed: Vec<_> = generated
-            .failed
+        let attempts: Vec<_> = generated
+            .attempts
             .iter()
-            .map(|f| json!({"provider": f.provider, "kind": f.kind.as_str(), "status": f.status, "attempts": f.attempts}))
+            .map(|a| serde_json::to_value(AttemptMetric::from(a)).unwrap_or_default())
             .collect();
         let value = json!({
             "provider": generated.provider,
-            "job_id": generated.video.job_id,
-            "model": generated.video.model,
-            "urls": generated.video.urls,
-            "failed": failed,
+            "job_id": video.job_id,
+            "model": video.model,
+            "urls": video.urls,
+            "cost_usd": generated.cost_usd,
+            "attempts": attempts,
+            "saved": args.out,
         });
         writeln!(out, "{value}")?;
     } else if args.out.is_none() {
-        writeln!(out, "{urls}")?;
+        writeln!(out, "{}", video.urls.join("\n"))?;
     }
     Ok(())
 }

@@ -22,6 +22,9 @@ async fn run(args: Vec<String>) -> Output {
     .unwrap()
 }
 
+/// The bytes of the finished video.
+const VIDEO_BYTES: &[u8] = b"\x00\x00\x00\x18ftypmp42 not really a video";
+
 async fn runway_job_server() -> MockServer {
     let server = MockServer::start().await;
     Mock::given(method("POST"))
@@ -41,8 +44,14 @@ async fn runway_job_server() -> MockServer {
     Mock::given(method("GET"))
         .and(path("/v1/tasks/task-1"))
         .respond_with(ResponseTemplate::new(200).set_body_json(
-            json!({"id": "task-1", "status": "SUCCEEDED", "output": ["https://cdn.example/v.mp4"]}),
+            json!({"id": "task-1", "status": "SUCCEEDED", "output": [format!("{}/files/v.mp4", server.uri())]}),
         ))
+        .mount(&server)
+        .await;
+    // The finished video, as the provider's CDN serves it.
+    Mock::given(method("GET"))
+        .and(path("/files/v.mp4"))
+        .respond_with(ResponseTemplate::new(200).set_body_bytes(VIDEO_BYTES.to_vec()))
         .mount(&server)
         .await;
     server
@@ -66,7 +75,7 @@ async fn a_video_shows_progress_and_falls_back_past_a_failing_deployment() {
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join("video.toml");
     std::fs::write(&file, config).unwrap();
-    let out_file = dir.join("urls.txt");
+    let out_file = dir.join("video.mp4");
     let args: Vec<String> = [
         "--config",
         file.to_str().unwrap(),
@@ -82,10 +91,8 @@ async fn a_video_shows_progress_and_falls_back_past_a_failing_deployment() {
     let out = run(args.clone()).await;
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     assert_eq!(out.status.code(), Some(0), "stderr: {stderr}");
-    assert_eq!(
-        String::from_utf8_lossy(&out.stdout).trim(),
-        "https://cdn.example/v.mp4"
-    );
+    let url = format!("{}/files/v.mp4", good.uri());
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), url);
     assert!(stderr.contains("video job task-1: running 50%"), "{stderr}");
     assert!(
         !stderr.contains("\r"),
@@ -101,9 +108,31 @@ async fn a_video_shows_progress_and_falls_back_past_a_failing_deployment() {
     assert_eq!(out.status.code(), Some(0));
     assert!(out.stdout.is_empty());
     assert_eq!(
-        std::fs::read_to_string(&out_file).unwrap().trim(),
-        "https://cdn.example/v.mp4"
+        std::fs::read(&out_file).unwrap(),
+        VIDEO_BYTES,
+        "the video itself"
     );
+    assert!(!out_file.with_extension("part").exists());
+
+    // The media router's record of each turn: the broken deployment's failure, then the
+    // answer, on stdout with --json and one line each on stderr with --log-metrics.
+    let mut json = args.clone();
+    json.extend(["--json".to_owned(), "--log-metrics".to_owned()]);
+    let out = run(json).await;
+    assert_eq!(out.status.code(), Some(0));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["provider"], "b-runway");
+    assert_eq!(v["attempts"][0]["provider"], "a-broken");
+    assert_eq!(v["attempts"][0]["success"], false);
+    assert_eq!(v["attempts"][0]["error_category"], "transient");
+    assert_eq!(v["attempts"][1]["success"], true);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let records: Vec<serde_json::Value> = stderr
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    assert_eq!(records.len(), 2, "{stderr}");
+    assert_eq!(records[0]["provider"], "a-broken");
 
     let mut no_fallback = args.clone();
     no_fallback.push("--no-fallback".to_owned());

@@ -154,7 +154,10 @@ pub(crate) fn build(name: &str, d: &Deployment, lookup: Lookup<'_>) -> Result<Bu
                 poll: d.poll.clone().unwrap_or(base.poll),
                 ..base
             };
-            return Ok(Built::Video(Arc::new(RunwayProvider::with_client(config, client(d)))));
+            return Ok(Built::Video(Arc::new(RunwayProvider::with_client(
+                config,
+                client(d),
+            ))));
         }
         Kind::XaiVideo => {
             let base = XaiVideoConfig::default();
@@ -168,7 +171,10 @@ pub(crate) fn build(name: &str, d: &Deployment, lookup: Lookup<'_>) -> Result<Bu
                 headers: d.headers.clone(),
                 poll: d.poll.clone().unwrap_or(base.poll),
             };
-            return Ok(Built::Video(Arc::new(XaiVideoProvider::with_client(config, client(d)))));
+            return Ok(Built::Video(Arc::new(XaiVideoProvider::with_client(
+                config,
+                client(d),
+            ))));
         }
         Kind::OpenAiImage => {
             let base = OpenAiImageConfig::default();
@@ -182,7 +188,10 @@ pub(crate) fn build(name: &str, d: &Deployment, lookup: Lookup<'_>) -> Result<Bu
                 headers: d.headers.clone(),
                 ..base
             };
-            return Ok(Built::Image(Arc::new(OpenAiImageProvider::with_client(config, client(d)))));
+            return Ok(Built::Image(Arc::new(OpenAiImageProvider::with_client(
+                config,
+                client(d),
+            ))));
         }
         Kind::XaiImage => {
             let base = XaiImageConfig::default();
@@ -196,7 +205,10 @@ pub(crate) fn build(name: &str, d: &Deployment, lookup: Lookup<'_>) -> Result<Bu
                 headers: d.headers.clone(),
                 ..base
             };
-            return Ok(Built::Image(Arc::new(XaiImageProvider::with_client(config, client(d)))));
+            return Ok(Built::Image(Arc::new(XaiImageProvider::with_client(
+                config,
+                client(d),
+            ))));
         }
         Kind::PollinationsImage => {
             let base = PollinationsConfig::default();
@@ -211,10 +223,9 @@ pub(crate) fn build(name: &str, d: &Deployment, lookup: Lookup<'_>) -> Result<Bu
                 headers: d.headers.clone(),
                 ..base
             };
-            return Ok(Built::Image(Arc::new(PollinationsImageProvider::with_client(
-                config,
-                client(d),
-            ))));
+            return Ok(Built::Image(Arc::new(
+                PollinationsImageProvider::with_client(config, client(d)),
+            )));
         }
     };
     Ok(Built::Chat(chat, Box::new(provider_config(d, model))))
@@ -312,6 +323,25 @@ fn check_fields(name: &str, d: &Deployment) -> Result<(), ConfigError> {
         d.api_version.is_some(),
         &[Kind::Anthropic, Kind::Gemini, Kind::Azure, Kind::Runway],
     )?;
+    only(
+        "usd_per_unit",
+        d.usd_per_unit.is_some(),
+        &[
+            Kind::Runway,
+            Kind::XaiVideo,
+            Kind::OpenAiImage,
+            Kind::XaiImage,
+            Kind::PollinationsImage,
+        ],
+    )?;
+    if let Some(price) = d.usd_per_unit
+        && !(price.is_finite() && price >= 0.0)
+    {
+        return Err(ConfigError::invalid(
+            format!("deployments.{name}.usd_per_unit"),
+            "must be a price in USD, 0 or more",
+        ));
+    }
     let no_network = [Kind::Mock, Kind::LlamaCppCli];
     if no_network.contains(&k) {
         let field = if d.base_url.is_some() {

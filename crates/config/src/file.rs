@@ -293,6 +293,9 @@ pub struct Deployment {
     /// Prices replacing the provider's own (USD per million tokens). Default none.
     #[serde(default)]
     pub pricing: Option<Pricing>,
+    /// `runway`, `xai-video`, the image kinds: USD per second of video or per image.
+    /// Default: the catalog's price for the model, else 0 with one warning.
+    pub usd_per_unit: Option<f64>,
     /// The model's context window in tokens, for pre-call checks and context-length
     /// fallback. Default: the provider's model info.
     #[serde(default)]
@@ -437,6 +440,7 @@ impl Deployment {
             tpm: None,
             max_concurrency: None,
             pricing: None,
+            usd_per_unit: None,
             context_window: None,
             content_policy_fallback: false,
             tags: Vec::new(),

@@ -55,4 +55,5 @@ pub use metrics::AttemptMetric;
 pub use parse::Format;
 pub use secret::KeyRef;
 pub use status::{DeploymentStatus, STATUS_PROBE_TIMEOUT};
-pub use steadfast::{CallError, DEFAULT_GROUP, DeploymentInfo, ImageError, Steadfast};
+pub use steadfast::{CallError, DEFAULT_GROUP, DeploymentInfo, Steadfast};
+pub use steadfast_router::media::{MediaError, MediaRouted, MediaStats};

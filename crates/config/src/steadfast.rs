@@ -9,13 +9,13 @@ use std::sync::{Arc, PoisonError, RwLock};
 
 use serde::Serialize;
 use steadfast_errors::ErrorKind;
-use steadfast_errors::ProviderError;
 use steadfast_providers_core::{ChatProvider, ChatRequest, ChatResponse, Pricing, VideoProvider};
 use steadfast_providers_core::{
-    ImageProvider, ImageRequest, ImageResponse, ProgressFn, VideoRequest,
+    ImageProvider, ImageRequest, ImageResponse, ProgressFn, VideoRequest, VideoResponse,
 };
-use steadfast_providers_media::fallback::{Generated, VideoFallbackError, generate_video};
-use steadfast_retry::{RetryConfig, RetryPolicy};
+use steadfast_router::media::{
+    MediaConfig, MediaError, MediaOptions, MediaRouted, MediaRouter, MediaStats,
+};
 use steadfast_router::{
     ProviderConfig, RouteOptions, Routed, Router, RouterConfig, RouterError, RouterStream,
     StatsSnapshot, StrategyKind,
@@ -75,29 +75,6 @@ impl Group {
         }
         self.router = builder.build();
     }
-}
-
-/// Why [`Steadfast::generate_image`] got no image.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum ImageError {
-    /// No image deployment has the preferred name.
-    #[error("no image deployment named `{0}`")]
-    UnknownProvider(String),
-    /// Every deployment tried failed (none: the config has no image deployment).
-    #[error("image generation failed: {}", list(.0))]
-    Failed(Vec<ProviderError>),
-}
-
-fn list(errors: &[ProviderError]) -> String {
-    if errors.is_empty() {
-        return "no image deployment in the config".to_owned();
-    }
-    errors
-        .iter()
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join("; ")
 }
 
 /// Why a call through [`Steadfast`] got no answer.
@@ -161,9 +138,8 @@ pub struct Steadfast {
     groups: BTreeMap<String, RwLock<Group>>,
     default_group: String,
     deployments: Vec<DeploymentInfo>,
-    video: Vec<Arc<dyn VideoProvider>>,
-    images: Vec<Arc<dyn ImageProvider>>,
-    video_retry: RetryConfig,
+    video: MediaRouter<dyn VideoProvider>,
+    images: MediaRouter<dyn ImageProvider>,
     fallback: AtomicBool,
 }
 
@@ -231,65 +207,62 @@ impl Steadfast {
         &self.deployments
     }
 
-    /// The video job deployments (`runway`, `xai-video`), in name order.
-    pub fn video_providers(&self) -> &[Arc<dyn VideoProvider>] {
+    /// The video job deployments (`runway`, `xai-video`), in the order they are tried
+    /// (priority, then name).
+    pub fn video_providers(&self) -> impl Iterator<Item = &Arc<dyn VideoProvider>> {
+        self.video.providers()
+    }
+
+    /// The image deployments (`openai-image`, `xai-image`, `pollinations-image`), in the
+    /// order they are tried (priority, then name).
+    pub fn image_providers(&self) -> impl Iterator<Item = &Arc<dyn ImageProvider>> {
+        self.images.providers()
+    }
+
+    /// The router of the video deployments: each behind its breaker and retry policy, with
+    /// stats and cost (see [`MediaRouter`]).
+    pub fn video_router(&self) -> &MediaRouter<dyn VideoProvider> {
         &self.video
     }
 
-    /// The image deployments (`openai-image`, `xai-image`, `pollinations-image`), in name
-    /// order.
-    pub fn image_providers(&self) -> &[Arc<dyn ImageProvider>] {
+    /// The router of the image deployments.
+    pub fn image_router(&self) -> &MediaRouter<dyn ImageProvider> {
         &self.images
     }
 
-    /// Generates images with the image deployments in name order (`prefer` first), moving
-    /// on after a failure whose kind may fall back when `fallback` is on. Returns the
-    /// deployment that answered and its images, or every deployment's error in order.
+    /// Generates images on the image deployments (`prefer` first), each under its retry
+    /// policy and breaker, moving on after a failure whose kind may fall back when
+    /// `fallback` is on. The answer names the deployment, every turn and the cost.
     pub async fn generate_image(
         &self,
         request: &ImageRequest,
         prefer: Option<&str>,
         fallback: bool,
-    ) -> Result<(String, ImageResponse), ImageError> {
-        let mut order: Vec<&Arc<dyn ImageProvider>> = self.images.iter().collect();
-        if let Some(name) = prefer {
-            let at = order
-                .iter()
-                .position(|p| p.id() == name)
-                .ok_or_else(|| ImageError::UnknownProvider(name.to_owned()))?;
-            let preferred = order.remove(at);
-            order.insert(0, preferred);
-        }
-        let mut failed = Vec::new();
-        for p in order {
-            match p.generate_image(request).await {
-                Ok(images) => return Ok((p.id().to_owned(), images)),
-                Err(e) => {
-                    let stop = !fallback || !e.kind().may_fall_back();
-                    failed.push(e);
-                    if stop {
-                        break;
-                    }
-                }
-            }
-        }
-        Err(ImageError::Failed(failed))
+    ) -> Result<MediaRouted<ImageResponse>, MediaError> {
+        self.images
+            .generate(request, MediaOptions::new(prefer, fallback, None))
+            .await
     }
 
-    /// Generates a video with the video deployments in name order (`prefer` first), each
-    /// under the config's `router.retry` policy, moving on after a failure when `fallback`
-    /// is on; `progress` sees every poll (see
-    /// [`steadfast_providers_media::fallback::generate_video`]).
+    /// Generates a video on the video deployments, as
+    /// [`generate_image`](Self::generate_image) does; `progress` sees every poll.
     pub async fn generate_video(
         &self,
         request: &VideoRequest,
         prefer: Option<&str>,
         fallback: bool,
         progress: Option<ProgressFn>,
-    ) -> Result<Generated, VideoFallbackError> {
-        let providers: Vec<&dyn VideoProvider> = self.video.iter().map(|p| &**p).collect();
-        let retry = RetryPolicy::new(self.video_retry.clone());
-        generate_video(&providers, request, prefer, fallback, &retry, progress).await
+    ) -> Result<MediaRouted<VideoResponse>, MediaError> {
+        self.video
+            .generate(request, MediaOptions::new(prefer, fallback, progress))
+            .await
+    }
+
+    /// The media deployments' counters: video first, then images.
+    pub fn media_stats(&self) -> Vec<MediaStats> {
+        let mut stats = self.video.stats();
+        stats.extend(self.images.stats());
+        stats
     }
 
     /// The per-call options the config asks for (fallback on or off, from `router.fallback`
@@ -483,6 +456,7 @@ impl Steadfast {
 
 fn build_all(file: &ConfigFile, lookup: Lookup<'_>) -> Result<Steadfast, ConfigError> {
     let mut chat: BTreeMap<&str, Member> = BTreeMap::new();
+    // (priority, name, provider, how it runs): tried in that order.
     let mut video = Vec::new();
     let mut images = Vec::new();
     let mut infos = Vec::new();
@@ -537,7 +511,7 @@ fn build_all(file: &ConfigFile, lookup: Lookup<'_>) -> Result<Steadfast, ConfigE
                     pricing: None,
                     context_window: None,
                 });
-                images.push(p);
+                images.push((d.priority, name.clone(), p, media_config(d)));
             }
             Built::Video(p) => {
                 infos.push(DeploymentInfo {
@@ -548,7 +522,7 @@ fn build_all(file: &ConfigFile, lookup: Lookup<'_>) -> Result<Steadfast, ConfigE
                     pricing: d.pricing,
                     context_window: None,
                 });
-                video.push(p);
+                video.push((d.priority, name.clone(), p, media_config(d)));
             }
         }
     }
@@ -647,9 +621,35 @@ fn build_all(file: &ConfigFile, lookup: Lookup<'_>) -> Result<Steadfast, ConfigE
         groups,
         default_group,
         deployments: infos,
-        video,
-        images,
-        video_retry: file.router.retry.clone().unwrap_or_default(),
+        video: media_router(video),
+        images: media_router(images),
         fallback: AtomicBool::new(defaults.fallback),
     })
+}
+
+/// How a media deployment runs: its retry policy and breaker (the router's defaults when
+/// it has none), its unit price, whether it is enabled.
+fn media_config(d: &crate::file::Deployment) -> MediaConfig {
+    let mut config = MediaConfig::default();
+    if let Some(retry) = &d.retry {
+        config.retry = retry.clone();
+    }
+    if let Some(breaker) = &d.breaker {
+        config.breaker = breaker.clone();
+    }
+    config.usd_per_unit = d.usd_per_unit;
+    config.enabled = d.enabled;
+    config
+}
+
+type MediaDeployment<P> = (i32, String, Arc<P>, MediaConfig);
+
+fn media_router<P: ?Sized + steadfast_router::media::MediaJob>(
+    mut deployments: Vec<MediaDeployment<P>>,
+) -> MediaRouter<P> {
+    deployments.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
+    deployments
+        .into_iter()
+        .fold(MediaRouter::builder(), |b, (_, _, p, c)| b.deployment(p, c))
+        .build()
 }

@@ -39,7 +39,10 @@ timeouts = {{ connect = "300ms", request = "60s" }}
     let file = ConfigFile::parse(&text, Format::Toml).unwrap();
     let sf = Steadfast::build(&file, &|_| None).unwrap();
     let request = ChatRequest::new("m", vec![Message::user("hi")]);
-    let err = sf.chat(None, &request, sf.route_options()).await.unwrap_err();
+    let err = sf
+        .chat(None, &request, sf.route_options())
+        .await
+        .unwrap_err();
     let CallError::Failed {
         source: RouterError::Failed(failed),
         ..

@@ -30,7 +30,7 @@ fn the_providers_example_builds_when_its_keys_are_set() {
     let sf = Steadfast::build(&file, &fake_keys).unwrap();
     let groups: Vec<&str> = sf.groups().collect();
     assert_eq!(groups, ["cheap", "local", "smart"]);
-    assert_eq!(sf.video_providers().len(), 1);
+    assert_eq!(sf.video_providers().count(), 1);
     let gpt = sf
         .deployments()
         .iter()

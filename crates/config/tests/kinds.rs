@@ -53,9 +53,9 @@ fn every_kind_builds() {
     for name in chat {
         assert!(ids.iter().any(|i| i == name), "{name} missing from {ids:?}");
     }
-    let video: Vec<&str> = sf.video_providers().iter().map(|v| v.id()).collect();
+    let video: Vec<&str> = sf.video_providers().map(|v| v.id()).collect();
     assert_eq!(video, ["runway", "xai-video"]);
-    let images: Vec<&str> = sf.image_providers().iter().map(|v| v.id()).collect();
+    let images: Vec<&str> = sf.image_providers().map(|v| v.id()).collect();
     assert_eq!(images, ["openai-image", "pollinations-image", "xai-image"]);
     let cli = sf
         .deployments()

@@ -86,7 +86,10 @@ async fn a_failing_deployment_is_retried_then_fallen_back_from_and_counted() {
     let mut priced = config(1);
     priced.usd_per_unit = Some(0.05);
     let router = router(&[(&grok, config(3)), (&runway, priced)]);
-    let done = router.generate(&video(8), MediaOptions::default()).await.unwrap();
+    let done = router
+        .generate(&video(8), MediaOptions::default())
+        .await
+        .unwrap();
     assert_eq!(done.provider, "runway");
     assert_eq!(done.value.urls, ["https://cdn.example/runway.mp4"]);
     assert_eq!(grok.calls.load(Ordering::SeqCst), 3, "retried twice");
@@ -94,19 +97,35 @@ async fn a_failing_deployment_is_retried_then_fallen_back_from_and_counted() {
         panic!("{:?}", done.attempts)
     };
     assert_eq!(
-        (first.provider.as_str(), first.outcome, first.kind, first.status),
-        ("grok", AttemptOutcome::Failed, Some(ErrorKind::Overloaded), Some(503))
+        (
+            first.provider.as_str(),
+            first.outcome,
+            first.kind,
+            first.status
+        ),
+        (
+            "grok",
+            AttemptOutcome::Failed,
+            Some(ErrorKind::Overloaded),
+            Some(503)
+        )
     );
     assert_eq!(first.retries, 2);
     assert_eq!(second.outcome, AttemptOutcome::Succeeded);
     assert!((done.cost_usd - 0.40).abs() < 1e-12, "{}", done.cost_usd);
 
     let stats = router.stats();
-    assert_eq!((stats[0].attempts, stats[0].failures, stats[0].calls), (3, 3, 0));
+    assert_eq!(
+        (stats[0].attempts, stats[0].failures, stats[0].calls),
+        (3, 3, 0)
+    );
     assert_eq!(stats[0].consecutive_failures, 3);
     assert_eq!(stats[0].last_error, Some(ErrorKind::Overloaded));
     assert!((stats[0].error_rate - 1.0).abs() < 1e-12);
-    assert_eq!((stats[1].attempts, stats[1].successes, stats[1].calls), (1, 1, 1));
+    assert_eq!(
+        (stats[1].attempts, stats[1].successes, stats[1].calls),
+        (1, 1, 1)
+    );
     assert!((stats[1].cost_usd - 0.40).abs() < 1e-12);
     router.reset_stats();
     assert_eq!(router.stats()[0].attempts, 0);
@@ -120,11 +139,21 @@ async fn an_open_breaker_skips_its_deployment_without_a_call() {
     tripping.breaker.consecutive_failures = Some(2);
     let router = router(&[(&grok, tripping), (&runway, config(1))]);
     for _ in 0..2 {
-        router.generate(&video(4), MediaOptions::default()).await.unwrap();
+        router
+            .generate(&video(4), MediaOptions::default())
+            .await
+            .unwrap();
     }
     assert_eq!(router.stats()[0].breaker, State::Open);
-    let done = router.generate(&video(4), MediaOptions::default()).await.unwrap();
-    assert_eq!(grok.calls.load(Ordering::SeqCst), 2, "not called while open");
+    let done = router
+        .generate(&video(4), MediaOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        grok.calls.load(Ordering::SeqCst),
+        2,
+        "not called while open"
+    );
     assert_eq!(done.attempts[0].outcome, AttemptOutcome::SkippedBreakerOpen);
     assert_eq!(done.provider, "runway");
 }
@@ -154,7 +183,10 @@ async fn prefer_goes_first_and_without_fallback_its_failure_is_the_answer() {
         .generate(&video(5), MediaOptions::new(Some("sora"), true, None))
         .await
         .unwrap_err();
-    assert!(matches!(unknown, MediaError::UnknownProvider { .. }), "{unknown}");
+    assert!(
+        matches!(unknown, MediaError::UnknownProvider { .. }),
+        "{unknown}"
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -162,7 +194,10 @@ async fn a_failure_that_will_fail_everywhere_does_not_fall_back() {
     let bad = Studio::new("grok", Some(ErrorKind::InvalidRequest));
     let runway = Studio::new("runway", None);
     let router = router(&[(&bad, config(3)), (&runway, config(1))]);
-    let err = router.generate(&video(5), MediaOptions::default()).await.unwrap_err();
+    let err = router
+        .generate(&video(5), MediaOptions::default())
+        .await
+        .unwrap_err();
     assert_eq!(err.kind(), Some(ErrorKind::InvalidRequest));
     assert_eq!(bad.calls.load(Ordering::SeqCst), 1, "not retried");
     assert_eq!(runway.calls.load(Ordering::SeqCst), 0);
@@ -175,10 +210,16 @@ async fn disabled_deployments_are_passed_over() {
     let router = router(&[(&grok, config(1)), (&runway, config(1))]);
     assert!(router.set_enabled("grok", false));
     assert!(!router.set_enabled("sora", false));
-    let done = router.generate(&video(5), MediaOptions::default()).await.unwrap();
+    let done = router
+        .generate(&video(5), MediaOptions::default())
+        .await
+        .unwrap();
     assert_eq!(done.provider, "runway");
     router.set_enabled("runway", false);
-    let err = router.generate(&video(5), MediaOptions::default()).await.unwrap_err();
+    let err = router
+        .generate(&video(5), MediaOptions::default())
+        .await
+        .unwrap_err();
     assert!(matches!(err, MediaError::NoDeployment), "{err}");
     assert_eq!(grok.calls.load(Ordering::SeqCst), 0);
 }
@@ -193,10 +234,16 @@ async fn the_catalog_prices_a_known_model_and_an_unknown_one_costs_nothing() {
         .and_then(|m| m.unit_price)
         .unwrap();
     assert_eq!(priced.unit, "second");
-    let done = router.generate(&request, MediaOptions::default()).await.unwrap();
+    let done = router
+        .generate(&request, MediaOptions::default())
+        .await
+        .unwrap();
     assert!((done.cost_usd - 10.0 * priced.usd_per_unit).abs() < 1e-12);
     request.model = Some("no-such-model".into());
-    let done = router.generate(&request, MediaOptions::default()).await.unwrap();
+    let done = router
+        .generate(&request, MediaOptions::default())
+        .await
+        .unwrap();
     assert_eq!(done.cost_usd, 0.0);
 }
 
@@ -235,7 +282,10 @@ async fn images_are_billed_per_image() {
         n: Some(3),
         ..ImageRequest::default()
     };
-    let done = router.generate(&request, MediaOptions::default()).await.unwrap();
+    let done = router
+        .generate(&request, MediaOptions::default())
+        .await
+        .unwrap();
     assert_eq!(done.value.images.len(), 3);
     assert!((done.cost_usd - 0.12).abs() < 1e-12);
     assert_eq!(router.stats()[0].provider, "openai");
