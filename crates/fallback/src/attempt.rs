@@ -8,6 +8,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use steadfast_circuit::Permit;
+use steadfast_errors::observe::{Event, Observers};
 use steadfast_errors::{ErrorKind, ProviderError};
 use steadfast_providers_core::{ChatProvider, ChatRequest, ChatResponse};
 
@@ -72,15 +73,45 @@ pub(crate) fn capped(request: &ChatRequest, left: Duration) -> ChatRequest {
     capped
 }
 
-/// One structured event per attempt (DESIGN §8, seed 000).
+/// Who an attempt was made on, and where it stands in the call.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Tried<'a> {
+    pub(crate) provider: &'a str,
+    pub(crate) model: &'a str,
+    /// 1 for the first attempt of the turn (for a resume: the resume's number).
+    pub(crate) attempt: u32,
+    /// Whether another provider was tried before this one.
+    pub(crate) fallback: bool,
+    /// Whether the attempt reopened an interrupted stream.
+    pub(crate) resume: bool,
+}
+
+/// One structured event per attempt (DESIGN §8, seed 000), and the same attempt reported to
+/// the chain's observers.
 pub(crate) fn attempt_event(
-    provider: &str,
-    model: &str,
+    observers: &Observers,
+    tried: &Tried<'_>,
     elapsed: Duration,
     error: Option<&ProviderError>,
-    attempt: u32,
-    fallback: bool,
 ) {
+    let Tried {
+        provider,
+        model,
+        attempt,
+        fallback,
+        resume,
+    } = *tried;
+    if !observers.is_empty() {
+        observers.emit(&Event::Attempt {
+            provider,
+            model,
+            attempt,
+            duration: elapsed,
+            error,
+            fallback,
+            resume,
+        });
+    }
     let duration_ms = elapsed.as_secs_f64() * 1000.0;
     let retry_count = attempt.saturating_sub(1);
     match error {
@@ -93,6 +124,7 @@ pub(crate) fn attempt_event(
             attempt,
             retry_count,
             fallback,
+            resume,
             "attempt succeeded"
         ),
         Some(e) => tracing::warn!(
@@ -107,6 +139,7 @@ pub(crate) fn attempt_event(
             attempt,
             retry_count,
             fallback,
+            resume,
             error = %e,
             "attempt failed"
         ),
