@@ -163,12 +163,7 @@ async fn run_on<O: Op>(
                             // dropped (cancelled) and health is left alone.
                             drop(permit);
                             let e = deadline_error(id, model);
-                            attempt_event(
-                                observers,
-                                &tried,
-                                attempt_started.elapsed(),
-                                Some(&e),
-                            );
+                            attempt_event(observers, &tried, attempt_started.elapsed(), Some(&e));
                             return Err(AttemptError::Deadline(e));
                         }
                     }

@@ -7,8 +7,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use steadfast_circuit::{CircuitBreaker, State};
-use steadfast_providers_core::{ChatProvider, ChatRequest};
 use steadfast_errors::observe::Observers;
+use steadfast_providers_core::{ChatProvider, ChatRequest};
 use steadfast_retry::RetryPolicy;
 
 use crate::config::{ChainConfig, EntryConfig};

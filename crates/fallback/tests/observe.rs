@@ -67,8 +67,16 @@ fn mock(id: &str, script: impl IntoIterator<Item = Outcome>) -> Arc<ScriptedProv
 }
 
 fn entry(attempts: u32, trip_after: u32) -> EntryConfig {
-    let mut entry = EntryConfig::default();
-    entry.retry = RetryConfig {
+    let mut entry = EntryConfig {
+        retry: retry(attempts),
+        ..EntryConfig::default()
+    };
+    entry.breaker.consecutive_failures = Some(trip_after);
+    entry
+}
+
+fn retry(attempts: u32) -> RetryConfig {
+    RetryConfig {
         max_attempts: attempts,
         backoff: Backoff {
             initial: Duration::from_millis(100),
@@ -78,9 +86,7 @@ fn entry(attempts: u32, trip_after: u32) -> EntryConfig {
         },
         budget: None,
         ..RetryConfig::default()
-    };
-    entry.breaker.consecutive_failures = Some(trip_after);
-    entry
+    }
 }
 
 fn request() -> ChatRequest {
@@ -90,7 +96,10 @@ fn request() -> ChatRequest {
 #[tokio::test(start_paused = true)]
 async fn a_whole_call_reports_retries_the_trip_the_fallback_and_then_the_refusal() {
     let log = Arc::new(Log::default());
-    let a = mock("a", std::iter::repeat_n(Outcome::Error(ErrorKind::Server), 9));
+    let a = mock(
+        "a",
+        std::iter::repeat_n(Outcome::Error(ErrorKind::Server), 9),
+    );
     let b = mock("b", std::iter::repeat_n(Outcome::text("hi"), 9));
     let chain = FallbackChain::builder()
         .provider(a, entry(2, 2))
@@ -127,10 +136,7 @@ async fn a_cut_stream_reports_its_resume_and_the_parts_as_attempts() {
     let log = Arc::new(Log::default());
     let a = mock(
         "a",
-        [
-            Outcome::cut(["t0", " t1"]),
-            Outcome::continue_from(ANSWER),
-        ],
+        [Outcome::cut(["t0", " t1"]), Outcome::continue_from(ANSWER)],
     );
     let chain = FallbackChain::builder()
         .provider(a, entry(1, 5))

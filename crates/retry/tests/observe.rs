@@ -7,8 +7,11 @@ use steadfast_errors::ErrorKind;
 use steadfast_errors::observe::{Event, Observer};
 use steadfast_retry::{Backoff, Jitter, RetryConfig, RetryPolicy};
 
+/// One retry as reported: operation, attempt, kind, delay.
+type Retry = (String, u32, Option<ErrorKind>, Duration);
+
 #[derive(Default)]
-struct Seen(Mutex<Vec<(String, u32, Option<ErrorKind>, Duration)>>);
+struct Seen(Mutex<Vec<Retry>>);
 
 impl Observer for Seen {
     fn on_event(&self, event: &Event<'_>) {
