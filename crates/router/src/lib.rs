@@ -160,6 +160,7 @@ mod router;
 mod stats;
 mod strategy;
 mod stream;
+mod telemetry;
 
 pub use config::{Budget, ProviderConfig, RouterConfig};
 pub use error::RouterError;
@@ -172,3 +173,5 @@ pub use strategy::{
     RandomHealthy, RoundRobin, RouteContext, Strategy, StrategyKind, WeightedRoundRobin,
 };
 pub use stream::RouterStream;
+#[cfg(feature = "metrics")]
+pub use telemetry::metrics::MetricsObserver;

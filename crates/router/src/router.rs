@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use steadfast_errors::ErrorKind;
+use steadfast_errors::observe::{Observer, Observers};
 use steadfast_fallback::{
     Answered, AttemptRecord, CallOptions, FallbackChain, FallbackError, FallbackStream,
 };
@@ -29,6 +30,7 @@ use crate::stats::{
 };
 use crate::strategy::Strategy;
 use crate::stream::RouterStream;
+use crate::telemetry::{Ending, StreamEnd, Telemetry};
 
 /// What was measured of a finished call.
 #[derive(Debug, Clone, Copy)]
@@ -58,15 +60,19 @@ trait Answer {
     /// Whether the router's overhead is sampled on this kind of call (a stream's duration
     /// is the consumer's, not the router's).
     const SAMPLES_OVERHEAD: bool;
+    /// Whether the call is a stream (its end is reported when the stream ends).
+    const STREAM: bool;
     /// The provider and model that answered, the turns that led to it, and the rest.
     fn take(self) -> (Self::Rest, String, String, Vec<AttemptRecord>);
-    /// The caller's value, from the rest, the call's context, the router's shared state
-    /// and whether the call already counts as a failover.
+    /// The caller's value, from the rest, the call's context, the router's shared state,
+    /// whether the call already counts as a failover, and (for a stream) how to report its
+    /// end.
     fn value(
         rest: Self::Rest,
         call: &Arc<CallCtx>,
         router: &Arc<Shared>,
         failover: bool,
+        end: Option<StreamEnd>,
     ) -> Self::Value;
 }
 
@@ -74,12 +80,19 @@ impl Answer for Answered<ChatResponse> {
     type Rest = ChatResponse;
     type Value = ChatResponse;
     const SAMPLES_OVERHEAD: bool = true;
+    const STREAM: bool = false;
 
     fn take(self) -> (ChatResponse, String, String, Vec<AttemptRecord>) {
         (self.value, self.provider, self.model, self.attempts)
     }
 
-    fn value(rest: ChatResponse, _: &Arc<CallCtx>, _: &Arc<Shared>, _: bool) -> ChatResponse {
+    fn value(
+        rest: ChatResponse,
+        _: &Arc<CallCtx>,
+        _: &Arc<Shared>,
+        _: bool,
+        _: Option<StreamEnd>,
+    ) -> ChatResponse {
         rest
     }
 }
@@ -88,6 +101,7 @@ impl Answer for FallbackStream {
     type Rest = FallbackStream;
     type Value = RouterStream;
     const SAMPLES_OVERHEAD: bool = false;
+    const STREAM: bool = true;
 
     fn take(self) -> (FallbackStream, String, String, Vec<AttemptRecord>) {
         let (provider, model, attempts) = (self.provider(), self.model(), self.attempts());
@@ -99,6 +113,7 @@ impl Answer for FallbackStream {
         call: &Arc<CallCtx>,
         router: &Arc<Shared>,
         failover: bool,
+        end: Option<StreamEnd>,
     ) -> RouterStream {
         let opened_on = rest.provider();
         RouterStream::new(
@@ -107,6 +122,7 @@ impl Answer for FallbackStream {
             Arc::clone(router),
             opened_on,
             failover,
+            end,
         )
     }
 }
@@ -119,6 +135,7 @@ struct Inner {
     shared: Arc<Shared>,
     affinity: Mutex<Affinity>,
     hedge_after: Option<Duration>,
+    telemetry: Telemetry,
 }
 
 /// Routes chat calls over several providers: a [`Strategy`] picks the order, a
@@ -147,6 +164,8 @@ pub struct RouterBuilder {
     providers: Vec<(Arc<dyn ChatProvider>, Option<ProviderConfig>)>,
     strategy: Option<Arc<dyn Strategy>>,
     config: RouterConfig,
+    name: Option<String>,
+    observers: Observers,
 }
 
 impl RouterBuilder {
@@ -176,6 +195,24 @@ impl RouterBuilder {
     #[must_use]
     pub fn config(mut self, config: RouterConfig) -> Self {
         self.config = config;
+        self
+    }
+
+    /// Names the router's model group (default `"default"`): the `model_group` label of its
+    /// metrics and the group of its [`Event`](steadfast_errors::observe::Event)s.
+    #[must_use]
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// Adds an observer, told of every call, attempt, retry, breaker transition, fallback,
+    /// resume and refusal (see [`steadfast_errors::observe`]). Several may be added; they
+    /// are called in the order added, after the built-in metrics observer (feature
+    /// `metrics`).
+    #[must_use]
+    pub fn observer(mut self, observer: Arc<dyn Observer>) -> Self {
+        self.observers.push(observer);
         self
     }
 
@@ -213,7 +250,21 @@ impl RouterBuilder {
             )));
         }
         providers.sort_by_key(|p| p.config.priority);
+        let group: Arc<str> = Arc::from(self.name.as_deref().unwrap_or("default"));
+        let mut observers = Observers::new();
+        #[cfg(feature = "metrics")]
+        observers.push(Arc::new(crate::telemetry::metrics::MetricsObserver::new(
+            &group,
+            providers.iter().map(|p| p.id()),
+        )));
+        for observer in self.observers.iter() {
+            observers.push(Arc::clone(observer));
+        }
+        let observers = Arc::new(observers);
         let mut chain = FallbackChain::builder().config(config.chain.clone());
+        if !observers.is_empty() {
+            chain = chain.observer(Arc::clone(&observers) as Arc<dyn Observer>);
+        }
         for p in &providers {
             let metered = Metered {
                 state: Arc::clone(p),
@@ -232,6 +283,7 @@ impl RouterBuilder {
                 shared,
                 affinity: Mutex::new(Affinity::new(config.affinity_capacity)),
                 hedge_after: config.hedge_after,
+                telemetry: Telemetry { observers, group },
             }),
         }
     }
@@ -306,9 +358,14 @@ impl Router {
         Fut: Future<Output = Result<A, FallbackError>>,
     {
         let started = Instant::now();
+        let telemetry = &self.inner.telemetry;
+        telemetry.started(&request.model, A::STREAM);
         let (call, estimated) = match self.plan(request, &options) {
             Ok(planned) => planned,
-            Err(e) => return Err(self.refused(request, started, e)),
+            Err(e) => {
+                telemetry.refused(&request.model, A::STREAM, started, &e);
+                return Err(self.refused(request, started, e));
+            }
         };
         let first_choice = first_of(&call);
         let after = options.hedge_after.or(self.inner.hedge_after);
@@ -327,6 +384,29 @@ impl Router {
                 let overhead =
                     single.then(|| started.elapsed().saturating_sub(totals.provider_time));
                 let failover = attempts.len() > 1 || provider != first_choice;
+                let end = if A::STREAM {
+                    telemetry.first_token(&provider, started.elapsed());
+                    Some(StreamEnd {
+                        telemetry: telemetry.clone(),
+                        request_model: request.model.clone(),
+                        started,
+                        done: false,
+                        error: None,
+                    })
+                } else {
+                    telemetry.finished(
+                        &request.model,
+                        started,
+                        &Ending {
+                            provider: Some(&provider),
+                            response_model: Some(&model),
+                            error: None,
+                            totals,
+                            stream: false,
+                        },
+                    );
+                    None
+                };
                 self.finished(
                     request,
                     &options,
@@ -339,7 +419,7 @@ impl Router {
                     },
                 );
                 Ok(Routed {
-                    value: A::value(rest, &ctx, &self.inner.shared, failover),
+                    value: A::value(rest, &ctx, &self.inner.shared, failover, end),
                     provider,
                     model,
                     attempts,
@@ -348,6 +428,17 @@ impl Router {
             }
             Err(e) => {
                 let failover = e.attempts.len() > 1;
+                telemetry.finished(
+                    &request.model,
+                    started,
+                    &Ending {
+                        provider: None,
+                        response_model: None,
+                        error: e.kind().or(Some(ErrorKind::Unknown)),
+                        totals,
+                        stream: A::STREAM,
+                    },
+                );
                 self.finished(
                     request,
                     &options,
@@ -421,7 +512,7 @@ impl Router {
                 if let Some(key) = &options.affinity_key {
                     lock(&self.inner.affinity).set(key, provider);
                 }
-                let system = self
+                let provider_name = self
                     .inner
                     .providers
                     .iter()
@@ -430,7 +521,7 @@ impl Router {
                 tracing::info!(
                     target: "steadfast_router",
                     provider,
-                    gen_ai.system = system,
+                    gen_ai.provider.name = provider_name,
                     gen_ai.request.model = model,
                     gen_ai.usage.input_tokens = usage.input_tokens,
                     gen_ai.usage.output_tokens = usage.output_tokens,
