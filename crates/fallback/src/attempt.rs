@@ -11,6 +11,8 @@ use steadfast_circuit::Permit;
 use steadfast_errors::observe::{Event, Observers};
 use steadfast_errors::{ErrorKind, ProviderError};
 use steadfast_providers_core::{ChatProvider, ChatRequest, ChatResponse};
+use tracing::Span;
+use tracing::field::Empty;
 
 use crate::record::{AttemptOutcome, AttemptRecord};
 
@@ -84,6 +86,33 @@ pub(crate) struct Tried<'a> {
     pub(crate) fallback: bool,
     /// Whether the attempt reopened an interrupted stream.
     pub(crate) resume: bool,
+    /// The attempt's span, told the error type when it fails.
+    pub(crate) span: Option<&'a Span>,
+}
+
+/// The span of one attempt, a child of whatever span is current (a router's call span):
+/// named and attributed per the OpenTelemetry GenAI conventions. Nothing is formatted
+/// unless a subscriber wants the span.
+pub(crate) fn attempt_span(
+    provider: &dyn ChatProvider,
+    model: &str,
+    attempt: u32,
+    resume: bool,
+) -> Span {
+    tracing::info_span!(
+        target: "steadfast_fallback",
+        "attempt",
+        otel.name = %format_args!("chat {model}"),
+        otel.kind = "client",
+        otel.status_code = Empty,
+        gen_ai.operation.name = "chat",
+        gen_ai.provider.name = provider.kind().as_str(),
+        gen_ai.request.model = model,
+        error.type = Empty,
+        steadfast.provider = provider.id(),
+        steadfast.attempt = attempt,
+        steadfast.resume = resume,
+    )
 }
 
 /// One structured event per attempt (DESIGN §8, seed 000), and the same attempt reported to
@@ -100,7 +129,12 @@ pub(crate) fn attempt_event(
         attempt,
         fallback,
         resume,
+        span,
     } = *tried;
+    if let (Some(span), Some(e)) = (span, error) {
+        span.record("error.type", e.kind().as_str());
+        span.record("otel.status_code", "ERROR");
+    }
     if !observers.is_empty() {
         observers.emit(&Event::Attempt {
             provider,

@@ -10,8 +10,11 @@ use steadfast_errors::{ErrorKind, Failure, ProviderError};
 use steadfast_providers_core::ChatRequest;
 use steadfast_retry::Admit;
 use tokio::time::Instant;
+use tracing::Instrument;
 
-use crate::attempt::{Op, Tried, Won, attempt_event, capped, deadline_error, lock, skip_event};
+use crate::attempt::{
+    Op, Tried, Won, attempt_event, attempt_span, capped, deadline_error, lock, skip_event,
+};
 use crate::constraints::Constraints;
 use crate::entry::{Entry, Inner};
 use crate::error::{FallbackError, StopReason};
@@ -127,12 +130,14 @@ async fn run_on<O: Op>(
     let observers = &inner.observers;
     let outcome = policy
         .run_gated(gate, |ctx| async move {
+            let span = attempt_span(&*entry.provider, model, ctx.number, false);
             let tried = Tried {
                 provider: id,
                 model,
                 attempt: ctx.number,
                 fallback,
                 resume: false,
+                span: Some(&span),
             };
             let permit = match entry.breaker.try_acquire() {
                 Ok(permit) => permit,
@@ -149,14 +154,19 @@ async fn run_on<O: Op>(
             };
             let attempt_started = Instant::now();
             let result = match plan.remaining() {
-                None => op.call(&*entry.provider, base).await,
+                None => {
+                    op.call(&*entry.provider, base)
+                        .instrument(span.clone())
+                        .await
+                }
                 Some(left) if left.is_zero() => {
                     drop(permit);
                     return Err(AttemptError::Deadline(deadline_error(id, model)));
                 }
                 Some(left) => {
                     let req = capped(base, left);
-                    match tokio::time::timeout(left, op.call(&*entry.provider, &req)).await {
+                    let call = op.call(&*entry.provider, &req).instrument(span.clone());
+                    match tokio::time::timeout(left, call).await {
                         Ok(result) => result,
                         Err(_) => {
                             // The caller's deadline, not the provider's fault: the permit is

@@ -15,6 +15,7 @@ use steadfast_fallback::{
 use steadfast_providers_core::{ChatProvider, ChatRequest, ChatResponse};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
+use tracing::Instrument;
 
 use crate::affinity::Affinity;
 use crate::config::{ProviderConfig, RouterConfig};
@@ -30,7 +31,7 @@ use crate::stats::{
 };
 use crate::strategy::Strategy;
 use crate::stream::RouterStream;
-use crate::telemetry::{Ending, StreamEnd, Telemetry};
+use crate::telemetry::{Ending, StreamEnd, Telemetry, spans};
 
 /// What was measured of a finished call.
 #[derive(Debug, Clone, Copy)]
@@ -136,6 +137,8 @@ struct Inner {
     affinity: Mutex<Affinity>,
     hedge_after: Option<Duration>,
     telemetry: Telemetry,
+    /// Each provider's id and GenAI provider name, for spans and events.
+    provider_names: Arc<[(String, &'static str)]>,
 }
 
 /// Routes chat calls over several providers: a [`Strategy`] picks the order, a
@@ -275,6 +278,10 @@ impl RouterBuilder {
         let strategy = self
             .strategy
             .unwrap_or_else(|| config.strategy.build(config.seed));
+        let provider_names = providers
+            .iter()
+            .map(|p| (p.id().to_owned(), p.provider.kind().as_str()))
+            .collect();
         Router {
             inner: Arc::new(Inner {
                 chain: chain.build(),
@@ -284,6 +291,7 @@ impl RouterBuilder {
                 affinity: Mutex::new(Affinity::new(config.affinity_capacity)),
                 hedge_after: config.hedge_after,
                 telemetry: Telemetry { observers, group },
+                provider_names,
             }),
         }
     }
@@ -360,17 +368,23 @@ impl Router {
         let started = Instant::now();
         let telemetry = &self.inner.telemetry;
         telemetry.started(&request.model, A::STREAM);
-        let (call, estimated) = match self.plan(request, &options) {
+        let span = spans::call_span(&telemetry.group, &request.model, A::STREAM);
+        let (call, estimated) = match span.in_scope(|| self.plan(request, &options)) {
             Ok(planned) => planned,
             Err(e) => {
                 telemetry.refused(&request.model, A::STREAM, started, &e);
-                return Err(self.refused(request, started, e));
+                spans::record_end(&span, None, &CallTotals::default(), e.kind());
+                return Err(span.in_scope(|| self.refused(request, started, e)));
             }
         };
         let first_choice = first_of(&call);
         let after = options.hedge_after.or(self.inner.hedge_after);
         let ctx = Arc::new(CallCtx::new(estimated));
-        let hedged = CALL.scope(Arc::clone(&ctx), hedge(call, after, run)).await;
+        let hedged = CALL
+            .scope(Arc::clone(&ctx), hedge(call, after, run))
+            .instrument(span.clone())
+            .await;
+        let _entered = span.enter();
         let totals = ctx.totals();
         match hedged.result {
             Ok(answer) => {
@@ -392,8 +406,12 @@ impl Router {
                         started,
                         done: false,
                         error: None,
+                        span: span.clone(),
+                        provider_names: Arc::clone(&self.inner.provider_names),
                     })
                 } else {
+                    let name = self.provider_name(&provider);
+                    spans::record_end(&span, Some((&provider, name, &model)), &totals, None);
                     telemetry.finished(
                         &request.model,
                         started,
@@ -428,6 +446,7 @@ impl Router {
             }
             Err(e) => {
                 let failover = e.attempts.len() > 1;
+                spans::record_end(&span, None, &totals, e.kind().or(Some(ErrorKind::Unknown)));
                 telemetry.finished(
                     &request.model,
                     started,
@@ -453,6 +472,15 @@ impl Router {
                 Err(RouterError::Failed(e))
             }
         }
+    }
+
+    /// The GenAI provider name (`openai`, `anthropic`, …) of the provider with this id.
+    fn provider_name(&self, id: &str) -> &'static str {
+        self.inner
+            .provider_names
+            .iter()
+            .find(|(p, _)| p == id)
+            .map_or("", |(_, name)| name)
     }
 
     fn refused(&self, request: &ChatRequest, started: Instant, e: RouterError) -> RouterError {
@@ -512,12 +540,7 @@ impl Router {
                 if let Some(key) = &options.affinity_key {
                     lock(&self.inner.affinity).set(key, provider);
                 }
-                let provider_name = self
-                    .inner
-                    .providers
-                    .iter()
-                    .find(|p| p.id() == provider)
-                    .map_or("", |p| p.provider.kind().as_str());
+                let provider_name = self.provider_name(provider);
                 tracing::info!(
                     target: "steadfast_router",
                     provider,

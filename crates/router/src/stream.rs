@@ -14,7 +14,7 @@ use steadfast_streaming::StreamState;
 
 use crate::metered::{CALL, CallCtx, Shared};
 use crate::stats::lock;
-use crate::telemetry::{Ending, StreamEnd};
+use crate::telemetry::{Ending, StreamEnd, spans};
 
 /// A streamed answer from a [`Router`](crate::Router): the [`FallbackStream`] underneath,
 /// with the call's cost and usage billed as its parts end.
@@ -75,6 +75,13 @@ impl RouterStream {
         };
         let provider = self.inner.provider();
         let model = self.inner.model();
+        let totals = self.ctx.totals();
+        let name = end
+            .provider_names
+            .iter()
+            .find(|(p, _)| *p == provider)
+            .map_or("", |(_, name)| name);
+        spans::record_end(&end.span, Some((&provider, name, &model)), &totals, error);
         end.telemetry.finished(
             &end.request_model,
             end.started,
@@ -82,7 +89,7 @@ impl RouterStream {
                 provider: Some(&provider),
                 response_model: Some(&model),
                 error,
-                totals: self.ctx.totals(),
+                totals,
                 stream: true,
             },
         );
@@ -145,7 +152,10 @@ impl Stream for RouterStream {
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = self.get_mut();
         let ctx = Arc::clone(&this.ctx);
-        // Reopens run inside this poll: the scope bills them to this call.
+        // Reopens run inside this poll: the scope bills them to this call, and the call's
+        // span is their parent.
+        let span = this.end.as_ref().map(|e| e.span.clone());
+        let _entered = span.as_ref().map(tracing::Span::enter);
         let item = CALL.sync_scope(ctx, || Pin::new(&mut this.inner).poll_next(cx));
         if item.is_ready() {
             this.check_moved();

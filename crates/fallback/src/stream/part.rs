@@ -74,6 +74,7 @@ impl Part {
             attempt: self.attempt,
             fallback: self.fallback,
             resume: self.resume,
+            span: None,
         };
         attempt_event(
             &self.shared.chain.observers,

@@ -9,10 +9,11 @@ use steadfast_errors::{ErrorKind, ProviderError};
 use steadfast_streaming::resume::ReopenFuture;
 use steadfast_streaming::{CommitPoint, EventStream, Reopen, StreamState};
 use tokio::time::Instant;
+use tracing::Instrument;
 
 use super::part::Part;
 use super::shared::Shared;
-use crate::attempt::{Tried, attempt_event, capped, deadline_error, lock};
+use crate::attempt::{Tried, attempt_event, attempt_span, capped, deadline_error, lock};
 use crate::record::{AttemptOutcome, AttemptRecord};
 
 /// The [`Reopen`] of a chain's stream.
@@ -90,13 +91,22 @@ async fn reopen(
             base.into_owned()
         };
         let started = Instant::now();
+        let span = attempt_span(&*entry.provider, model, resume, true);
         let opened = match shared.plan.remaining() {
-            None => Some(entry.provider.chat_stream(&request).await),
+            None => Some(
+                entry
+                    .provider
+                    .chat_stream(&request)
+                    .instrument(span.clone())
+                    .await,
+            ),
             Some(left) => {
                 let request = capped(&request, left);
-                tokio::time::timeout(left, entry.provider.chat_stream(&request))
-                    .await
-                    .ok()
+                let open = entry
+                    .provider
+                    .chat_stream(&request)
+                    .instrument(span.clone());
+                tokio::time::timeout(left, open).await.ok()
             }
         };
         let fallback = position > 0;
@@ -106,6 +116,7 @@ async fn reopen(
             attempt: resume,
             fallback,
             resume: true,
+            span: Some(&span),
         };
         let observers = &shared.chain.observers;
         let opened = match opened {

@@ -4,6 +4,7 @@
 
 #[cfg(feature = "metrics")]
 pub(crate) mod metrics;
+pub(crate) mod spans;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -119,4 +120,8 @@ pub(crate) struct StreamEnd {
     pub(crate) done: bool,
     /// The error the stream ended with, if one was read.
     pub(crate) error: Option<ErrorKind>,
+    /// The call's span, kept open until the stream ends.
+    pub(crate) span: tracing::Span,
+    /// The GenAI names of the router's providers, by id (for the span).
+    pub(crate) provider_names: Arc<[(String, &'static str)]>,
 }
