@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use steadfast_errors::Failure;
+use steadfast_errors::observe::{Event, Observer};
 use tokio::time::Instant;
 
 use crate::config::Config;
@@ -17,7 +18,7 @@ use crate::state::{Reason, State, Transition};
 use crate::window::{Outcome, SlidingWindow};
 
 type Classifier = Arc<dyn Fn(&dyn Failure) -> bool + Send + Sync>;
-type Observer = Arc<dyn Fn(&Transition) + Send + Sync>;
+type Callback = Arc<dyn Fn(&Transition) + Send + Sync>;
 
 /// A circuit breaker shared by every clone of it.
 ///
@@ -51,7 +52,7 @@ struct Shared {
     config: Config,
     inner: Mutex<Inner>,
     classifier: RwLock<Classifier>,
-    observers: RwLock<Vec<Observer>>,
+    observers: RwLock<Vec<Callback>>,
 }
 
 /// Everything that changes, behind the lock.
@@ -193,6 +194,43 @@ impl CircuitBreaker {
     {
         write(&self.shared.observers).push(Arc::new(callback));
         self
+    }
+
+    /// Reports every change of state to `observer` as an
+    /// [`Event::BreakerTransition`](steadfast_errors::observe::Event::BreakerTransition)
+    /// named `name` (a fallback chain names each breaker after its provider). Built on
+    /// [`on_transition`](Self::on_transition); the same rules apply.
+    ///
+    /// ```
+    /// use std::sync::{Arc, Mutex};
+    /// use steadfast_circuit::{CircuitBreaker, Config};
+    /// use steadfast_errors::observe::{BreakerState, Event, Observer};
+    ///
+    /// #[derive(Default)]
+    /// struct Seen(Mutex<Vec<(String, BreakerState)>>);
+    /// impl Observer for Seen {
+    ///     fn on_event(&self, event: &Event<'_>) {
+    ///         if let Event::BreakerTransition { breaker, to, .. } = event {
+    ///             self.0.lock().unwrap().push((breaker.to_string(), *to));
+    ///         }
+    ///     }
+    /// }
+    /// let seen = Arc::new(Seen::default());
+    /// let breaker = CircuitBreaker::new(Config { consecutive_failures: Some(1), ..Config::default() })
+    ///     .observe("primary", seen.clone());
+    /// breaker.try_acquire().unwrap().failure(&std::io::Error::other("down"));
+    /// assert_eq!(*seen.0.lock().unwrap(), [("primary".to_owned(), BreakerState::Open)]);
+    /// ```
+    #[must_use]
+    pub fn observe(self, name: &str, observer: Arc<dyn Observer>) -> Self {
+        let name: Arc<str> = Arc::from(name);
+        self.on_transition(move |t| {
+            observer.on_event(&Event::BreakerTransition {
+                breaker: &name,
+                from: t.from.into(),
+                to: t.to.into(),
+            });
+        })
     }
 
     /// Asks to make one call. The [`Permit`] reports how the call went (or, dropped, that it

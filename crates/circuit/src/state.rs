@@ -21,6 +21,17 @@ pub enum State {
     HalfOpen,
 }
 
+impl From<State> for steadfast_errors::observe::BreakerState {
+    fn from(state: State) -> Self {
+        use steadfast_errors::observe::BreakerState;
+        match state {
+            State::Closed => BreakerState::Closed,
+            State::Open => BreakerState::Open,
+            State::HalfOpen => BreakerState::HalfOpen,
+        }
+    }
+}
+
 impl State {
     pub(crate) const fn to_bits(self) -> u64 {
         match self {

@@ -51,7 +51,7 @@ pub use ext::RouterExt;
 pub use file::{
     ConfigFile, Deployment, DeploymentTimeouts, GroupConfig, Kind, MockStep, RouterDefaults,
 };
-pub use metrics::AttemptMetric;
+pub use metrics::{AttemptMetric, JsonLinesObserver};
 pub use parse::Format;
 pub use secret::KeyRef;
 pub use status::{DeploymentStatus, STATUS_PROBE_TIMEOUT};

@@ -58,6 +58,8 @@ struct Member {
 
 /// One model group: its settings, its members, and the router built over them.
 struct Group {
+    /// Its name: the `model_group` of its router's metrics and events.
+    name: String,
     config: GroupConfig,
     strategy: StrategyKind,
     router_config: RouterConfig,
@@ -69,7 +71,7 @@ impl Group {
     fn rebuild(&mut self) {
         let mut config = self.router_config.clone();
         config.strategy = self.strategy;
-        let mut builder = Router::builder().config(config);
+        let mut builder = Router::builder().name(&self.name).config(config);
         for m in &self.members {
             builder = builder.provider(Arc::clone(&m.provider), m.config.clone());
         }
@@ -593,11 +595,12 @@ fn build_all(file: &ConfigFile, lookup: Lookup<'_>) -> Result<Steadfast, ConfigE
         };
         router_config.chain.deadline = gc.deadline.or(defaults.deadline);
         let mut group = Group {
+            name: gname.clone(),
             config: gc.clone(),
             strategy: router_config.strategy,
             router_config,
             members,
-            router: Router::builder().build(),
+            router: Router::builder().name(gname).build(),
         };
         group.rebuild();
         groups.insert(gname.clone(), RwLock::new(group));

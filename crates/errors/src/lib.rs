@@ -20,6 +20,8 @@
 //! - [`hint`] — `retry-after`, `retry-after-ms`, `x-should-retry`, body hints, reset headers.
 //! - [`Failure`] — the small trait `steadfast-retry` and `steadfast-circuit` ask; implement
 //!   it for your own errors to use those crates outside AI providers.
+//! - [`observe`] — the [`Observer`](observe::Observer) trait and the events retry, the
+//!   circuit breaker, the fallback chain and the router report through it.
 //! - [`redact`] — keeps API keys out of messages, Display and Debug.
 //! - [`serde_duration`] — durations in config files as milliseconds or `"1.5s"` strings.
 //!
@@ -42,6 +44,7 @@
 
 pub mod classify;
 pub mod hint;
+pub mod observe;
 pub mod redact;
 pub mod serde_duration;
 

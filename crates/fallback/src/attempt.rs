@@ -8,8 +8,11 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use steadfast_circuit::Permit;
+use steadfast_errors::observe::{Event, Observers};
 use steadfast_errors::{ErrorKind, ProviderError};
 use steadfast_providers_core::{ChatProvider, ChatRequest, ChatResponse};
+use tracing::Span;
+use tracing::field::Empty;
 
 use crate::record::{AttemptOutcome, AttemptRecord};
 
@@ -72,15 +75,77 @@ pub(crate) fn capped(request: &ChatRequest, left: Duration) -> ChatRequest {
     capped
 }
 
-/// One structured event per attempt (DESIGN §8, seed 000).
-pub(crate) fn attempt_event(
-    provider: &str,
+/// Who an attempt was made on, and where it stands in the call.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Tried<'a> {
+    pub(crate) provider: &'a str,
+    pub(crate) model: &'a str,
+    /// 1 for the first attempt of the turn (for a resume: the resume's number).
+    pub(crate) attempt: u32,
+    /// Whether another provider was tried before this one.
+    pub(crate) fallback: bool,
+    /// Whether the attempt reopened an interrupted stream.
+    pub(crate) resume: bool,
+    /// The attempt's span, told the error type when it fails.
+    pub(crate) span: Option<&'a Span>,
+}
+
+/// The span of one attempt, a child of whatever span is current (a router's call span):
+/// named and attributed per the OpenTelemetry GenAI conventions. Nothing is formatted
+/// unless a subscriber wants the span.
+pub(crate) fn attempt_span(
+    provider: &dyn ChatProvider,
     model: &str,
+    attempt: u32,
+    resume: bool,
+) -> Span {
+    tracing::info_span!(
+        target: "steadfast_fallback",
+        "attempt",
+        otel.name = %format_args!("chat {model}"),
+        otel.kind = "client",
+        otel.status_code = Empty,
+        gen_ai.operation.name = "chat",
+        gen_ai.provider.name = provider.kind().as_str(),
+        gen_ai.request.model = model,
+        error.type = Empty,
+        steadfast.provider = provider.id(),
+        steadfast.attempt = attempt,
+        steadfast.resume = resume,
+    )
+}
+
+/// One structured event per attempt (DESIGN §8, seed 000), and the same attempt reported to
+/// the chain's observers.
+pub(crate) fn attempt_event(
+    observers: &Observers,
+    tried: &Tried<'_>,
     elapsed: Duration,
     error: Option<&ProviderError>,
-    attempt: u32,
-    fallback: bool,
 ) {
+    let Tried {
+        provider,
+        model,
+        attempt,
+        fallback,
+        resume,
+        span,
+    } = *tried;
+    if let (Some(span), Some(e)) = (span, error) {
+        span.record("error.type", e.kind().as_str());
+        span.record("otel.status_code", "ERROR");
+    }
+    if !observers.is_empty() {
+        observers.emit(&Event::Attempt {
+            provider,
+            model,
+            attempt,
+            duration: elapsed,
+            error,
+            fallback,
+            resume,
+        });
+    }
     let duration_ms = elapsed.as_secs_f64() * 1000.0;
     let retry_count = attempt.saturating_sub(1);
     match error {
@@ -93,6 +158,7 @@ pub(crate) fn attempt_event(
             attempt,
             retry_count,
             fallback,
+            resume,
             "attempt succeeded"
         ),
         Some(e) => tracing::warn!(
@@ -107,6 +173,7 @@ pub(crate) fn attempt_event(
             attempt,
             retry_count,
             fallback,
+            resume,
             error = %e,
             "attempt failed"
         ),

@@ -5,12 +5,16 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use steadfast_circuit::{Permit, Rejected};
+use steadfast_errors::observe::{Event, Refusal};
 use steadfast_errors::{ErrorKind, Failure, ProviderError};
 use steadfast_providers_core::ChatRequest;
 use steadfast_retry::Admit;
 use tokio::time::Instant;
+use tracing::Instrument;
 
-use crate::attempt::{Op, Won, attempt_event, capped, deadline_error, lock, skip_event};
+use crate::attempt::{
+    Op, Tried, Won, attempt_event, attempt_span, capped, deadline_error, lock, skip_event,
+};
 use crate::constraints::Constraints;
 use crate::entry::{Entry, Inner};
 use crate::error::{FallbackError, StopReason};
@@ -93,6 +97,7 @@ struct Turn {
 /// at the deadline. Failures are reported to the breaker and health here; a success's
 /// permit is handed back to the caller to report when the success is complete.
 async fn run_on<O: Op>(
+    inner: &Inner,
     entry: &Entry,
     plan: &Plan,
     request: &ChatRequest,
@@ -122,8 +127,18 @@ async fn run_on<O: Op>(
     let wait_fits =
         |wait: Duration| wait <= max_wait && plan.remaining().is_some_and(|left| wait < left);
     let wait_fits = &wait_fits;
+    let observers = &inner.observers;
     let outcome = policy
         .run_gated(gate, |ctx| async move {
+            let span = attempt_span(&*entry.provider, model, ctx.number, false);
+            let tried = Tried {
+                provider: id,
+                model,
+                attempt: ctx.number,
+                fallback,
+                resume: false,
+                span: Some(&span),
+            };
             let permit = match entry.breaker.try_acquire() {
                 Ok(permit) => permit,
                 // Nowhere else to go: wait for the breaker's probe, as the gate does between
@@ -139,28 +154,26 @@ async fn run_on<O: Op>(
             };
             let attempt_started = Instant::now();
             let result = match plan.remaining() {
-                None => op.call(&*entry.provider, base).await,
+                None => {
+                    op.call(&*entry.provider, base)
+                        .instrument(span.clone())
+                        .await
+                }
                 Some(left) if left.is_zero() => {
                     drop(permit);
                     return Err(AttemptError::Deadline(deadline_error(id, model)));
                 }
                 Some(left) => {
                     let req = capped(base, left);
-                    match tokio::time::timeout(left, op.call(&*entry.provider, &req)).await {
+                    let call = op.call(&*entry.provider, &req).instrument(span.clone());
+                    match tokio::time::timeout(left, call).await {
                         Ok(result) => result,
                         Err(_) => {
                             // The caller's deadline, not the provider's fault: the permit is
                             // dropped (cancelled) and health is left alone.
                             drop(permit);
                             let e = deadline_error(id, model);
-                            attempt_event(
-                                id,
-                                model,
-                                attempt_started.elapsed(),
-                                Some(&e),
-                                ctx.number,
-                                fallback,
-                            );
+                            attempt_event(observers, &tried, attempt_started.elapsed(), Some(&e));
                             return Err(AttemptError::Deadline(e));
                         }
                     }
@@ -172,19 +185,19 @@ async fn run_on<O: Op>(
                 // deadline is the deadline's doing, as above.
                 Err(e) if e.kind() == ErrorKind::Timeout && plan.expired() => {
                     drop(permit);
-                    attempt_event(id, model, elapsed, Some(&e), ctx.number, fallback);
+                    attempt_event(observers, &tried, elapsed, Some(&e));
                     Err(AttemptError::Deadline(e))
                 }
                 Ok(value) => {
                     if !O::LOGS_SUCCESS_LATER {
-                        attempt_event(id, model, elapsed, None, ctx.number, fallback);
+                        attempt_event(observers, &tried, elapsed, None);
                     }
                     Ok((value, permit))
                 }
                 Err(e) => {
                     permit.failure(&e);
                     entry.health.failure(e.counts_against_health());
-                    attempt_event(id, model, elapsed, Some(&e), ctx.number, fallback);
+                    attempt_event(observers, &tried, elapsed, Some(&e));
                     *lock(last) = Some(e.clone());
                     Err(AttemptError::Provider(e))
                 }
@@ -218,6 +231,8 @@ pub(crate) async fn drive<O: Op>(
     let mut attempts = Vec::new();
     let mut last: Option<ProviderError> = None;
     let mut called = false;
+    // The last provider the call gave up on (failed, or refused by its breaker).
+    let mut given_up: Option<&str> = None;
     for (position, &index) in plan.order.iter().enumerate() {
         if plan.expired() {
             return Err(FallbackError::new(
@@ -245,7 +260,15 @@ pub(crate) async fn drive<O: Op>(
             fallback: position > 0,
             lone: plan.deadline_at.is_some() && !others,
         };
-        let run = run_on(entry, plan, request, turn, op).await;
+        if let Some(from) = given_up
+            && !inner.observers.is_empty()
+        {
+            inner.observers.emit(&Event::Fallback {
+                from,
+                to: entry.id(),
+            });
+        }
+        let run = run_on(inner, entry, plan, request, turn, op).await;
         match run.end {
             RunEnd::Won(value, permit) => {
                 let mut record = entry.record(request, AttemptOutcome::Succeeded);
@@ -263,6 +286,11 @@ pub(crate) async fn drive<O: Op>(
             }
             RunEnd::Skipped(rejected) => {
                 skip_event(entry.id(), model, AttemptOutcome::SkippedBreakerOpen);
+                inner.observers.emit(&Event::Rejected {
+                    provider: entry.id(),
+                    reason: Refusal::Breaker,
+                });
+                given_up = Some(entry.id());
                 attempts.push(AttemptRecord::skipped(
                     entry.id(),
                     model,
@@ -272,6 +300,7 @@ pub(crate) async fn drive<O: Op>(
             }
             RunEnd::Failed(err) => {
                 called = true;
+                given_up = Some(entry.id());
                 let mut record = entry.record(request, AttemptOutcome::Failed);
                 record.fail(&err);
                 record.retries = run.retries;

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use steadfast_circuit::CircuitBreaker;
+use steadfast_errors::observe::{Observer, Observers};
 use steadfast_providers_core::{ChatProvider, ChatRequest, ChatResponse};
 use steadfast_retry::RetryPolicy;
 
@@ -60,6 +61,7 @@ pub struct FallbackChain {
 pub struct ChainBuilder {
     entries: Vec<(Arc<dyn ChatProvider>, EntryConfig)>,
     config: ChainConfig,
+    observers: Observers,
 }
 
 impl fmt::Debug for FallbackChain {
@@ -226,26 +228,47 @@ impl ChainBuilder {
         self
     }
 
+    /// Adds an observer, told of every attempt, retry, breaker transition, fallback, resume
+    /// and breaker refusal of every call (see [`steadfast_errors::observe::Event`]); breakers
+    /// and retry policies are named after their provider's id. Several may be added.
+    #[must_use]
+    pub fn observer(mut self, observer: Arc<dyn Observer>) -> Self {
+        self.observers.push(observer);
+        self
+    }
+
     /// Builds the chain: one retry policy (with its budget) and one circuit breaker per
     /// entry, shared by every call. Invalid breaker settings are repaired as
     /// [`steadfast_circuit::Config::clamped`] describes.
     pub fn build(self) -> FallbackChain {
+        let observers = self.observers;
+        let all: Option<Arc<dyn Observer>> =
+            (!observers.is_empty()).then(|| Arc::new(observers.clone()) as Arc<dyn Observer>);
         let entries = self
             .entries
             .into_iter()
-            .map(|(provider, config)| Entry {
-                policy: RetryPolicy::new(config.retry.clone()),
-                breaker: CircuitBreaker::new(config.breaker.clone()),
-                enabled: AtomicBool::new(config.enabled),
-                health: HealthTracker::default(),
-                provider,
-                config,
+            .map(|(provider, config)| {
+                let mut policy = RetryPolicy::new(config.retry.clone());
+                let mut breaker = CircuitBreaker::new(config.breaker.clone());
+                if let Some(all) = &all {
+                    policy = policy.observe(provider.id(), Arc::clone(all));
+                    breaker = breaker.observe(provider.id(), Arc::clone(all));
+                }
+                Entry {
+                    policy,
+                    breaker,
+                    enabled: AtomicBool::new(config.enabled),
+                    health: HealthTracker::default(),
+                    provider,
+                    config,
+                }
             })
             .collect();
         FallbackChain {
             inner: Arc::new(Inner {
                 entries,
                 config: self.config,
+                observers,
             }),
         }
     }

@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use steadfast_circuit::{CircuitBreaker, State};
+use steadfast_errors::observe::Observers;
 use steadfast_providers_core::{ChatProvider, ChatRequest};
 use steadfast_retry::RetryPolicy;
 
@@ -19,6 +20,9 @@ use crate::record::{AttemptOutcome, AttemptRecord};
 pub(crate) struct Inner {
     pub(crate) entries: Vec<Entry>,
     pub(crate) config: ChainConfig,
+    /// Told of every attempt, fallback, resume and refusal (the breakers and retry policies
+    /// report to them directly).
+    pub(crate) observers: Observers,
 }
 
 /// One provider with its policy, breaker and health.
@@ -64,19 +68,16 @@ impl Entry {
     }
 
     /// The entry's retry policy, bounded by a call deadline `remaining` away. The policy's
-    /// config is shared, so a bounded copy is made (sharing the entry's retry budget).
+    /// config is shared, so a bounded copy is made (sharing the entry's retry budget and
+    /// observers).
     pub(crate) fn policy_within(&self, remaining: Option<Duration>) -> Cow<'_, RetryPolicy> {
         let Some(left) = remaining else {
             return Cow::Borrowed(&self.policy);
         };
         let mut config = self.policy.config().clone();
         config.deadline = Some(config.deadline.map_or(left, |d| d.min(left)));
-        config.budget = None;
-        let policy = RetryPolicy::new(config);
-        Cow::Owned(match self.policy.budget() {
-            Some(budget) => policy.with_budget(budget.clone()),
-            None => policy,
-        })
+        // The copy keeps the entry's budget and observers.
+        Cow::Owned(self.policy.with_config(config))
     }
 
     /// How long the breaker stays open, when it is open with time left (it then refuses

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+use steadfast_errors::observe::{Event, Observer};
 use steadfast_errors::{ErrorKind, Failure, RetryRule};
 use tokio::time::Instant;
 
@@ -102,7 +103,14 @@ pub struct AttemptContext {
 }
 
 type Predicate = Arc<dyn Fn(&dyn Failure) -> bool + Send + Sync>;
-type Observer = Arc<dyn Fn(&Attempt) + Send + Sync>;
+type Callback = Arc<dyn Fn(&Attempt) + Send + Sync>;
+
+/// A named [`Observer`] of a policy's retries.
+#[derive(Clone)]
+struct Named {
+    name: Arc<str>,
+    observer: Arc<dyn Observer>,
+}
 
 /// A retry policy: a [`RetryConfig`], a shared [`RetryBudget`], and optional hooks.
 ///
@@ -135,7 +143,8 @@ pub struct RetryPolicy {
     config: Arc<RetryConfig>,
     budget: Option<RetryBudget>,
     predicate: Option<Predicate>,
-    observer: Option<Observer>,
+    observer: Option<Callback>,
+    observers: Vec<Named>,
     seed: Option<u64>,
 }
 
@@ -146,6 +155,7 @@ impl std::fmt::Debug for RetryPolicy {
             .field("budget", &self.budget)
             .field("predicate", &self.predicate.is_some())
             .field("observer", &self.observer.is_some())
+            .field("observers", &self.observers.len())
             .field("seed", &self.seed)
             .finish()
     }
@@ -166,6 +176,7 @@ impl RetryPolicy {
             budget,
             predicate: None,
             observer: None,
+            observers: Vec::new(),
             seed: None,
         }
     }
@@ -216,6 +227,27 @@ impl RetryPolicy {
     pub fn on_attempt(mut self, observer: impl Fn(&Attempt) + Send + Sync + 'static) -> Self {
         self.observer = Some(Arc::new(observer));
         self
+    }
+
+    /// Reports every retry the policy decides on to `observer`, as an
+    /// [`Event::Retry`] with `operation` set to `name` (a fallback chain names each policy
+    /// after its provider). Several observers may be added; [`on_attempt`](Self::on_attempt)
+    /// still works beside them.
+    pub fn observe(mut self, name: &str, observer: Arc<dyn Observer>) -> Self {
+        self.observers.push(Named {
+            name: Arc::from(name),
+            observer,
+        });
+        self
+    }
+
+    /// This policy with `config` instead of its own: the budget, the hooks, the observers and
+    /// the seed are kept (the config's own `budget` is not turned into a new budget).
+    pub fn with_config(&self, config: RetryConfig) -> RetryPolicy {
+        RetryPolicy {
+            config: Arc::new(config),
+            ..self.clone()
+        }
     }
 
     /// Makes the jitter of every run deterministic (for tests and reproductions).
@@ -317,6 +349,16 @@ impl RetryPolicy {
             };
             if let Some(observer) = &self.observer {
                 observer(&attempt);
+            }
+            if let Decision::Retry { delay, .. } = decision {
+                for named in &self.observers {
+                    named.observer.on_event(&Event::Retry {
+                        operation: &named.name,
+                        attempt: number,
+                        kind,
+                        delay,
+                    });
+                }
             }
             attempts.push(attempt);
             match decision {

@@ -89,12 +89,21 @@
 //! # Observability
 //!
 //! [`Router::stats`] returns a serializable [`StatsSnapshot`]; [`Router::reset_stats`]
-//! clears it. Each routed call emits one `tracing` event (target `steadfast_router`) with the
-//! OpenTelemetry GenAI names where they fit — `gen_ai.system`, `gen_ai.request.model`,
-//! `gen_ai.usage.input_tokens`, `gen_ai.usage.output_tokens` — and `provider`,
-//! `duration_ms`, `success`, `error_kind`, `fallback`, `cost_usd`; the chain adds one event
-//! per attempt (target `steadfast_fallback`). The router's own overhead (call time minus
-//! time inside provider attempts) is in [`StatsSnapshot::overhead`].
+//! clears it. Observers ([`RouterBuilder::observer`], the trait
+//! [`steadfast_errors::observe::Observer`]) are told of every call's start and end, each
+//! attempt, retry, breaker transition, fallback, resume and local refusal; with the
+//! `metrics` feature (on by default) a [`MetricsObserver`] turns them into metrics through
+//! the `metrics` facade, labelled with the router's [name](RouterBuilder::name) (its model
+//! group). Each routed call is a `tracing` span (target `steadfast_router`) named per the
+//! OpenTelemetry GenAI conventions, `chat {gen_ai.request.model}`, with
+//! `gen_ai.operation.name`, `gen_ai.provider.name`, `gen_ai.request.model`,
+//! `gen_ai.response.model`, `gen_ai.usage.input_tokens`, `gen_ai.usage.output_tokens` and
+//! `error.type`; each attempt is a child span (target `steadfast_fallback`), resumes of a
+//! stream included, since a [`RouterStream`] keeps its call's span open until it ends. Each
+//! call also emits one `tracing` event with `provider`, `duration_ms`, `success`,
+//! `error_kind`, `fallback` and `cost_usd`. The router's own overhead (call time minus
+//! time inside provider attempts) is in [`StatsSnapshot::overhead`]. See
+//! `docs/observability.md` for every metric and attribute.
 //!
 //! # Example
 //!
@@ -161,6 +170,7 @@ mod router;
 mod stats;
 mod strategy;
 mod stream;
+mod telemetry;
 
 pub use config::{Budget, ProviderConfig, RouterConfig};
 pub use error::RouterError;
@@ -173,3 +183,5 @@ pub use strategy::{
     RandomHealthy, RoundRobin, RouteContext, Strategy, StrategyKind, WeightedRoundRobin,
 };
 pub use stream::RouterStream;
+#[cfg(feature = "metrics")]
+pub use telemetry::metrics::MetricsObserver;

@@ -8,12 +8,14 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use steadfast_errors::ErrorKind;
+use steadfast_errors::observe::{Observer, Observers};
 use steadfast_fallback::{
     Answered, AttemptRecord, CallOptions, FallbackChain, FallbackError, FallbackStream,
 };
 use steadfast_providers_core::{ChatProvider, ChatRequest, ChatResponse};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
+use tracing::Instrument;
 
 use crate::affinity::Affinity;
 use crate::config::{ProviderConfig, RouterConfig};
@@ -29,6 +31,7 @@ use crate::stats::{
 };
 use crate::strategy::Strategy;
 use crate::stream::RouterStream;
+use crate::telemetry::{Ending, StreamEnd, Telemetry, spans};
 
 /// What was measured of a finished call.
 #[derive(Debug, Clone, Copy)]
@@ -58,15 +61,19 @@ trait Answer {
     /// Whether the router's overhead is sampled on this kind of call (a stream's duration
     /// is the consumer's, not the router's).
     const SAMPLES_OVERHEAD: bool;
+    /// Whether the call is a stream (its end is reported when the stream ends).
+    const STREAM: bool;
     /// The provider and model that answered, the turns that led to it, and the rest.
     fn take(self) -> (Self::Rest, String, String, Vec<AttemptRecord>);
-    /// The caller's value, from the rest, the call's context, the router's shared state
-    /// and whether the call already counts as a failover.
+    /// The caller's value, from the rest, the call's context, the router's shared state,
+    /// whether the call already counts as a failover, and (for a stream) how to report its
+    /// end.
     fn value(
         rest: Self::Rest,
         call: &Arc<CallCtx>,
         router: &Arc<Shared>,
         failover: bool,
+        end: Option<StreamEnd>,
     ) -> Self::Value;
 }
 
@@ -74,12 +81,19 @@ impl Answer for Answered<ChatResponse> {
     type Rest = ChatResponse;
     type Value = ChatResponse;
     const SAMPLES_OVERHEAD: bool = true;
+    const STREAM: bool = false;
 
     fn take(self) -> (ChatResponse, String, String, Vec<AttemptRecord>) {
         (self.value, self.provider, self.model, self.attempts)
     }
 
-    fn value(rest: ChatResponse, _: &Arc<CallCtx>, _: &Arc<Shared>, _: bool) -> ChatResponse {
+    fn value(
+        rest: ChatResponse,
+        _: &Arc<CallCtx>,
+        _: &Arc<Shared>,
+        _: bool,
+        _: Option<StreamEnd>,
+    ) -> ChatResponse {
         rest
     }
 }
@@ -88,6 +102,7 @@ impl Answer for FallbackStream {
     type Rest = FallbackStream;
     type Value = RouterStream;
     const SAMPLES_OVERHEAD: bool = false;
+    const STREAM: bool = true;
 
     fn take(self) -> (FallbackStream, String, String, Vec<AttemptRecord>) {
         let (provider, model, attempts) = (self.provider(), self.model(), self.attempts());
@@ -99,6 +114,7 @@ impl Answer for FallbackStream {
         call: &Arc<CallCtx>,
         router: &Arc<Shared>,
         failover: bool,
+        end: Option<StreamEnd>,
     ) -> RouterStream {
         let opened_on = rest.provider();
         RouterStream::new(
@@ -107,6 +123,7 @@ impl Answer for FallbackStream {
             Arc::clone(router),
             opened_on,
             failover,
+            end,
         )
     }
 }
@@ -119,6 +136,9 @@ struct Inner {
     shared: Arc<Shared>,
     affinity: Mutex<Affinity>,
     hedge_after: Option<Duration>,
+    telemetry: Telemetry,
+    /// Each provider's id and GenAI provider name, for spans and events.
+    provider_names: Arc<[(String, &'static str)]>,
 }
 
 /// Routes chat calls over several providers: a [`Strategy`] picks the order, a
@@ -147,6 +167,8 @@ pub struct RouterBuilder {
     providers: Vec<(Arc<dyn ChatProvider>, Option<ProviderConfig>)>,
     strategy: Option<Arc<dyn Strategy>>,
     config: RouterConfig,
+    name: Option<String>,
+    observers: Observers,
 }
 
 impl RouterBuilder {
@@ -176,6 +198,24 @@ impl RouterBuilder {
     #[must_use]
     pub fn config(mut self, config: RouterConfig) -> Self {
         self.config = config;
+        self
+    }
+
+    /// Names the router's model group (default `"default"`): the `model_group` label of its
+    /// metrics and the group of its [`Event`](steadfast_errors::observe::Event)s.
+    #[must_use]
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// Adds an observer, told of every call, attempt, retry, breaker transition, fallback,
+    /// resume and refusal (see [`steadfast_errors::observe`]). Several may be added; they
+    /// are called in the order added, after the built-in metrics observer (feature
+    /// `metrics`).
+    #[must_use]
+    pub fn observer(mut self, observer: Arc<dyn Observer>) -> Self {
+        self.observers.push(observer);
         self
     }
 
@@ -213,7 +253,21 @@ impl RouterBuilder {
             )));
         }
         providers.sort_by_key(|p| p.config.priority);
+        let group: Arc<str> = Arc::from(self.name.as_deref().unwrap_or("default"));
+        let mut observers = Observers::new();
+        #[cfg(feature = "metrics")]
+        observers.push(Arc::new(crate::telemetry::metrics::MetricsObserver::new(
+            &group,
+            providers.iter().map(|p| p.id()),
+        )));
+        for observer in self.observers.iter() {
+            observers.push(Arc::clone(observer));
+        }
+        let observers = Arc::new(observers);
         let mut chain = FallbackChain::builder().config(config.chain.clone());
+        if !observers.is_empty() {
+            chain = chain.observer(Arc::clone(&observers) as Arc<dyn Observer>);
+        }
         for p in &providers {
             let metered = Metered {
                 state: Arc::clone(p),
@@ -224,6 +278,10 @@ impl RouterBuilder {
         let strategy = self
             .strategy
             .unwrap_or_else(|| config.strategy.build(config.seed));
+        let provider_names = providers
+            .iter()
+            .map(|p| (p.id().to_owned(), p.provider.kind().as_str()))
+            .collect();
         Router {
             inner: Arc::new(Inner {
                 chain: chain.build(),
@@ -232,6 +290,8 @@ impl RouterBuilder {
                 shared,
                 affinity: Mutex::new(Affinity::new(config.affinity_capacity)),
                 hedge_after: config.hedge_after,
+                telemetry: Telemetry { observers, group },
+                provider_names,
             }),
         }
     }
@@ -306,14 +366,25 @@ impl Router {
         Fut: Future<Output = Result<A, FallbackError>>,
     {
         let started = Instant::now();
-        let (call, estimated) = match self.plan(request, &options) {
+        let telemetry = &self.inner.telemetry;
+        telemetry.started(&request.model, A::STREAM);
+        let span = spans::call_span(&telemetry.group, &request.model, A::STREAM);
+        let (call, estimated) = match span.in_scope(|| self.plan(request, &options)) {
             Ok(planned) => planned,
-            Err(e) => return Err(self.refused(request, started, e)),
+            Err(e) => {
+                telemetry.refused(&request.model, A::STREAM, started, &e);
+                spans::record_end(&span, None, &CallTotals::default(), e.kind());
+                return Err(span.in_scope(|| self.refused(request, started, e)));
+            }
         };
         let first_choice = first_of(&call);
         let after = options.hedge_after.or(self.inner.hedge_after);
         let ctx = Arc::new(CallCtx::new(estimated));
-        let hedged = CALL.scope(Arc::clone(&ctx), hedge(call, after, run)).await;
+        let hedged = CALL
+            .scope(Arc::clone(&ctx), hedge(call, after, run))
+            .instrument(span.clone())
+            .await;
+        let _entered = span.enter();
         let totals = ctx.totals();
         match hedged.result {
             Ok(answer) => {
@@ -327,6 +398,33 @@ impl Router {
                 let overhead =
                     single.then(|| started.elapsed().saturating_sub(totals.provider_time));
                 let failover = attempts.len() > 1 || provider != first_choice;
+                let end = if A::STREAM {
+                    telemetry.first_token(&provider, started.elapsed());
+                    Some(StreamEnd {
+                        telemetry: telemetry.clone(),
+                        request_model: request.model.clone(),
+                        started,
+                        done: false,
+                        error: None,
+                        span: span.clone(),
+                        provider_names: Arc::clone(&self.inner.provider_names),
+                    })
+                } else {
+                    let name = self.provider_name(&provider);
+                    spans::record_end(&span, Some((&provider, name, &model)), &totals, None);
+                    telemetry.finished(
+                        &request.model,
+                        started,
+                        &Ending {
+                            provider: Some(&provider),
+                            response_model: Some(&model),
+                            error: None,
+                            totals,
+                            stream: false,
+                        },
+                    );
+                    None
+                };
                 self.finished(
                     request,
                     &options,
@@ -339,7 +437,7 @@ impl Router {
                     },
                 );
                 Ok(Routed {
-                    value: A::value(rest, &ctx, &self.inner.shared, failover),
+                    value: A::value(rest, &ctx, &self.inner.shared, failover, end),
                     provider,
                     model,
                     attempts,
@@ -348,6 +446,18 @@ impl Router {
             }
             Err(e) => {
                 let failover = e.attempts.len() > 1;
+                spans::record_end(&span, None, &totals, e.kind().or(Some(ErrorKind::Unknown)));
+                telemetry.finished(
+                    &request.model,
+                    started,
+                    &Ending {
+                        provider: None,
+                        response_model: None,
+                        error: e.kind().or(Some(ErrorKind::Unknown)),
+                        totals,
+                        stream: A::STREAM,
+                    },
+                );
                 self.finished(
                     request,
                     &options,
@@ -362,6 +472,15 @@ impl Router {
                 Err(RouterError::Failed(e))
             }
         }
+    }
+
+    /// The GenAI provider name (`openai`, `anthropic`, …) of the provider with this id.
+    fn provider_name(&self, id: &str) -> &'static str {
+        self.inner
+            .provider_names
+            .iter()
+            .find(|(p, _)| p == id)
+            .map_or("", |(_, name)| name)
     }
 
     fn refused(&self, request: &ChatRequest, started: Instant, e: RouterError) -> RouterError {
@@ -421,16 +540,11 @@ impl Router {
                 if let Some(key) = &options.affinity_key {
                     lock(&self.inner.affinity).set(key, provider);
                 }
-                let system = self
-                    .inner
-                    .providers
-                    .iter()
-                    .find(|p| p.id() == provider)
-                    .map_or("", |p| p.provider.kind().as_str());
+                let provider_name = self.provider_name(provider);
                 tracing::info!(
                     target: "steadfast_router",
                     provider,
-                    gen_ai.system = system,
+                    gen_ai.provider.name = provider_name,
                     gen_ai.request.model = model,
                     gen_ai.usage.input_tokens = usage.input_tokens,
                     gen_ai.usage.output_tokens = usage.output_tokens,

@@ -7,13 +7,14 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use futures_core::Stream;
-use steadfast_errors::ProviderError;
+use steadfast_errors::{ErrorKind, ProviderError};
 use steadfast_fallback::FallbackStream;
 use steadfast_providers_core::{StreamEvent, Usage};
 use steadfast_streaming::StreamState;
 
 use crate::metered::{CALL, CallCtx, Shared};
 use crate::stats::lock;
+use crate::telemetry::{Ending, StreamEnd, spans};
 
 /// A streamed answer from a [`Router`](crate::Router): the [`FallbackStream`] underneath,
 /// with the call's cost and usage billed as its parts end.
@@ -34,6 +35,8 @@ pub struct RouterStream {
     moved: bool,
     /// Whether the call is counted as a failover already.
     counted: bool,
+    /// How to report the call's end to the router's observers; `None` once reported.
+    end: Option<StreamEnd>,
 }
 
 impl RouterStream {
@@ -45,6 +48,7 @@ impl RouterStream {
         shared: Arc<Shared>,
         opened_on: String,
         counted: bool,
+        end: Option<StreamEnd>,
     ) -> RouterStream {
         RouterStream {
             seen_resumes: inner.resumes(),
@@ -54,7 +58,41 @@ impl RouterStream {
             opened_on,
             moved: false,
             counted,
+            end,
         }
+    }
+
+    /// Reports the call's end once: answered when `Done` was read and no error after it,
+    /// otherwise the error read, or `cancelled` when the consumer dropped it unfinished.
+    fn report_end(&mut self) {
+        let Some(end) = self.end.take() else {
+            return;
+        };
+        let error = match (end.error, end.done) {
+            (Some(kind), _) => Some(kind),
+            (None, true) => None,
+            (None, false) => Some(ErrorKind::Cancelled),
+        };
+        let provider = self.inner.provider();
+        let model = self.inner.model();
+        let totals = self.ctx.totals();
+        let name = end
+            .provider_names
+            .iter()
+            .find(|(p, _)| *p == provider)
+            .map_or("", |(_, name)| name);
+        spans::record_end(&end.span, Some((&provider, name, &model)), &totals, error);
+        end.telemetry.finished(
+            &end.request_model,
+            end.started,
+            &Ending {
+                provider: Some(&provider),
+                response_model: Some(&model),
+                error,
+                totals,
+                stream: true,
+            },
+        );
     }
 
     /// Looks for a move after a resume: counts the call as a failover the first time the
@@ -114,10 +152,23 @@ impl Stream for RouterStream {
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = self.get_mut();
         let ctx = Arc::clone(&this.ctx);
-        // Reopens run inside this poll: the scope bills them to this call.
+        // Reopens run inside this poll: the scope bills them to this call, and the call's
+        // span is their parent.
+        let span = this.end.as_ref().map(|e| e.span.clone());
+        let _entered = span.as_ref().map(tracing::Span::enter);
         let item = CALL.sync_scope(ctx, || Pin::new(&mut this.inner).poll_next(cx));
         if item.is_ready() {
             this.check_moved();
+        }
+        if let Some(end) = &mut this.end {
+            match &item {
+                Poll::Ready(Some(Ok(StreamEvent::Done))) => end.done = true,
+                Poll::Ready(Some(Err(e))) => end.error = Some(e.kind()),
+                _ => {}
+            }
+        }
+        if matches!(item, Poll::Ready(None)) {
+            this.report_end();
         }
         item
     }
@@ -127,6 +178,7 @@ impl Drop for RouterStream {
     fn drop(&mut self) {
         // A continuation opened elsewhere but not read from yet is a move too.
         self.check_moved();
+        self.report_end();
     }
 }
 

@@ -81,7 +81,11 @@ async fn one_event_per_request_with_gen_ai_fields() {
     let events = events.0.lock().unwrap();
     assert_eq!(events.len(), 2, "{events:?}");
     let ok = &events[0];
-    assert_eq!(ok["gen_ai.system"], "\"openai\"");
+    assert_eq!(ok["gen_ai.provider.name"], "\"openai\"");
+    assert!(
+        !ok.contains_key("gen_ai.system"),
+        "the deprecated name is gone"
+    );
     assert_eq!(ok["gen_ai.request.model"], "\"model\"");
     assert_eq!(ok["gen_ai.usage.input_tokens"], "2");
     assert_eq!(ok["gen_ai.usage.output_tokens"], "1");

@@ -110,6 +110,7 @@ impl FallbackStream {
             permit: Some(won.permit),
             attempt,
             fallback: won.position > 0,
+            resume: false,
             shared: Arc::clone(&shared),
         };
         let reopen = Arc::new(ChainReopen(Arc::clone(&shared)));

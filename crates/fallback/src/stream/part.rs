@@ -15,7 +15,7 @@ use tokio::time::Instant;
 
 use super::open::{Item, is_token};
 use super::shared::Shared;
-use crate::attempt::{attempt_event, lock};
+use crate::attempt::{Tried, attempt_event, lock};
 
 /// One provider's part of the answer. It holds the provider's breaker permit until the part
 /// ends: success at `Done` (with the time to first token as latency), failure on an error or
@@ -34,6 +34,8 @@ pub(super) struct Part {
     pub(super) permit: Option<Permit>,
     pub(super) attempt: u32,
     pub(super) fallback: bool,
+    /// Whether a reopen opened it (a resume).
+    pub(super) resume: bool,
     pub(super) shared: Arc<Shared>,
 }
 
@@ -66,13 +68,19 @@ impl Part {
                 p.constraints.after_failure(e.kind(), &entry.config);
             }
         }
+        let tried = Tried {
+            provider: entry.id(),
+            model: &self.model,
+            attempt: self.attempt,
+            fallback: self.fallback,
+            resume: self.resume,
+            span: None,
+        };
         attempt_event(
-            entry.id(),
-            &self.model,
+            &self.shared.chain.observers,
+            &tried,
             self.started.elapsed(),
             error,
-            self.attempt,
-            self.fallback,
         );
     }
 }

@@ -4,14 +4,16 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
+use steadfast_errors::observe::{Event, Refusal};
 use steadfast_errors::{ErrorKind, ProviderError};
 use steadfast_streaming::resume::ReopenFuture;
 use steadfast_streaming::{CommitPoint, EventStream, Reopen, StreamState};
 use tokio::time::Instant;
+use tracing::Instrument;
 
 use super::part::Part;
 use super::shared::Shared;
-use crate::attempt::{attempt_event, capped, deadline_error, lock};
+use crate::attempt::{Tried, attempt_event, attempt_span, capped, deadline_error, lock};
 use crate::record::{AttemptOutcome, AttemptRecord};
 
 /// The [`Reopen`] of a chain's stream.
@@ -62,6 +64,10 @@ async fn reopen(
         let permit = match entry.breaker.try_acquire() {
             Ok(permit) => permit,
             Err(rejected) => {
+                shared.chain.observers.emit(&Event::Rejected {
+                    provider: entry.id(),
+                    reason: Refusal::Breaker,
+                });
                 shared.push(AttemptRecord::skipped(
                     entry.id(),
                     model,
@@ -85,16 +91,34 @@ async fn reopen(
             base.into_owned()
         };
         let started = Instant::now();
+        let span = attempt_span(&*entry.provider, model, resume, true);
         let opened = match shared.plan.remaining() {
-            None => Some(entry.provider.chat_stream(&request).await),
+            None => Some(
+                entry
+                    .provider
+                    .chat_stream(&request)
+                    .instrument(span.clone())
+                    .await,
+            ),
             Some(left) => {
                 let request = capped(&request, left);
-                tokio::time::timeout(left, entry.provider.chat_stream(&request))
-                    .await
-                    .ok()
+                let open = entry
+                    .provider
+                    .chat_stream(&request)
+                    .instrument(span.clone());
+                tokio::time::timeout(left, open).await.ok()
             }
         };
         let fallback = position > 0;
+        let tried = Tried {
+            provider: entry.id(),
+            model,
+            attempt: resume,
+            fallback,
+            resume: true,
+            span: Some(&span),
+        };
+        let observers = &shared.chain.observers;
         let opened = match opened {
             // The provider's own timeout firing at the deadline is the deadline's doing.
             Some(Err(e)) if e.kind() == ErrorKind::Timeout && shared.plan.expired() => None,
@@ -104,14 +128,7 @@ async fn reopen(
             None => {
                 permit.cancel();
                 let e = deadline_error(entry.id(), model).with_first_byte_received(continuing);
-                attempt_event(
-                    entry.id(),
-                    model,
-                    started.elapsed(),
-                    Some(&e),
-                    resume,
-                    fallback,
-                );
+                attempt_event(observers, &tried, started.elapsed(), Some(&e));
                 let mut record = entry.record(&shared.request, AttemptOutcome::Failed);
                 record.fail(&e);
                 record.duration = started.elapsed();
@@ -121,16 +138,31 @@ async fn reopen(
             Some(Ok(stream)) => {
                 let mut record = entry.record(&shared.request, AttemptOutcome::Resumed);
                 record.duration = started.elapsed();
-                let record = {
+                let (record, moved_from) = {
                     let mut p = lock(&shared.progress);
                     p.attempts.push(record);
-                    if p.position != position {
+                    let moved_from = (p.position != position).then_some(p.position);
+                    if moved_from.is_some() {
                         p.failures_here = 0;
                     }
                     p.position = position;
                     p.record = p.attempts.len() - 1;
-                    p.record
+                    (p.record, moved_from)
                 };
+                if !observers.is_empty() {
+                    if let Some(from) = moved_from {
+                        let from = shared.chain.entries[shared.plan.order[from]].id();
+                        observers.emit(&Event::Fallback {
+                            from,
+                            to: entry.id(),
+                        });
+                    }
+                    observers.emit(&Event::Resume {
+                        provider: entry.id(),
+                        model,
+                        resume,
+                    });
+                }
                 let part = Part {
                     pending: VecDeque::new(),
                     stream,
@@ -143,6 +175,7 @@ async fn reopen(
                     permit: Some(permit),
                     attempt: resume,
                     fallback,
+                    resume: true,
                     shared: Arc::clone(&shared),
                 };
                 return Ok(Box::pin(part));
@@ -150,14 +183,7 @@ async fn reopen(
             Some(Err(e)) => {
                 permit.failure(&e);
                 entry.health.failure(e.counts_against_health());
-                attempt_event(
-                    entry.id(),
-                    model,
-                    started.elapsed(),
-                    Some(&e),
-                    resume,
-                    fallback,
-                );
+                attempt_event(observers, &tried, started.elapsed(), Some(&e));
                 let mut record = entry.record(&shared.request, AttemptOutcome::Failed);
                 record.fail(&e);
                 record.duration = started.elapsed();
