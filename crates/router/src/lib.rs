@@ -96,6 +96,14 @@
 //! per attempt (target `steadfast_fallback`). The router's own overhead (call time minus
 //! time inside provider attempts) is in [`StatsSnapshot::overhead`].
 //!
+//! # tower
+//!
+//! With the `tower` feature, [`Router`] is a `tower::Service<ChatRequest>` (response
+//! [`Routed<ChatResponse>`](Routed), error [`RouterError`], always ready, default
+//! [`RouteOptions`]); clones share everything. How to stack it, or steadfast's retry and
+//! breaker layers, with tower's timeout, concurrency and rate limits is the `# Order`
+//! section of `steadfast_retry::tower`.
+//!
 //! # Example
 //!
 //! ```
@@ -157,6 +165,8 @@ mod options;
 mod plan;
 mod pricing;
 mod router;
+#[cfg(feature = "tower")]
+mod service;
 mod stats;
 mod strategy;
 mod stream;
@@ -166,6 +176,8 @@ pub use error::RouterError;
 pub use estimate::estimate_tokens;
 pub use options::{RouteOptions, Routed};
 pub use router::{Router, RouterBuilder};
+#[cfg(feature = "tower")]
+pub use service::RouterFuture;
 pub use stats::{Latency, Overhead, ProviderStats, StatsSnapshot};
 pub use strategy::{
     BestPerformance, Candidate, Cheapest, LeastBusy, LowestLatency, PowerOfTwo, Priority,
