@@ -170,10 +170,12 @@ mod service;
 mod stats;
 mod strategy;
 mod stream;
+mod window;
 
 pub use config::{Budget, ProviderConfig, RouterConfig};
 pub use error::RouterError;
 pub use estimate::estimate_tokens;
+pub use monitor::HealthCheck;
 pub use options::{RouteOptions, Routed};
 pub use router::{Router, RouterBuilder};
 #[cfg(feature = "tower")]
@@ -184,3 +186,4 @@ pub use strategy::{
     RandomHealthy, RoundRobin, RouteContext, Strategy, StrategyKind, WeightedRoundRobin,
 };
 pub use stream::RouterStream;
+pub use window::WindowStats;
