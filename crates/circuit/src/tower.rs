@@ -1,7 +1,7 @@
 //! tower adapters (feature `tower`): [`CircuitBreakerLayer`] and [`CircuitBreakerService`],
 //! a [`CircuitBreaker`] in front of any `tower::Service` whose error implements `Failure`.
 //!
-//! Each call asks the breaker for a [`Permit`](crate::Permit) inside `call`. Refused, it
+//! Each call asks the breaker for a [`Permit`] inside `call`. Refused, it
 //! answers at once with [`CallError::Rejected`] and the service is not called; admitted, the
 //! call's result is reported through the permit when its future completes, and a future
 //! dropped before that (a timeout outside, a client that hung up) cancels the permit, which

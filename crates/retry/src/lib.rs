@@ -61,7 +61,7 @@
 //! # }
 //! ```
 //!
-//! With the `tower` feature, [`tower`](crate::tower) holds `RetryLayer` and `Retry<S>` for
+//! With the `tower` feature, the `tower` module holds `RetryLayer` and `Retry<S>` for
 //! tower services and the `# Order` in which to stack them with a breaker and tower's own
 //! timeout, concurrency and rate limits.
 //!

@@ -20,7 +20,7 @@
 //! # Errors tower layers return
 //!
 //! tower's own middleware (timeout, load-shed, buffer) fail with a
-//! [`BoxError`](::tower::BoxError), which says nothing about retrying. Map it into a
+//! [`BoxError`], which says nothing about retrying. Map it into a
 //! [`BoxFailure`] (`ServiceBuilder::map_err(BoxFailure::from)`), which recognises tower's
 //! `Elapsed` as a `timeout` and the errors steadfast knows ([`ProviderError`],
 //! [`std::io::Error`]) behind the box.
