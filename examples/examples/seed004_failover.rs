@@ -293,7 +293,12 @@ pub(crate) async fn run(out: &mut impl Write) -> Result<Summary, Box<dyn Error>>
 
     writeln!(out, "\nHealth monitor (force_health_check):")?;
     pollinations.push(Fault::status(503));
-    let first_round = manager.probe_health().await;
+    let first_round: Vec<(String, bool)> = manager
+        .probe_health()
+        .await
+        .into_iter()
+        .map(|c| (c.id, c.passed))
+        .collect();
     let while_down = manager
         .chat(&request(), RouteOptions::default())
         .await?
@@ -302,7 +307,12 @@ pub(crate) async fn run(out: &mut impl Write) -> Result<Summary, Box<dyn Error>>
         out,
         "  probe {first_round:?} -> next call answered by {while_down}"
     )?;
-    let second_round = manager.probe_health().await;
+    let second_round: Vec<(String, bool)> = manager
+        .probe_health()
+        .await
+        .into_iter()
+        .map(|c| (c.id, c.passed))
+        .collect();
     let after_probe = manager
         .chat(&request(), RouteOptions::default())
         .await?

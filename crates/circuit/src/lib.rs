@@ -114,12 +114,20 @@
 //! fallback → retry → **breaker** → timeout → provider. Each retry attempt then asks the
 //! breaker, a timeout is a failure the breaker sees, and a [`Rejected`] (not retryable, not
 //! counting against health) sends the fallback layer to the next target at once.
+//!
+//! With the `tower` feature, the `tower` module holds `CircuitBreakerLayer` and
+//! `CircuitBreakerService<S>`. In a tower stack the breaker may also go *outside* a retry
+//! layer, to count a call once however many attempts it made and to refuse a call before
+//! any attempt while open; the `# Order` section of `steadfast_retry::tower` weighs the two
+//! and places tower's timeout, concurrency and rate limits around them.
 
 mod breaker;
 mod config;
 mod error;
 mod permit;
 mod state;
+#[cfg(feature = "tower")]
+pub mod tower;
 mod window;
 
 pub use breaker::{CircuitBreaker, Snapshot};

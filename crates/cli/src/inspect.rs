@@ -20,21 +20,31 @@ pub(crate) async fn status(sf: &Steadfast, as_json: bool) -> Result<(), Failure>
     }
     writeln!(
         out,
-        "{:<16} {:<18} {:<9} {:<9} {:<9} {:>7} {:>10}  check",
-        "DEPLOYMENT", "KIND", "ENABLED", "HEALTH", "BREAKER", "ERRORS", "LATENCY"
+        "{:<16} {:<18} {:<9} {:<9} {:<9} {:>7} {:>7} {:>6} {:>10}  check",
+        "DEPLOYMENT",
+        "KIND",
+        "ENABLED",
+        "HEALTH",
+        "BREAKER",
+        "ERRORS",
+        "ERR 1M",
+        "FAILS",
+        "LATENCY"
     )?;
     for r in &rows {
         let value = serde_json::to_value(r).unwrap_or_default();
         let name = |field: &str| value[field].as_str().unwrap_or("?").to_owned();
         writeln!(
             out,
-            "{:<16} {:<18} {:<9} {:<9} {:<9} {:>6.1}% {:>8.1}ms  {}",
+            "{:<16} {:<18} {:<9} {:<9} {:<9} {:>6.1}% {:>6.1}% {:>6} {:>8.1}ms  {}",
             r.name,
             r.kind.as_str(),
             r.enabled,
             name("health"),
             name("breaker"),
             r.error_rate * 100.0,
+            r.error_rate_1m * 100.0,
+            r.consecutive_failures,
             r.check_latency_ms,
             r.check_error.as_deref().unwrap_or("ok"),
         )?;

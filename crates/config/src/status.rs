@@ -37,6 +37,11 @@ pub struct DeploymentStatus {
     pub requests: u64,
     /// The share of those calls that failed (0 with no calls).
     pub error_rate: f64,
+    /// The share of its attempts that failed in the last minute (0 with none); see
+    /// `ProviderStats::window_1m`.
+    pub error_rate_1m: f64,
+    /// Its failed attempts since the last successful one (the longest run over its groups).
+    pub consecutive_failures: u32,
     /// Whether the health check passed.
     pub check_ok: bool,
     /// Why it failed, when it did (never a key).
@@ -89,6 +94,17 @@ impl Steadfast {
                     .filter(|p| p.id == name)
                     .map(|p| p.failures)
                     .sum();
+                let (attempts_1m, failures_1m, consecutive_failures) = stats
+                    .values()
+                    .flat_map(|s| s.providers.iter())
+                    .filter(|p| p.id == name)
+                    .fold((0u64, 0u64, 0u32), |(a, f, c), p| {
+                        (
+                            a + p.window_1m.attempts,
+                            f + p.window_1m.failures,
+                            c.max(p.consecutive_failures),
+                        )
+                    });
                 Some(DeploymentStatus {
                     name: name.clone(),
                     kind: info.kind,
@@ -102,6 +118,12 @@ impl Steadfast {
                     } else {
                         failures as f64 / requests as f64
                     },
+                    error_rate_1m: if attempts_1m == 0 {
+                        0.0
+                    } else {
+                        failures_1m as f64 / attempts_1m as f64
+                    },
+                    consecutive_failures,
                     check_ok: error.is_none(),
                     check_error: error,
                     check_latency_ms: latency.as_secs_f64() * 1000.0,

@@ -17,8 +17,8 @@ use steadfast_router::media::{
     MediaConfig, MediaError, MediaOptions, MediaRouted, MediaRouter, MediaStats,
 };
 use steadfast_router::{
-    ProviderConfig, RouteOptions, Routed, Router, RouterConfig, RouterError, RouterStream,
-    StatsSnapshot, StrategyKind,
+    HealthCheck, ProviderConfig, RouteOptions, Routed, Router, RouterConfig, RouterError,
+    RouterStream, StatsSnapshot, StrategyKind,
 };
 
 use crate::build::{Built, Lookup, build};
@@ -382,16 +382,17 @@ impl Steadfast {
     }
 
     /// Probes every chat deployment once (see [`Router::probe_health`]), each once even
-    /// when it serves several groups; returns each deployment's name and whether it passed.
-    pub async fn probe_health(&self) -> Vec<(String, bool)> {
-        let mut seen: BTreeMap<String, bool> = BTreeMap::new();
+    /// when it serves several groups; returns each deployment's check (its id is the
+    /// deployment's name), in name order.
+    pub async fn probe_health(&self) -> Vec<HealthCheck> {
+        let mut seen: BTreeMap<String, HealthCheck> = BTreeMap::new();
         for g in self.groups.values() {
             let router = read(g).router.clone();
-            for (id, ok) in router.probe_health().await {
-                seen.entry(id).or_insert(ok);
+            for check in router.probe_health().await {
+                seen.entry(check.id.clone()).or_insert(check);
             }
         }
-        seen.into_iter().collect()
+        seen.into_values().collect()
     }
 
     /// Adds a chat deployment to `group` at run time (seed 002's `add_provider`). The

@@ -207,8 +207,8 @@ async fn deployments_and_strategies_change_at_run_time() {
 async fn health_is_probed_once_per_deployment() {
     let sf = build(GROUPS);
     let probed = sf.probe_health().await;
-    let names: Vec<&str> = probed.iter().map(|(n, _)| n.as_str()).collect();
+    let names: Vec<&str> = probed.iter().map(|c| c.id.as_str()).collect();
     assert_eq!(names, ["flaky", "long", "picky", "small", "steady"]);
-    assert!(probed.iter().all(|(_, ok)| *ok));
+    assert!(probed.iter().all(|c| c.passed));
     assert_eq!(sf.stats().len(), 5);
 }

@@ -61,6 +61,10 @@
 //! # }
 //! ```
 //!
+//! With the `tower` feature, the `tower` module holds `RetryLayer` and `Retry<S>` for
+//! tower services and the `# Order` in which to stack them with a breaker and tower's own
+//! timeout, concurrency and rate limits.
+//!
 //! Presets reproducing the systems steadfast replaces and the official SDKs are in
 //! [`presets`].
 
@@ -69,6 +73,8 @@ mod budget;
 mod outcome;
 mod policy;
 pub mod presets;
+#[cfg(feature = "tower")]
+pub mod tower;
 
 pub use backoff::{Backoff, Jitter};
 pub use budget::{BudgetConfig, RetryBudget};

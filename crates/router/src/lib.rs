@@ -105,6 +105,14 @@
 //! time inside provider attempts) is in [`StatsSnapshot::overhead`]. See
 //! `docs/observability.md` for every metric and attribute.
 //!
+//! # tower
+//!
+//! With the `tower` feature, [`Router`] is a `tower::Service<ChatRequest>` (response
+//! [`Routed<ChatResponse>`](Routed), error [`RouterError`], always ready, default
+//! [`RouteOptions`]); clones share everything. How to stack it, or steadfast's retry and
+//! breaker layers, with tower's timeout, concurrency and rate limits is the `# Order`
+//! section of `steadfast_retry::tower`.
+//!
 //! # Example
 //!
 //! ```
@@ -167,16 +175,22 @@ mod options;
 mod plan;
 mod pricing;
 mod router;
+#[cfg(feature = "tower")]
+mod service;
 mod stats;
 mod strategy;
 mod stream;
 mod telemetry;
+mod window;
 
 pub use config::{Budget, ProviderConfig, RouterConfig};
 pub use error::RouterError;
 pub use estimate::estimate_tokens;
+pub use monitor::HealthCheck;
 pub use options::{RouteOptions, Routed};
 pub use router::{Router, RouterBuilder};
+#[cfg(feature = "tower")]
+pub use service::RouterFuture;
 pub use stats::{Latency, Overhead, ProviderStats, StatsSnapshot};
 pub use strategy::{
     BestPerformance, Candidate, Cheapest, LeastBusy, LowestLatency, PowerOfTwo, Priority,
@@ -185,3 +199,4 @@ pub use strategy::{
 pub use stream::RouterStream;
 #[cfg(feature = "metrics")]
 pub use telemetry::metrics::MetricsObserver;
+pub use window::WindowStats;

@@ -177,12 +177,7 @@ impl ProviderState {
     }
 
     fn outcome(&self, success: bool) {
-        let mut c = lock(&self.counters);
-        if success {
-            c.successes = c.successes.saturating_add(1);
-        } else {
-            c.failures = c.failures.saturating_add(1);
-        }
+        lock(&self.counters).outcome(Instant::now(), success);
     }
 }
 

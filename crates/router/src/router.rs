@@ -23,7 +23,7 @@ use crate::error::RouterError;
 use crate::hedge::hedge;
 use crate::limits::GlobalBudget;
 use crate::metered::{CALL, CallCtx, CallTotals, Metered, ProviderState, Shared};
-use crate::monitor::probe_round;
+use crate::monitor::{HealthCheck, probe_one, probe_round};
 use crate::options::{RouteOptions, Routed};
 use crate::plan::Planner;
 use crate::stats::{
@@ -32,6 +32,7 @@ use crate::stats::{
 use crate::strategy::Strategy;
 use crate::stream::RouterStream;
 use crate::telemetry::{Ending, StreamEnd, Telemetry, spans};
+use crate::window::{FIVE_MINUTES, ONE_MINUTE};
 
 /// What was measured of a finished call.
 #[derive(Debug, Clone, Copy)]
@@ -537,6 +538,7 @@ impl Router {
         }
         match outcome {
             Ok((provider, model, fallback)) => {
+                self.answered_by(provider);
                 if let Some(key) = &options.affinity_key {
                     lock(&self.inner.affinity).set(key, provider);
                 }
@@ -572,6 +574,14 @@ impl Router {
         }
     }
 
+    /// Counts a call `provider` answered in its `calls`.
+    fn answered_by(&self, provider: &str) {
+        if let Some(p) = self.inner.providers.iter().find(|p| p.id() == provider) {
+            let mut c = lock(&p.counters);
+            c.calls = c.calls.saturating_add(1);
+        }
+    }
+
     /// Everything counted since the router was built or [`reset_stats`](Self::reset_stats)
     /// was last called, with each provider's breaker state and health.
     pub fn stats(&self) -> StatsSnapshot {
@@ -583,12 +593,19 @@ impl Router {
             .iter()
             .zip(&status)
             .map(|(p, s)| {
+                let breaker_failures = self
+                    .inner
+                    .chain
+                    .breaker(p.id())
+                    .map_or(0, |b| b.snapshot().failures);
                 let c = lock(&p.counters);
                 let [p50, p95, p99] = c.latency.percentiles([50.0, 95.0, 99.0]);
                 ProviderStats {
                     id: p.id().to_owned(),
                     enabled: p.enabled.load(Ordering::Relaxed),
                     requests: c.requests,
+                    attempts: c.requests,
+                    calls: c.calls,
                     successes: c.successes,
                     failures: c.failures,
                     success_rate: c.success_rate(),
@@ -606,7 +623,12 @@ impl Router {
                     rpm: p.limits.rpm(now),
                     tpm: p.limits.tpm(now),
                     breaker: s.breaker,
+                    breaker_failures,
                     health: s.health,
+                    consecutive_failures: c.consecutive_failures,
+                    window_1m: c.window.stats(now, ONE_MINUTE),
+                    window_5m: c.window.stats(now, FIVE_MINUTES),
+                    last_check: c.last_check.clone(),
                 }
             })
             .collect();
@@ -634,12 +656,19 @@ impl Router {
                 p99_us: o99,
                 samples: c.overhead.len(),
             },
+            strategy: self.inner.strategy.name().to_owned(),
+            failed_providers: providers
+                .iter()
+                .filter(|p| p.window_1m.failures > 0)
+                .map(|p| p.id.clone())
+                .collect(),
             providers,
         }
     }
 
-    /// Clears the counters, tokens, costs and percentiles. What steers routing and
-    /// enforces limits is kept: latency averages, rate-limit windows, budget spend, the
+    /// Clears the counters, tokens, costs, percentiles, the 1- and 5-minute windows and the
+    /// runs of consecutive failures. What steers routing and enforces limits is kept, and
+    /// each provider's last health check: latency averages, rate-limit windows, budget spend, the
     /// chain's health and breakers, calls in flight.
     pub fn reset_stats(&self) {
         lock(&self.inner.shared.counters).reset();
@@ -663,9 +692,18 @@ impl Router {
     /// Probes every provider once with [`ChatProvider::health_check`] (under its configured
     /// timeout): one that fails is disabled, and one the monitor disabled is enabled again
     /// once it passes. Providers disabled by [`set_enabled`](Self::set_enabled) are not
-    /// probed. Returns each probed provider's id and whether it passed.
-    pub async fn probe_health(&self) -> Vec<(String, bool)> {
+    /// probed. Returns each probed provider's check (passed, when, latency, why it failed),
+    /// which [`stats`](Self::stats) also keeps as its `last_check`.
+    pub async fn probe_health(&self) -> Vec<HealthCheck> {
         probe_round(&self.inner.chain, &self.inner.providers, &self.inner.shared).await
+    }
+
+    /// Probes the provider with this id now, under the same rules as
+    /// [`probe_health`](Self::probe_health) except that one disabled by hand is probed too
+    /// (and stays disabled whatever it answers); `None` when there is no such provider.
+    pub async fn probe(&self, id: &str) -> Option<HealthCheck> {
+        let p = self.inner.providers.iter().find(|p| p.id() == id)?;
+        Some(probe_one(&self.inner.chain, p, &self.inner.shared).await)
     }
 
     /// Spawns the background health monitor: [`probe_health`](Self::probe_health) at once

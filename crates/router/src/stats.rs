@@ -6,6 +6,10 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use serde::Serialize;
 use steadfast_circuit::State;
 use steadfast_fallback::Health;
+use tokio::time::Instant;
+
+use crate::monitor::HealthCheck;
+use crate::window::{RateWindow, WindowStats};
 
 /// The sum of `values`, stopping at `u64::MAX` instead of overflowing.
 pub(crate) fn saturating_sum(values: impl IntoIterator<Item = u64>) -> u64 {
@@ -69,8 +73,16 @@ impl Reservoir {
 #[derive(Debug)]
 pub(crate) struct ProviderCounters {
     pub(crate) requests: u64,
+    /// Routed calls this provider answered.
+    pub(crate) calls: u64,
     pub(crate) successes: u64,
     pub(crate) failures: u64,
+    /// Failed attempts since the last successful one.
+    pub(crate) consecutive_failures: u32,
+    /// Finished attempts over the last minutes.
+    pub(crate) window: RateWindow,
+    /// The last health check; a fact about the provider, so a stats reset keeps it.
+    pub(crate) last_check: Option<HealthCheck>,
     pub(crate) input_tokens: u64,
     pub(crate) output_tokens: u64,
     pub(crate) cost_usd: f64,
@@ -83,8 +95,12 @@ impl ProviderCounters {
     pub(crate) fn new(samples: usize) -> ProviderCounters {
         ProviderCounters {
             requests: 0,
+            calls: 0,
             successes: 0,
             failures: 0,
+            consecutive_failures: 0,
+            window: RateWindow::new(Instant::now()),
+            last_check: None,
             input_tokens: 0,
             output_tokens: 0,
             cost_usd: 0.0,
@@ -95,12 +111,27 @@ impl ProviderCounters {
 
     pub(crate) fn reset(&mut self) {
         self.requests = 0;
+        self.calls = 0;
         self.successes = 0;
         self.failures = 0;
+        self.consecutive_failures = 0;
+        self.window.clear();
         self.input_tokens = 0;
         self.output_tokens = 0;
         self.cost_usd = 0.0;
         self.latency.clear();
+    }
+
+    /// Counts one finished attempt at `now`.
+    pub(crate) fn outcome(&mut self, now: Instant, success: bool) {
+        if success {
+            self.successes = self.successes.saturating_add(1);
+            self.consecutive_failures = 0;
+        } else {
+            self.failures = self.failures.saturating_add(1);
+            self.consecutive_failures = self.consecutive_failures.saturating_add(1);
+        }
+        self.window.record(now, !success);
     }
 
     pub(crate) fn success_rate(&self) -> f64 {
@@ -158,11 +189,13 @@ pub struct Latency {
     pub samples: usize,
 }
 
-/// One provider's numbers in a [`StatsSnapshot`].
+/// One provider's numbers in a [`StatsSnapshot`]; `docs/stats.md` lists every field with
+/// its unit and window.
 ///
-/// `requests` counts attempts (each retry is one), since that is what a provider is paid
-/// and rate-limited for; `successes + failures` may lag `requests` by the attempts in
-/// flight and those cancelled (a deadline, a hedge that lost, a dropped call).
+/// `requests` (and its clearer twin `attempts`) counts attempts (each retry is one), since
+/// that is what a provider is paid and rate-limited for; `calls` counts the routed calls
+/// it answered. `successes + failures` may lag `requests` by the attempts in flight and
+/// those cancelled (a deadline, a hedge that lost, a dropped call).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ProviderStats {
     /// The provider's id.
@@ -171,6 +204,10 @@ pub struct ProviderStats {
     pub enabled: bool,
     /// Attempts started.
     pub requests: u64,
+    /// Attempts started: every provider turn, retries included (the same as `requests`).
+    pub attempts: u64,
+    /// Routed calls this provider answered (a stream: opened on it).
+    pub calls: u64,
     /// Attempts that succeeded (a stream: ended without error, or was dropped by the
     /// consumer).
     pub successes: u64,
@@ -194,8 +231,20 @@ pub struct ProviderStats {
     pub tpm: u64,
     /// Its circuit breaker's state.
     pub breaker: State,
+    /// Failures in its circuit breaker's window now (what a failure-rate trip counts).
+    pub breaker_failures: u32,
     /// Its health, from the fallback chain.
     pub health: Health,
+    /// Failed attempts since its last successful one.
+    pub consecutive_failures: u32,
+    /// Attempts that finished in the last minute (55–60 s, in 5 s buckets), with their
+    /// error rate and rate per minute.
+    pub window_1m: WindowStats,
+    /// The same over the last five minutes (295–300 s).
+    pub window_5m: WindowStats,
+    /// Its last health check ([`Router::probe_health`](crate::Router::probe_health) or
+    /// [`Router::probe`](crate::Router::probe)); `None` before the first.
+    pub last_check: Option<HealthCheck>,
 }
 
 /// The router's own time per call, in microseconds: the call's duration minus the time
@@ -244,6 +293,11 @@ pub struct StatsSnapshot {
     pub overhead: Overhead,
     /// Each provider, in priority order.
     pub providers: Vec<ProviderStats>,
+    /// The strategy ordering the providers ([`Strategy::name`](crate::Strategy::name)).
+    pub strategy: String,
+    /// Providers with a failed attempt in the last minute (their `window_1m.failures`), in
+    /// priority order.
+    pub failed_providers: Vec<String>,
 }
 
 #[cfg(test)]

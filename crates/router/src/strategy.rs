@@ -91,6 +91,12 @@ pub struct RouteContext<'a> {
 pub trait Strategy: Send + Sync + fmt::Debug {
     /// The order to try `candidates` in, as indices into it.
     fn order(&self, candidates: &[Candidate], ctx: &RouteContext<'_>) -> Vec<usize>;
+
+    /// The name stats report it under; a built-in answers its config name
+    /// (`"round_robin"`), a strategy of your own `"custom"` unless it says otherwise.
+    fn name(&self) -> &str {
+        "custom"
+    }
 }
 
 /// The built-in strategies, by name (for config files).
@@ -167,6 +173,10 @@ fn first_then_rest(first: usize, n: usize) -> Vec<usize> {
 pub struct Priority;
 
 impl Strategy for Priority {
+    fn name(&self) -> &str {
+        "priority"
+    }
+
     fn order(&self, candidates: &[Candidate], _: &RouteContext<'_>) -> Vec<usize> {
         (0..candidates.len()).collect()
     }
@@ -179,6 +189,10 @@ pub struct RoundRobin {
 }
 
 impl Strategy for RoundRobin {
+    fn name(&self) -> &str {
+        "round_robin"
+    }
+
     fn order(&self, candidates: &[Candidate], _: &RouteContext<'_>) -> Vec<usize> {
         let n = candidates.len();
         if n == 0 {
@@ -198,6 +212,10 @@ pub struct WeightedRoundRobin {
 }
 
 impl Strategy for WeightedRoundRobin {
+    fn name(&self) -> &str {
+        "weighted_round_robin"
+    }
+
     fn order(&self, candidates: &[Candidate], _: &RouteContext<'_>) -> Vec<usize> {
         let total: i64 = candidates.iter().map(|c| i64::from(c.weight)).sum();
         if total == 0 {
@@ -237,6 +255,10 @@ impl RandomHealthy {
 }
 
 impl Strategy for RandomHealthy {
+    fn name(&self) -> &str {
+        "random_healthy"
+    }
+
     fn order(&self, candidates: &[Candidate], _: &RouteContext<'_>) -> Vec<usize> {
         let (mut healthy, rest): (Vec<usize>, Vec<usize>) =
             (0..candidates.len()).partition(|&i| candidates[i].is_healthy());
@@ -251,6 +273,10 @@ impl Strategy for RandomHealthy {
 pub struct LeastBusy;
 
 impl Strategy for LeastBusy {
+    fn name(&self) -> &str {
+        "least_busy"
+    }
+
     fn order(&self, candidates: &[Candidate], _: &RouteContext<'_>) -> Vec<usize> {
         sorted_by(candidates, |c| c.in_flight)
     }
@@ -262,6 +288,10 @@ impl Strategy for LeastBusy {
 pub struct LowestLatency;
 
 impl Strategy for LowestLatency {
+    fn name(&self) -> &str {
+        "lowest_latency"
+    }
+
     fn order(&self, candidates: &[Candidate], _: &RouteContext<'_>) -> Vec<usize> {
         sorted_by(candidates, |c| c.latency.unwrap_or(Duration::ZERO))
     }
@@ -274,6 +304,10 @@ impl Strategy for LowestLatency {
 pub struct BestPerformance;
 
 impl Strategy for BestPerformance {
+    fn name(&self) -> &str {
+        "best_performance"
+    }
+
     fn order(&self, candidates: &[Candidate], _: &RouteContext<'_>) -> Vec<usize> {
         sorted_by(candidates, |c| {
             c.latency.unwrap_or(Duration::ZERO).as_secs_f64() / c.success_rate.max(0.01)
@@ -288,6 +322,10 @@ impl Strategy for BestPerformance {
 pub struct Cheapest;
 
 impl Strategy for Cheapest {
+    fn name(&self) -> &str {
+        "cheapest"
+    }
+
     fn order(&self, candidates: &[Candidate], ctx: &RouteContext<'_>) -> Vec<usize> {
         let input = ctx.prompt_tokens as f64;
         let output = ctx.request.max_tokens.map_or(input, f64::from);
@@ -314,6 +352,10 @@ impl PowerOfTwo {
 }
 
 impl Strategy for PowerOfTwo {
+    fn name(&self) -> &str {
+        "power_of_two"
+    }
+
     fn order(&self, candidates: &[Candidate], _: &RouteContext<'_>) -> Vec<usize> {
         let n = candidates.len();
         if n < 2 {

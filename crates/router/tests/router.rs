@@ -593,7 +593,12 @@ async fn health_monitor_disables_and_re_enables() {
     assert!(!router.stats().providers[2].enabled);
     assert_eq!(a.health_checks(), 2);
     monitor.abort();
-    let probed = router.probe_health().await;
+    let probed: Vec<(String, bool)> = router
+        .probe_health()
+        .await
+        .into_iter()
+        .map(|c| (c.id, c.passed))
+        .collect();
     assert_eq!(probed, [("a".to_owned(), true), ("b".to_owned(), true)]);
 }
 
