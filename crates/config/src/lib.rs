@@ -38,6 +38,7 @@ mod env;
 mod error;
 mod ext;
 mod file;
+mod gateway;
 mod metrics;
 mod parse;
 mod secret;
@@ -48,6 +49,7 @@ pub use build::{AZURE_API_VERSION, AZURE_KEY_VARS};
 pub use env::{ENV_ORDER, env_config};
 pub use error::ConfigError;
 pub use ext::RouterExt;
+pub use gateway::GatewaySettings;
 pub use file::{
     ConfigFile, Deployment, DeploymentTimeouts, GroupConfig, Kind, MockStep, RouterDefaults,
 };
