@@ -163,7 +163,11 @@ impl ApiError {
                 out.code = Some(e.kind().as_str().to_owned());
                 // A budget has no hint; a minute is the smallest window a limit counts.
                 out.retry_after = Some(e.retry_after().unwrap_or(Duration::from_secs(
-                    if e.kind() == ErrorKind::RateLimited { 1 } else { 60 },
+                    if e.kind() == ErrorKind::RateLimited {
+                        1
+                    } else {
+                        60
+                    },
                 )));
                 out
             }
@@ -179,9 +183,11 @@ impl ApiError {
             RouterError::Failed(f) => {
                 let attempts: Vec<AttemptView> = f.attempts.iter().map(AttemptView::of).collect();
                 let mut out = match f.kind() {
-                    Some(k @ (ErrorKind::InvalidRequest
-                    | ErrorKind::ContextLength
-                    | ErrorKind::ContentFilter)) => {
+                    Some(
+                        k @ (ErrorKind::InvalidRequest
+                        | ErrorKind::ContextLength
+                        | ErrorKind::ContentFilter),
+                    ) => {
                         let mut e = ApiError::new(
                             StatusCode::BAD_REQUEST,
                             "invalid_request_error",

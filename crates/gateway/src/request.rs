@@ -2,9 +2,27 @@
 //! refusal names the field at fault.
 
 use serde_json::{Map, Value};
-use steadfast_providers_core::{ChatRequest, ContentPart, Message, Role, Tool, ToolCall, ToolChoice};
+use steadfast_providers_core::{
+    ChatRequest, ContentPart, Message, Role, Tool, ToolCall, ToolChoice,
+};
 
 use crate::error::ApiError;
+
+/// A request refused before any provider was asked: the field at fault and why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{param}: {message}")]
+pub struct RequestError {
+    /// The field, as a path (`messages[1].role`), or `body`.
+    pub param: String,
+    /// What is wrong with it.
+    pub message: String,
+}
+
+impl From<RequestError> for ApiError {
+    fn from(e: RequestError) -> ApiError {
+        ApiError::bad_request(e.param, e.message)
+    }
+}
 
 /// OpenAI fields without a [`ChatRequest`] field of their own: they go, as they are, into
 /// [`ChatRequest::extra`], which OpenAI-compatible providers merge into their wire body.
@@ -30,10 +48,13 @@ pub struct Incoming {
     pub include_usage: bool,
 }
 
-type Result<T> = std::result::Result<T, ApiError>;
+type Result<T> = std::result::Result<T, RequestError>;
 
-fn bad(param: impl Into<String>, message: impl Into<String>) -> ApiError {
-    ApiError::bad_request(param, message)
+fn bad(param: impl Into<String>, message: impl Into<String>) -> RequestError {
+    RequestError {
+        param: param.into(),
+        message: message.into(),
+    }
 }
 
 /// Reads a request body. Refusals are 400s naming the field (`messages[1].role`).
@@ -46,7 +67,7 @@ fn bad(param: impl Into<String>, message: impl Into<String>) -> ApiError {
 /// assert_eq!((incoming.group.as_str(), incoming.stream), ("fast", true));
 /// assert_eq!(incoming.request.max_tokens, Some(5));
 /// let err = parse(br#"{"model": "fast", "messages": [{"role": "robot", "content": "hi"}]}"#).unwrap_err();
-/// assert_eq!(err.param.as_deref(), Some("messages[0].role"));
+/// assert_eq!(err.param, "messages[0].role");
 /// ```
 pub fn parse(body: &[u8]) -> Result<Incoming> {
     let value: Value = serde_json::from_slice(body)
@@ -82,12 +103,15 @@ pub fn parse(body: &[u8]) -> Result<Incoming> {
     request.response_format = match map.get("response_format") {
         None | Some(Value::Null) => None,
         Some(v @ Value::Object(_)) => Some(v.clone()),
-        Some(_) => return Err(bad("response_format", "`response_format` must be an object")),
-    };
-    if let Some(n) = uint(&map, "n")? {
-        if n != 1 {
-            return Err(bad("n", "only `n: 1` is supported"));
+        Some(_) => {
+            return Err(bad(
+                "response_format",
+                "`response_format` must be an object",
+            ));
         }
+    };
+    if uint(&map, "n")?.is_some_and(|n| n != 1) {
+        return Err(bad("n", "only `n: 1` is supported"));
     }
     for key in PASSED_AS_EXTRA {
         if let Some(v) = map.get(*key).filter(|v| !v.is_null()) {
@@ -236,7 +260,10 @@ fn content(at: &str, v: Option<&Value>) -> Result<Vec<ContentPart>> {
                         .and_then(Value::as_str)
                         .map(|u| ContentPart::Image { url: u.to_owned() })
                         .ok_or_else(|| {
-                            bad(format!("{param}.image_url"), "an image part needs `image_url.url`")
+                            bad(
+                                format!("{param}.image_url"),
+                                "an image part needs `image_url.url`",
+                            )
                         }),
                     _ => Err(bad(
                         format!("{param}.type"),
@@ -245,7 +272,10 @@ fn content(at: &str, v: Option<&Value>) -> Result<Vec<ContentPart>> {
                 }
             })
             .collect(),
-        Some(_) => Err(bad(param, "`content` must be a string or an array of parts")),
+        Some(_) => Err(bad(
+            param,
+            "`content` must be a string or an array of parts",
+        )),
     }
 }
 
@@ -275,7 +305,12 @@ fn tools(v: Option<&Value>) -> Result<Vec<Tool>> {
                 let f = t
                     .get("function")
                     .filter(|_| t.get("type").and_then(Value::as_str) == Some("function"))
-                    .ok_or_else(|| bad(&at, "a tool must be `{\"type\": \"function\", \"function\": {…}}`"))?;
+                    .ok_or_else(|| {
+                        bad(
+                            &at,
+                            "a tool must be `{\"type\": \"function\", \"function\": {…}}`",
+                        )
+                    })?;
                 let name = f
                     .get("name")
                     .and_then(Value::as_str)
@@ -306,7 +341,10 @@ fn tool_choice(v: Option<&Value>) -> Result<Option<ToolChoice>> {
             "auto" => Ok(Some(ToolChoice::Auto)),
             "none" => Ok(Some(ToolChoice::None)),
             "required" => Ok(Some(ToolChoice::Required)),
-            _ => Err(bad("tool_choice", "`tool_choice` must be auto, none, required or a function")),
+            _ => Err(bad(
+                "tool_choice",
+                "`tool_choice` must be auto, none, required or a function",
+            )),
         },
         Some(o) => o
             .get("function")
@@ -363,8 +401,8 @@ mod tests {
         ];
         for (body, param) in cases {
             let err = parse(body).unwrap_err();
-            assert_eq!(err.status, 400);
-            assert_eq!(err.param.as_deref(), Some(*param), "{}", String::from_utf8_lossy(body));
+            assert_eq!(err.param, *param, "{}", String::from_utf8_lossy(body));
+            assert_eq!(ApiError::from(err).status, 400);
         }
     }
 }

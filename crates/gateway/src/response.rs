@@ -8,7 +8,11 @@ use steadfast_providers_core::{ChatResponse, FinishReason, ToolCall, ToolCallDel
 
 /// `chatcmpl-` and 24 random hex digits: the id of an answer the provider gave none.
 pub fn completion_id() -> String {
-    format!("chatcmpl-{:016x}{:08x}", fastrand::u64(..), fastrand::u32(..))
+    format!(
+        "chatcmpl-{:016x}{:08x}",
+        fastrand::u64(..),
+        fastrand::u32(..)
+    )
 }
 
 /// Seconds since the Unix epoch (`created`).

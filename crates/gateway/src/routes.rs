@@ -87,11 +87,10 @@ async fn health() -> Response {
 }
 
 async fn models(State(s): State<Arc<Shared>>) -> Response {
-    let data: Vec<Value> = s
-        .sf
-        .groups()
-        .map(|g| json!({ "id": g, "object": "model", "created": 0, "owned_by": "steadfast" }))
-        .collect();
+    let data: Vec<Value> =
+        s.sf.groups()
+            .map(|g| json!({ "id": g, "object": "model", "created": 0, "owned_by": "steadfast" }))
+            .collect();
     axum::Json(json!({ "object": "list", "data": data })).into_response()
 }
 
@@ -125,7 +124,10 @@ async fn providers(State(s): State<Arc<Shared>>) -> Response {
 async fn metrics_text(State(s): State<Arc<Shared>>) -> Response {
     let text = s.config.metrics.as_ref().map(|m| m()).unwrap_or_default();
     (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
         text,
     )
         .into_response()
@@ -148,7 +150,10 @@ impl Verify<'_> {
             (PROVIDER_HEADER, self.provider.to_owned()),
             (ATTEMPTS_HEADER, attempts.to_string()),
             (FALLBACKS_HEADER, fallbacks.to_string()),
-            (OVERHEAD_HEADER, format!("{:.3}", overhead.as_secs_f64() * 1000.0)),
+            (
+                OVERHEAD_HEADER,
+                format!("{:.3}", overhead.as_secs_f64() * 1000.0),
+            ),
         ];
         for (name, value) in values {
             if let Ok(v) = HeaderValue::from_str(&value) {
@@ -158,11 +163,15 @@ impl Verify<'_> {
     }
 }
 
-async fn read_body(body: Body, limit: usize) -> Result<bytes::Bytes, ApiError> {
+async fn read_body(body: Body, limit: usize) -> Result<bytes::Bytes, Response> {
     match Limited::new(body, limit).collect().await {
         Ok(collected) => Ok(collected.to_bytes()),
-        Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => Err(ApiError::too_large(limit)),
-        Err(_) => Err(ApiError::bad_request("body", "the request body could not be read")),
+        Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => {
+            Err(ApiError::too_large(limit).into_response())
+        }
+        Err(_) => Err(
+            ApiError::bad_request("body", "the request body could not be read").into_response(),
+        ),
     }
 }
 
@@ -182,9 +191,13 @@ async fn chat(State(s): State<Arc<Shared>>, headers: HeaderMap, body: Body) -> R
     if declared.is_some_and(|n| n > limit as u64) {
         return ApiError::too_large(limit).into_response();
     }
-    let incoming = match read_body(body, limit).await.and_then(|b| parse(&b)) {
+    let bytes = match read_body(body, limit).await {
+        Ok(b) => b,
+        Err(response) => return response,
+    };
+    let incoming = match parse(&bytes) {
         Ok(i) => i,
-        Err(e) => return e.into_response(),
+        Err(e) => return ApiError::from(e).into_response(),
     };
     if !s.sf.groups().any(|g| g == incoming.group) {
         return ApiError::unknown_model(&incoming.group).into_response();
@@ -221,7 +234,10 @@ async fn chat(State(s): State<Arc<Shared>>, headers: HeaderMap, body: Body) -> R
                 let mut response = Response::new(Body::from_stream(body));
                 let h = response.headers_mut();
                 h.extend(out_headers);
-                h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
+                h.insert(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("text/event-stream"),
+                );
                 h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
                 response
             }
@@ -254,7 +270,10 @@ fn failed(e: &steadfast_config::CallError, started: Instant) -> Response {
         } => f.attempts.clone(),
         _ => Vec::new(),
     };
-    let provider = attempts.last().map_or("none", |a| a.provider.as_str()).to_owned();
+    let provider = attempts
+        .last()
+        .map_or("none", |a| a.provider.as_str())
+        .to_owned();
     let mut response = ApiError::from_call(e).into_response();
     Verify {
         provider: &provider,

@@ -29,7 +29,9 @@ impl Connection {
 
 impl Drop for Connection {
     fn drop(&mut self) {
-        self.0.connections().send_modify(|n| *n = n.saturating_sub(1));
+        self.0
+            .connections()
+            .send_modify(|n| *n = n.saturating_sub(1));
         metrics::gauge!(CONNECTIONS).decrement(1.0);
     }
 }
@@ -81,7 +83,15 @@ pub(crate) async fn serve(
         tokio::time::sleep(grace).await;
         expire.expired.send_replace(true);
     });
-    graceful.shutdown().await;
+    // Streams end at the grace; a whole answer still waiting on a provider gets a little
+    // longer, then the server returns anyway (its connections close with the process).
+    let last_call = grace.saturating_add(std::time::Duration::from_secs(5));
+    tokio::select! {
+        () = graceful.shutdown() => {}
+        () = tokio::time::sleep(last_call) => {
+            tracing::warn!(target: "steadfast_gateway", "connections still open after the grace; returning");
+        }
+    }
     timer.abort();
     Ok(())
 }

@@ -90,7 +90,9 @@ pub(crate) struct InFlight {
 
 impl Drop for InFlight {
     fn drop(&mut self) {
-        self.shared.in_flight.send_modify(|n| *n = n.saturating_sub(1));
+        self.shared
+            .in_flight
+            .send_modify(|n| *n = n.saturating_sub(1));
         metrics::gauge!(IN_FLIGHT).decrement(1.0);
     }
 }

@@ -46,7 +46,9 @@ pub(crate) fn body(
     guard: InFlight,
 ) -> impl Stream<Item = Result<Bytes, Infallible>> + Send + 'static {
     let mut pending = VecDeque::new();
-    pending.push_back(sse(&head.delta(json!({"role": "assistant", "content": ""}), None)));
+    pending.push_back(sse(
+        &head.delta(json!({"role": "assistant", "content": ""}), None)
+    ));
     let state = Sse {
         inner,
         head,
@@ -142,7 +144,11 @@ impl Sse {
             .push_back(sse(&self.head.delta(json!({}), Some(finish))));
         if self.include_usage {
             let billed = self.inner.usage();
-            let usage = if billed.total() > 0 { billed } else { self.usage };
+            let usage = if billed.total() > 0 {
+                billed
+            } else {
+                self.usage
+            };
             self.pending.push_back(sse(&self.head.usage(&usage)));
         }
         self.pending.push_back(Bytes::from_static(DONE));

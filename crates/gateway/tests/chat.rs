@@ -28,7 +28,11 @@ async fn a_whole_answer_is_a_chat_completion_with_the_verification_headers() {
     assert_eq!(h["x-steadfast-provider"], "primary");
     assert_eq!(h["x-steadfast-attempts"], "1");
     assert_eq!(h["x-steadfast-fallbacks"], "0");
-    let overhead: f64 = h["x-steadfast-overhead-ms"].to_str().unwrap().parse().unwrap();
+    let overhead: f64 = h["x-steadfast-overhead-ms"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!(overhead >= 0.0);
     let v: Value = resp.json().await.unwrap();
     assert_eq!(v["object"], "chat.completion");
@@ -73,8 +77,16 @@ async fn fields_pass_through_to_the_provider() {
     assert_eq!(sent["response_format"]["type"], "json_object");
     assert_eq!(sent["user"], "user-7");
     let messages = sent["messages"].as_array().unwrap();
-    assert!(messages.iter().any(|m| m["tool_calls"][0]["id"] == "call_1"));
-    assert!(messages.iter().any(|m| m["role"] == "tool" && m["tool_call_id"] == "call_1"));
+    assert!(
+        messages
+            .iter()
+            .any(|m| m["tool_calls"][0]["id"] == "call_1")
+    );
+    assert!(
+        messages
+            .iter()
+            .any(|m| m["role"] == "tool" && m["tool_call_id"] == "call_1")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -136,7 +148,10 @@ async fn streamed_tool_calls_arrive_as_tool_call_deltas() {
         .map(|c| c["function"]["arguments"].as_str().unwrap())
         .collect();
     assert_eq!(joined, args);
-    let last = chunks.iter().rev().find(|c| !c["choices"][0]["finish_reason"].is_null());
+    let last = chunks
+        .iter()
+        .rev()
+        .find(|c| !c["choices"][0]["finish_reason"].is_null());
     assert_eq!(last.unwrap()["choices"][0]["finish_reason"], "tool_calls");
     assert_eq!(events(&text).last().unwrap(), "[DONE]");
 }
@@ -206,7 +221,12 @@ async fn a_stream_that_cannot_be_finished_ends_with_an_error_chunk_and_no_done()
     assert_ne!(ev.last().unwrap(), "[DONE]", "{text}");
     assert!(!text.contains("[DONE]"));
     let last: Value = serde_json::from_str(ev.last().unwrap()).unwrap();
-    assert!(last["error"]["message"].as_str().unwrap().contains("could not be finished"));
+    assert!(
+        last["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("could not be finished")
+    );
     assert!(last["error"]["code"].is_string());
     // What was delivered before the cut is a prefix of the answer, sent once.
     assert!(s.primary.answer().starts_with(&streamed_text(&text)));
@@ -272,8 +292,24 @@ async fn a_missing_or_wrong_gateway_key_is_401() {
     assert_eq!(right.status(), 200);
     assert_eq!(s.primary.request_count(), 1);
     // Liveness answers without a key; the rest does not.
-    assert_eq!(client().get(s.url("/health")).send().await.unwrap().status(), 200);
-    assert_eq!(client().get(s.url("/v1/models")).send().await.unwrap().status(), 401);
+    assert_eq!(
+        client()
+            .get(s.url("/health"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    assert_eq!(
+        client()
+            .get(s.url("/v1/models"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        401
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -281,14 +317,24 @@ async fn an_unknown_group_is_404_and_a_bad_field_is_400_with_its_name() {
     let s = start("", GatewayConfig::default()).await;
     let mut b = body(false);
     b["model"] = json!("gpt-5");
-    let resp = client().post(s.url("/v1/chat/completions")).json(&b).send().await.unwrap();
+    let resp = client()
+        .post(s.url("/v1/chat/completions"))
+        .json(&b)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 404);
     let v: Value = resp.json().await.unwrap();
     assert_eq!(v["error"]["code"], "model_not_found");
     assert_eq!(v["error"]["param"], "model");
     let mut b = body(false);
     b["temperature"] = json!("hot");
-    let resp = client().post(s.url("/v1/chat/completions")).json(&b).send().await.unwrap();
+    let resp = client()
+        .post(s.url("/v1/chat/completions"))
+        .json(&b)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 400);
     let v: Value = resp.json().await.unwrap();
     assert_eq!(v["error"]["param"], "temperature");
@@ -307,7 +353,11 @@ async fn a_local_rate_limit_is_429_with_retry_after() {
     }
     let refused = client().post(&url).json(&body(false)).send().await.unwrap();
     assert_eq!(refused.status(), 429);
-    let after: u64 = refused.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    let after: u64 = refused.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!(after >= 1);
     let v: Value = refused.json().await.unwrap();
     assert_eq!(v["error"]["type"], "rate_limit_error");
@@ -324,7 +374,12 @@ async fn an_oversized_body_is_413_whether_declared_or_chunked() {
     let s = start("", config).await;
     let mut b = body(false);
     b["messages"][0]["content"] = json!("x".repeat(4096));
-    let resp = client().post(s.url("/v1/chat/completions")).json(&b).send().await.unwrap();
+    let resp = client()
+        .post(s.url("/v1/chat/completions"))
+        .json(&b)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 413);
     let v: Value = resp.json().await.unwrap();
     assert_eq!(v["error"]["code"], "request_too_large");
@@ -347,13 +402,32 @@ async fn an_oversized_body_is_413_whether_declared_or_chunked() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn models_health_and_providers_answer() {
     let s = start("", GatewayConfig::default()).await;
-    let v: Value = client().get(s.url("/v1/models")).send().await.unwrap().json().await.unwrap();
+    let v: Value = client()
+        .get(s.url("/v1/models"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(v["object"], "list");
     assert_eq!(v["data"][0]["id"], "chat");
-    let v: Value = client().get(s.url("/health")).send().await.unwrap().json().await.unwrap();
+    let v: Value = client()
+        .get(s.url("/health"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(v["status"], "ok");
     s.primary.push(Fault::status(500));
-    let _ = client().post(s.url("/v1/chat/completions")).json(&body(false)).send().await.unwrap();
+    let _ = client()
+        .post(s.url("/v1/chat/completions"))
+        .json(&body(false))
+        .send()
+        .await
+        .unwrap();
     let v: Value = client()
         .get(s.url("/health/providers"))
         .send()

@@ -40,7 +40,12 @@ async fn metrics_show_requests_by_route_and_status() {
         .await
         .unwrap();
     assert_eq!(resp.status(), 200);
-    assert!(resp.headers()["content-type"].to_str().unwrap().starts_with("text/plain"));
+    assert!(
+        resp.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain")
+    );
     let text = resp.text().await.unwrap();
     assert!(
         text.contains(r#"steadfast_gateway_requests{route="/v1/chat/completions",status="200"} 1"#),
@@ -50,6 +55,9 @@ async fn metrics_show_requests_by_route_and_status() {
         text.contains(r#"steadfast_gateway_requests{route="/v1/chat/completions",status="401"} 1"#),
         "{text}"
     );
-    assert!(text.contains("steadfast_gateway_request_duration"), "{text}");
+    assert!(
+        text.contains("steadfast_gateway_request_duration"),
+        "{text}"
+    );
     assert!(!text.contains("metrics-key"));
 }

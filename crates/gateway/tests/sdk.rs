@@ -4,6 +4,8 @@
 //! The venv is `$STEADFAST_PY_VENV`, else `target/py-venv` at the workspace root. Without
 //! it the SDK test fails under `CI=true` and is skipped (with a note on stderr) elsewhere.
 
+#![allow(clippy::print_stderr)] // a skipped test says so
+
 mod common;
 
 use std::path::PathBuf;
@@ -66,7 +68,14 @@ async fn the_openai_python_sdk_sees_one_whole_answer_or_the_right_exception() {
         return;
     };
     let s = start("", keyed(&[KEY])).await;
-    for name in ["whole", "stream", "tools", "models", "wrong_key", "unknown_model"] {
+    for name in [
+        "whole",
+        "stream",
+        "tools",
+        "models",
+        "wrong_key",
+        "unknown_model",
+    ] {
         case(&python, &s, name).await;
     }
 
@@ -117,7 +126,11 @@ async fn curl_sees_raw_sse_bytes_ending_in_done() {
             return;
         }
     };
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let raw = String::from_utf8(out.stdout).unwrap();
     assert!(raw.starts_with("data: {"), "{raw}");
     assert!(raw.ends_with("data: [DONE]\n\n"), "{raw}");

@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use steadfast_config::Steadfast;
 use steadfast_gateway::{Gateway, GatewayConfig};
-use steadfast_providers_mock::{FaultServer, ServerConfig};
 use steadfast_providers_core::ApiKey;
+use steadfast_providers_mock::{FaultServer, ServerConfig};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
@@ -152,7 +152,11 @@ pub fn streamed_text(text: &str) -> String {
     events(text)
         .iter()
         .filter_map(|e| serde_json::from_str::<serde_json::Value>(e).ok())
-        .filter_map(|v| v["choices"][0]["delta"]["content"].as_str().map(str::to_owned))
+        .filter_map(|v| {
+            v["choices"][0]["delta"]["content"]
+                .as_str()
+                .map(str::to_owned)
+        })
         .collect()
 }
 
