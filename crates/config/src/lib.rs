@@ -49,10 +49,10 @@ pub use build::{AZURE_API_VERSION, AZURE_KEY_VARS};
 pub use env::{ENV_ORDER, env_config};
 pub use error::ConfigError;
 pub use ext::RouterExt;
-pub use gateway::GatewaySettings;
 pub use file::{
     ConfigFile, Deployment, DeploymentTimeouts, GroupConfig, Kind, MockStep, RouterDefaults,
 };
+pub use gateway::GatewaySettings;
 pub use metrics::AttemptMetric;
 pub use parse::Format;
 pub use secret::KeyRef;
