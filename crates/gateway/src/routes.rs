@@ -169,9 +169,9 @@ async fn read_body(body: Body, limit: usize) -> Result<bytes::Bytes, Response> {
         Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => {
             Err(ApiError::too_large(limit).into_response())
         }
-        Err(_) => Err(
-            ApiError::bad_request("body", "the request body could not be read").into_response(),
-        ),
+        Err(_) => {
+            Err(ApiError::bad_request("body", "the request body could not be read").into_response())
+        }
     }
 }
 
