@@ -46,6 +46,8 @@ pub(crate) enum Command {
     Status(JsonFlag),
     /// List the deployments' models with prices and context windows.
     Models(JsonFlag),
+    /// Serve the config's groups as an OpenAI-compatible HTTP gateway (POST /v1/chat/completions).
+    Serve(ServeArgs),
     /// Config file commands.
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -122,6 +124,17 @@ pub(crate) struct ImageArgs {
     /// Print the result as JSON.
     #[arg(long)]
     pub(crate) json: bool,
+}
+
+/// `steadfast serve`.
+#[derive(Debug, Args)]
+pub(crate) struct ServeArgs {
+    /// The address to listen on. Default: `[gateway] listen`, else 127.0.0.1:4000.
+    #[arg(long, value_name = "ADDR")]
+    pub(crate) listen: Option<String>,
+    /// Allow a non-loopback address although no gateway key is configured.
+    #[arg(long)]
+    pub(crate) allow_unauthenticated_remote: bool,
 }
 
 /// A `--json` flag alone.

@@ -8,6 +8,7 @@ mod download;
 mod exit;
 mod image;
 mod inspect;
+mod serve;
 mod video;
 
 use std::io::Write;
@@ -57,9 +58,13 @@ fn main() -> ExitCode {
         }
     };
     init_logs(&cli.global);
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
+    let runtime = match if matches!(cli.command, Command::Serve(_)) {
+        tokio::runtime::Builder::new_multi_thread()
+    } else {
+        tokio::runtime::Builder::new_current_thread()
+    }
+    .enable_all()
+    .build()
     {
         Ok(rt) => rt,
         Err(e) => {
@@ -139,6 +144,14 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Video(args) => video::run(&ctx, &load(&cli.global)?, args).await,
         Command::Image(args) => image::run(&ctx, &load(&cli.global)?, args).await,
         Command::Status(flag) => inspect::status(&load(&cli.global)?, flag.json).await,
+        Command::Serve(args) => {
+            serve::run(
+                load(&cli.global)?,
+                config_path(&cli.global).as_deref(),
+                args,
+            )
+            .await
+        }
         Command::Models(flag) => inspect::models(load_if_any(&cli.global)?.as_ref(), flag.json),
     }
 }

@@ -16,6 +16,7 @@ use steadfast_providers_mock::WhenExhausted;
 use steadfast_retry::RetryConfig;
 use steadfast_router::{Budget, StrategyKind};
 
+use crate::gateway::GatewaySettings;
 use crate::secret::KeyRef;
 
 /// A whole config file: router-wide defaults, the deployments, and the model groups over them.
@@ -31,6 +32,8 @@ pub struct ConfigFile {
     pub deployments: BTreeMap<String, Deployment>,
     /// The model groups by name: the alias a caller names (`fast`, `gpt-4o-mini`).
     pub groups: BTreeMap<String, GroupConfig>,
+    /// The HTTP gateway's settings (`steadfast serve`).
+    pub gateway: GatewaySettings,
 }
 
 /// Settings every group takes unless it sets its own.

@@ -38,6 +38,7 @@ mod env;
 mod error;
 mod ext;
 mod file;
+mod gateway;
 mod metrics;
 mod parse;
 mod secret;
@@ -51,6 +52,7 @@ pub use ext::RouterExt;
 pub use file::{
     ConfigFile, Deployment, DeploymentTimeouts, GroupConfig, Kind, MockStep, RouterDefaults,
 };
+pub use gateway::GatewaySettings;
 pub use metrics::{AttemptMetric, JsonLinesObserver};
 pub use parse::Format;
 pub use secret::KeyRef;

@@ -1,0 +1,285 @@
+//! The HTTP routes: chat completions, models, health, metrics — and the middleware that
+//! checks the gateway key and counts every answer.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use http_body_util::{BodyExt, LengthLimitError, Limited};
+use serde_json::{Value, json};
+use steadfast_fallback::AttemptRecord;
+
+use crate::error::ApiError;
+use crate::request::{Incoming, parse};
+use crate::response::{ChunkHead, completion, completion_id, now_secs};
+use crate::state::Shared;
+
+/// The counter of answers, by route and status.
+pub const REQUESTS: &str = "steadfast.gateway.requests";
+/// The histogram of the time to an answer's headers, in seconds, by route.
+pub const DURATION: &str = "steadfast.gateway.request.duration";
+
+/// The header naming the deployment that answered.
+pub const PROVIDER_HEADER: &str = "x-steadfast-provider";
+/// The header counting provider attempts (retries included).
+pub const ATTEMPTS_HEADER: &str = "x-steadfast-attempts";
+/// The header counting deployments moved past before the one that answered.
+pub const FALLBACKS_HEADER: &str = "x-steadfast-fallbacks";
+/// The header giving the time spent outside provider calls, in milliseconds.
+pub const OVERHEAD_HEADER: &str = "x-steadfast-overhead-ms";
+
+pub(crate) fn router(shared: Arc<Shared>) -> Router {
+    let open = Router::new().route("/health", get(health));
+    let guarded = Router::new()
+        .route("/v1/chat/completions", post(chat))
+        .route("/chat/completions", post(chat))
+        .route("/v1/models", get(models))
+        .route("/models", get(models))
+        .route("/health/providers", get(providers))
+        .route("/metrics", get(metrics_text))
+        .route_layer(middleware::from_fn_with_state(Arc::clone(&shared), auth));
+    open.merge(guarded)
+        .fallback(not_found)
+        .layer(middleware::from_fn(count))
+        .with_state(shared)
+}
+
+async fn auth(State(s): State<Arc<Shared>>, req: Request, next: Next) -> Response {
+    let header = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .map(HeaderValue::as_bytes);
+    if s.authorized(header) {
+        next.run(req).await
+    } else {
+        ApiError::unauthorized().into_response()
+    }
+}
+
+async fn count(req: Request, next: Next) -> Response {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let start = Instant::now();
+    let response = next.run(req).await;
+    let status = response.status().as_u16().to_string();
+    metrics::counter!(REQUESTS, "route" => route.clone(), "status" => status).increment(1);
+    metrics::histogram!(DURATION, "route" => route).record(start.elapsed().as_secs_f64());
+    response
+}
+
+async fn not_found() -> Response {
+    let mut e = ApiError::bad_request("path", "no such endpoint");
+    e.status = StatusCode::NOT_FOUND;
+    e.code = Some("not_found".to_owned());
+    e.into_response()
+}
+
+async fn health() -> Response {
+    axum::Json(json!({ "status": "ok" })).into_response()
+}
+
+async fn models(State(s): State<Arc<Shared>>) -> Response {
+    let data: Vec<Value> =
+        s.sf.groups()
+            .map(|g| json!({ "id": g, "object": "model", "created": 0, "owned_by": "steadfast" }))
+            .collect();
+    axum::Json(json!({ "object": "list", "data": data })).into_response()
+}
+
+async fn providers(State(s): State<Arc<Shared>>) -> Response {
+    let mut out = Vec::new();
+    for (group, stats) in s.sf.stats() {
+        for p in stats.providers {
+            let settled = p.successes.saturating_add(p.failures);
+            #[allow(clippy::cast_precision_loss)]
+            let error_rate = if settled == 0 {
+                0.0
+            } else {
+                p.failures as f64 / settled as f64
+            };
+            out.push(json!({
+                "group": group,
+                "deployment": p.id,
+                "enabled": p.enabled,
+                "health": p.health,
+                "breaker": p.breaker,
+                "error_rate": error_rate,
+                "requests": p.requests,
+                "in_flight": p.in_flight,
+                "latency_p50_ms": p.latency.p50_ms,
+            }));
+        }
+    }
+    axum::Json(json!({ "deployments": out })).into_response()
+}
+
+async fn metrics_text(State(s): State<Arc<Shared>>) -> Response {
+    let text = s.config.metrics.as_ref().map(|m| m()).unwrap_or_default();
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        text,
+    )
+        .into_response()
+}
+
+/// What the verification headers say about one call.
+struct Verify<'a> {
+    provider: &'a str,
+    attempts: &'a [AttemptRecord],
+    started: Instant,
+}
+
+impl Verify<'_> {
+    fn apply(&self, headers: &mut HeaderMap) {
+        let attempts: u32 = self.attempts.iter().map(AttemptRecord::attempts).sum();
+        let fallbacks = self.attempts.len().saturating_sub(1);
+        let in_providers: Duration = self.attempts.iter().map(|a| a.duration).sum();
+        let overhead = self.started.elapsed().saturating_sub(in_providers);
+        let values = [
+            (PROVIDER_HEADER, self.provider.to_owned()),
+            (ATTEMPTS_HEADER, attempts.to_string()),
+            (FALLBACKS_HEADER, fallbacks.to_string()),
+            (
+                OVERHEAD_HEADER,
+                format!("{:.3}", overhead.as_secs_f64() * 1000.0),
+            ),
+        ];
+        for (name, value) in values {
+            if let Ok(v) = HeaderValue::from_str(&value) {
+                headers.insert(name, v);
+            }
+        }
+    }
+}
+
+async fn read_body(body: Body, limit: usize) -> Result<bytes::Bytes, Response> {
+    match Limited::new(body, limit).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => {
+            Err(ApiError::too_large(limit).into_response())
+        }
+        Err(_) => {
+            Err(ApiError::bad_request("body", "the request body could not be read").into_response())
+        }
+    }
+}
+
+async fn chat(State(s): State<Arc<Shared>>, headers: HeaderMap, body: Body) -> Response {
+    let started = Instant::now();
+    if s.draining() {
+        return ApiError::shutting_down().into_response();
+    }
+    let Some(guard) = s.enter() else {
+        return ApiError::busy().into_response();
+    };
+    let limit = s.config.max_body_bytes;
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return ApiError::too_large(limit).into_response();
+    }
+    let bytes = match read_body(body, limit).await {
+        Ok(b) => b,
+        Err(response) => return response,
+    };
+    let incoming = match parse(&bytes) {
+        Ok(i) => i,
+        Err(e) => return ApiError::from(e).into_response(),
+    };
+    if !s.sf.groups().any(|g| g == incoming.group) {
+        return ApiError::unknown_model(&incoming.group).into_response();
+    }
+    let Incoming {
+        group,
+        request,
+        stream,
+        include_usage,
+    } = incoming;
+    let options = s.sf.route_options();
+    if stream {
+        match s.sf.chat_stream(Some(&group), &request, options).await {
+            Ok(routed) => {
+                let head = ChunkHead {
+                    id: completion_id(),
+                    created: now_secs(),
+                    model: routed.model.clone(),
+                };
+                let verify = Verify {
+                    provider: &routed.provider,
+                    attempts: &routed.attempts,
+                    started,
+                };
+                let mut out_headers = HeaderMap::new();
+                verify.apply(&mut out_headers);
+                let body = crate::stream::body(
+                    routed.value,
+                    head,
+                    include_usage,
+                    s.expired.subscribe(),
+                    guard,
+                );
+                let mut response = Response::new(Body::from_stream(body));
+                let h = response.headers_mut();
+                h.extend(out_headers);
+                h.insert(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("text/event-stream"),
+                );
+                h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+                response
+            }
+            Err(e) => failed(&e, started),
+        }
+    } else {
+        match s.sf.chat(Some(&group), &request, options).await {
+            Ok(routed) => {
+                let mut response =
+                    axum::Json(completion(&routed.value, &routed.model)).into_response();
+                Verify {
+                    provider: &routed.provider,
+                    attempts: &routed.attempts,
+                    started,
+                }
+                .apply(response.headers_mut());
+                drop(guard);
+                response
+            }
+            Err(e) => failed(&e, started),
+        }
+    }
+}
+
+fn failed(e: &steadfast_config::CallError, started: Instant) -> Response {
+    let attempts = match e {
+        steadfast_config::CallError::Failed {
+            source: steadfast_router::RouterError::Failed(f),
+            ..
+        } => f.attempts.clone(),
+        _ => Vec::new(),
+    };
+    let provider = attempts
+        .last()
+        .map_or("none", |a| a.provider.as_str())
+        .to_owned();
+    let mut response = ApiError::from_call(e).into_response();
+    Verify {
+        provider: &provider,
+        attempts: &attempts,
+        started,
+    }
+    .apply(response.headers_mut());
+    response
+}
