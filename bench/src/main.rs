@@ -11,6 +11,7 @@ use std::time::Instant;
 
 mod inprocess;
 mod loopback;
+mod outofprocess;
 mod streams;
 
 use steadfast_circuit::{CircuitBreaker, Config as BreakerConfig};
@@ -47,7 +48,21 @@ struct Row {
     baseline_ns: f64,
 }
 
+/// Whether section `name` runs: all do, unless `--only NAME[,NAME…]` names some.
+fn wanted(name: &str) -> bool {
+    let args: Vec<String> = std::env::args().collect();
+    match args.iter().position(|a| a == "--only") {
+        Some(i) => args
+            .get(i + 1)
+            .is_some_and(|list| list.split(',').any(|s| s == name)),
+        None => true,
+    }
+}
+
 fn main() {
+    if outofprocess::child() {
+        return;
+    }
     let quick = std::env::args().any(|a| a == "--quick");
     let settings = if quick {
         Settings {
@@ -65,11 +80,44 @@ fn main() {
         .build()
         .expect("a current-thread runtime");
 
+    // One call per section; `--only a,b` runs some of them.
+    let micro_rows = wanted("micro").then(|| micro(&settings, &rt));
+    let stream_rows = wanted("streams").then(|| streams::run(quick, &rt));
+    let loopback_rows = wanted("loopback").then(|| loopback::run(quick));
+    let inprocess_rows = wanted("inprocess").then(|| inprocess::run(quick));
+    let memory = wanted("memory").then(|| inprocess::memory(quick));
+    let outofprocess = wanted("outofprocess").then(|| outofprocess::run(quick));
+
+    if let Some(rows) = &micro_rows {
+        print_micro(&settings, quick, rows);
+    }
+    if let Some(rows) = &stream_rows {
+        streams::print(rows);
+        println!();
+    }
+    if let Some(rows) = &loopback_rows {
+        loopback::print(rows);
+        println!();
+    }
+    if let Some(rows) = &inprocess_rows {
+        inprocess::print(rows);
+    }
+    if let Some(memory) = &memory {
+        inprocess::print_memory(memory);
+    }
+    if let Some(report) = &outofprocess {
+        println!();
+        outofprocess::print(report);
+    }
+}
+
+/// The retry and circuit micro-benchmarks, each next to a bare baseline.
+fn micro(settings: &Settings, rt: &tokio::runtime::Runtime) -> Vec<Row> {
     let mut rows = Vec::new();
 
     // The raw baseline: an immediately-ready future, awaited.
-    let bare = measure(&settings, |n| {
-        block_on(&rt, async {
+    let bare = measure(settings, |n| {
+        block_on(rt, async {
             for i in 0..n {
                 let r: Result<u64, ErrorKind> = async { Ok(black_box(i)) }.await;
                 black_box(r.is_ok());
@@ -78,8 +126,8 @@ fn main() {
     });
 
     let budgeted = RetryPolicy::new(RetryConfig::default());
-    let retry_ns = measure(&settings, |n| {
-        block_on(&rt, async {
+    let retry_ns = measure(settings, |n| {
+        block_on(rt, async {
             for i in 0..n {
                 let o = budgeted
                     .run(|_| async move { Ok::<u64, ErrorKind>(black_box(i)) })
@@ -96,8 +144,8 @@ fn main() {
     });
 
     let unbudgeted = RetryPolicy::new(RetryConfig::default()).without_budget();
-    let retry_nb_ns = measure(&settings, |n| {
-        block_on(&rt, async {
+    let retry_nb_ns = measure(settings, |n| {
+        block_on(rt, async {
             for i in 0..n {
                 let o = unbudgeted
                     .run(|_| async move { Ok::<u64, ErrorKind>(black_box(i)) })
@@ -114,13 +162,13 @@ fn main() {
     });
 
     let breaker = CircuitBreaker::new(BreakerConfig::default());
-    let permit_ns = measure(&settings, |n| {
+    let permit_ns = measure(settings, |n| {
         for _ in 0..n {
             let permit = breaker.try_acquire().expect("closed");
             permit.success();
         }
     });
-    let nothing = measure(&settings, |n| {
+    let nothing = measure(settings, |n| {
         for i in 0..n {
             black_box(i);
         }
@@ -132,8 +180,8 @@ fn main() {
         baseline_ns: nothing,
     });
 
-    let call_ns = measure(&settings, |n| {
-        block_on(&rt, async {
+    let call_ns = measure(settings, |n| {
+        block_on(rt, async {
             for i in 0..n {
                 let r = breaker
                     .call(|| async move { Ok::<u64, ErrorKind>(black_box(i)) })
@@ -149,11 +197,10 @@ fn main() {
         baseline_ns: bare,
     });
 
-    let stream_rows = streams::run(quick, &rt);
-    let loopback_rows = loopback::run(quick);
-    let inprocess_rows = inprocess::run(quick);
-    let memory = inprocess::memory(quick);
+    rows
+}
 
+fn print_micro(settings: &Settings, quick: bool, rows: &[Row]) {
     println!(
         "steadfast bench ({} iterations x {} samples, median; {})",
         settings.iterations,
@@ -164,7 +211,7 @@ fn main() {
         "{:<46} {:>10} {:>10} {:>10} {:>8}  baseline",
         "subject", "ns/call", "base ns", "overhead", "ratio"
     );
-    for r in &rows {
+    for r in rows {
         println!(
             "{:<46} {:>10.1} {:>10.1} {:>10.1} {:>7.2}x  {}",
             r.subject,
@@ -176,10 +223,4 @@ fn main() {
         );
     }
     println!();
-    streams::print(&stream_rows);
-    println!();
-    loopback::print(&loopback_rows);
-    println!();
-    inprocess::print(&inprocess_rows);
-    inprocess::print_memory(&memory);
 }

@@ -153,10 +153,33 @@ fn inject_cmd(args: &[String]) -> Result<bool, String> {
 }
 
 fn bench_cmd(args: &[String]) -> Result<bool, String> {
-    if let Some(bad) = args.iter().find(|a| *a != "--quick") {
-        return Err(format!("unknown argument `{bad}`\n\n{USAGE}"));
+    // `--only a,b` (sections: micro, streams, loopback, inprocess, memory, outofprocess).
+    let mut rest = args.iter();
+    while let Some(a) = rest.next() {
+        match a.as_str() {
+            "--quick" => {}
+            "--only" if rest.next().is_some() => {}
+            bad => return Err(format!("unknown argument `{bad}`\n\n{USAGE}")),
+        }
     }
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    // Every binary of the bench crate: the out-of-process section starts `fake-upstream`
+    // from beside the benchmark.
+    let built = std::process::Command::new(&cargo)
+        .current_dir(workspace_root())
+        .args([
+            "build",
+            "--quiet",
+            "--release",
+            "--package",
+            "steadfast-bench",
+            "--bins",
+        ])
+        .status()
+        .map_err(|e| format!("building the benchmarks: {e}"))?;
+    if !built.success() {
+        return Ok(false);
+    }
     let status = std::process::Command::new(cargo)
         .current_dir(workspace_root())
         .args([
@@ -164,6 +187,8 @@ fn bench_cmd(args: &[String]) -> Result<bool, String> {
             "--quiet",
             "--release",
             "--package",
+            "steadfast-bench",
+            "--bin",
             "steadfast-bench",
             "--",
         ])

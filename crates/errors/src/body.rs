@@ -83,6 +83,28 @@ impl ErrorBody {
         }
     }
 
+    /// Whether [`from_value`](Self::from_value) could find an error object in `v`: a cheap
+    /// test, with no allocation, run before it on every successful body. Never `false` for a
+    /// value holding an error; `true` for some that hold none (an `error: null`).
+    pub(crate) fn may_hold_error(v: &Value) -> bool {
+        let obj = match v {
+            Value::Object(o) => o,
+            Value::Array(items) => match items.first() {
+                Some(Value::Object(o)) => o,
+                _ => return false,
+            },
+            _ => return false,
+        };
+        obj.contains_key("error")
+            || obj.get("type").and_then(Value::as_str) == Some("error")
+            || obj.get("status").and_then(Value::as_str) == Some("FAILED")
+            || obj.contains_key("promptFeedback")
+            || obj
+                .get("choices")
+                .and_then(Value::as_array)
+                .is_some_and(|c| c.iter().any(|choice| choice.get("error").is_some()))
+    }
+
     /// Reads an already-parsed JSON value.
     pub(crate) fn from_value(v: &Value) -> ErrorBody {
         let mut b = ErrorBody::default();
@@ -406,5 +428,46 @@ mod tests {
         assert_eq!(parse("\n\n  \n"), ErrorBody::default());
         let deepseek = parse("\n\n{\"error\":{\"message\":\"Server Overloaded\",\"type\":\"x\"}}");
         assert_eq!(deepseek.message.as_deref(), Some("Server Overloaded"));
+    }
+
+    fn json_value() -> impl proptest::strategy::Strategy<Value = Value> {
+        use proptest::prelude::*;
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            (0u64..600).prop_map(Value::from),
+            proptest::sample::select(&["error", "FAILED", "SAFETY", "x", ""][..])
+                .prop_map(Value::from),
+        ];
+        leaf.prop_recursive(4, 40, 5, |inner| {
+            let key = proptest::sample::select(
+                &[
+                    "error",
+                    "type",
+                    "status",
+                    "choices",
+                    "promptFeedback",
+                    "blockReason",
+                    "candidates",
+                    "message",
+                    "code",
+                ][..],
+            );
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                proptest::collection::btree_map(key.prop_map(str::to_owned), inner, 0..5)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest::proptest! {
+        /// The cheap test never skips a value that holds an error.
+        #[test]
+        fn the_cheap_test_never_misses_an_error(v in json_value()) {
+            if ErrorBody::from_value(&v).is_error {
+                proptest::prop_assert!(ErrorBody::may_hold_error(&v));
+            }
+        }
     }
 }

@@ -173,6 +173,9 @@ pub fn in_band(provider: Provider, body: &[u8]) -> Option<ProviderError> {
 
 /// [`in_band`] for a body a decoder has already parsed.
 pub fn in_band_value(provider: Provider, value: &Value) -> Option<ProviderError> {
+    if !ErrorBody::may_hold_error(value) {
+        return None;
+    }
     let parsed = ErrorBody::from_value(value);
     parsed
         .is_error
@@ -195,6 +198,9 @@ pub fn in_band_value_with_secret(
     value: &Value,
     secret: &str,
 ) -> Option<ProviderError> {
+    if !ErrorBody::may_hold_error(value) {
+        return None;
+    }
     let parsed = ErrorBody::from_value(value);
     parsed
         .is_error

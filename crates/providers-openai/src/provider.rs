@@ -109,7 +109,7 @@ impl OpenAiProvider {
     /// The POST of `request`, and the timeout that applies to it.
     fn post(&self, request: &ChatRequest, stream: bool) -> (reqwest::RequestBuilder, Duration) {
         let (url, prefix) = self.chat_url(request);
-        let body = wire::body(
+        let body = wire::body_bytes(
             request,
             BodyOptions {
                 max_tokens_field: self.config.max_tokens_field,
@@ -127,12 +127,12 @@ impl OpenAiProvider {
             messages = request.messages.len(),
             "sending chat completion request"
         );
-        let builder = self
-            .client
-            .post(url)
-            .headers(self.headers.clone())
-            .json(&body);
-        (builder, timeout)
+        let mut builder = self.client.post(url).headers(self.headers.clone());
+        // As `RequestBuilder::json` would: a configured content type is kept.
+        if !self.headers.contains_key(CONTENT_TYPE) {
+            builder = builder.header(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        }
+        (builder.body(body), timeout)
     }
 
     fn health_url(&self) -> String {

@@ -1,5 +1,13 @@
 //! The request body: a provider-neutral `ChatRequest` as OpenAI chat-completions JSON.
+//!
+//! [`body_bytes`] writes it straight from borrowed typed structs; a request with `extra`
+//! fields (which may override or deep-merge into any field) goes through the
+//! `serde_json::Value` of [`body`], the reference the typed writer is tested against.
 
+use std::borrow::Cow;
+
+use serde::Serialize;
+use serde::ser::{SerializeMap, Serializer};
 use serde_json::{Map, Value, json};
 use steadfast_providers_core::{ChatRequest, ContentPart, Message, Role, ToolCall, ToolChoice};
 
@@ -89,6 +97,318 @@ pub(crate) fn body(request: &ChatRequest, opts: BodyOptions) -> Value {
     Value::Object(body)
 }
 
+/// The chat-completions body for `request`, as the bytes sent: the same JSON as [`body`].
+pub(crate) fn body_bytes(request: &ChatRequest, opts: BodyOptions) -> Vec<u8> {
+    if !request.extra.is_empty() {
+        return serde_json::to_vec(&body(request, opts)).unwrap_or_default();
+    }
+    let max = |field| {
+        (opts.max_tokens_field == field)
+            .then_some(request.max_tokens)
+            .flatten()
+    };
+    let typed = WireBody {
+        max_completion_tokens: max(MaxTokensField::MaxCompletionTokens),
+        max_tokens: max(MaxTokensField::MaxTokens),
+        messages: Messages { request, opts },
+        model: &request.model,
+        response_format: request.response_format.as_ref(),
+        stop: &request.stop,
+        stream: opts.stream.then_some(true),
+        stream_options: (opts.stream && opts.stream_usage).then_some(StreamOptions {
+            include_usage: true,
+        }),
+        temperature: request.temperature.and_then(shortest),
+        tool_choice: request.tool_choice.as_ref().and_then(WireToolChoice::of),
+        tools: (!request.tools.is_empty()).then_some(Tools(&request.tools)),
+        top_p: request.top_p.and_then(shortest),
+    };
+    // Serializing plain structs of strings, numbers and `Value`s into a Vec cannot fail.
+    serde_json::to_vec(&typed).unwrap_or_default()
+}
+
+/// The body's fields, in the order `serde_json::Map` writes them (sorted).
+#[derive(Serialize)]
+struct WireBody<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    max_completion_tokens: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    max_tokens: Option<u32>,
+    messages: Messages<'a>,
+    model: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    response_format: Option<&'a Value>,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    stop: &'a [String],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stream: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stream_options: Option<StreamOptions>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    temperature: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tool_choice: Option<WireToolChoice<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tools: Option<Tools<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    top_p: Option<f64>,
+}
+
+#[derive(Serialize)]
+struct StreamOptions {
+    include_usage: bool,
+}
+
+/// The system prompt, then every message; the last one marked `prefix` when asked.
+struct Messages<'a> {
+    request: &'a ChatRequest,
+    opts: BodyOptions,
+}
+
+impl Serialize for Messages<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let request = self.request;
+        let system = request
+            .system
+            .as_deref()
+            .filter(|t| !t.is_empty())
+            .map(|t| WireMessage {
+                content: Content::Text(Cow::Borrowed(t)),
+                prefix: None,
+                role: "system",
+                tool_call_id: None,
+                tool_calls: &[],
+            });
+        let prefix = self.opts.prefix && ends_with_assistant_text(request);
+        let last = request.messages.len().wrapping_sub(1);
+        let messages = request.messages.iter().enumerate().map(|(i, m)| {
+            let mut w = WireMessage::of(m);
+            if prefix && i == last {
+                w.prefix = Some(true);
+            }
+            w
+        });
+        s.collect_seq(system.into_iter().chain(messages))
+    }
+}
+
+#[derive(Serialize)]
+struct WireMessage<'a> {
+    content: Content<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    prefix: Option<bool>,
+    role: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tool_call_id: Option<&'a str>,
+    #[serde(
+        skip_serializing_if = "<[ToolCall]>::is_empty",
+        serialize_with = "tool_calls"
+    )]
+    tool_calls: &'a [ToolCall],
+}
+
+impl<'a> WireMessage<'a> {
+    fn of(m: &'a Message) -> WireMessage<'a> {
+        let has_image = m
+            .content
+            .iter()
+            .any(|p| matches!(p, ContentPart::Image { .. }));
+        let content = if has_image {
+            Content::Parts(&m.content)
+        } else {
+            let text = joined(&m.content);
+            if text.is_empty() && !m.tool_calls.is_empty() {
+                Content::Null
+            } else {
+                Content::Text(text)
+            }
+        };
+        WireMessage {
+            content,
+            prefix: None,
+            role: role(m.role),
+            tool_call_id: m.tool_call_id.as_deref(),
+            tool_calls: &m.tool_calls,
+        }
+    }
+}
+
+/// The text parts joined, borrowed when there is at most one.
+fn joined(parts: &[ContentPart]) -> Cow<'_, str> {
+    let mut texts = parts.iter().filter_map(|p| match p {
+        ContentPart::Text { text } => Some(text.as_str()),
+        _ => None,
+    });
+    match (texts.next(), texts.next()) {
+        (None, _) => Cow::Borrowed(""),
+        (Some(one), None) => Cow::Borrowed(one),
+        (Some(a), Some(b)) => {
+            let mut all = String::from(a);
+            all.push_str(b);
+            all.extend(texts);
+            Cow::Owned(all)
+        }
+    }
+}
+
+enum Content<'a> {
+    Null,
+    Text(Cow<'a, str>),
+    Parts(&'a [ContentPart]),
+}
+
+impl Serialize for Content<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Content::Null => s.serialize_unit(),
+            Content::Text(t) => s.serialize_str(t),
+            Content::Parts(parts) => s.collect_seq(parts.iter().filter_map(WirePart::of)),
+        }
+    }
+}
+
+enum WirePart<'a> {
+    Text(&'a str),
+    Image(&'a str),
+}
+
+impl<'a> WirePart<'a> {
+    fn of(p: &'a ContentPart) -> Option<WirePart<'a>> {
+        match p {
+            ContentPart::Text { text } => Some(WirePart::Text(text)),
+            ContentPart::Image { url } => Some(WirePart::Image(url)),
+            _ => None,
+        }
+    }
+}
+
+impl Serialize for WirePart<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct Url<'a> {
+            url: &'a str,
+        }
+        let mut map = s.serialize_map(Some(2))?;
+        match self {
+            WirePart::Text(text) => {
+                map.serialize_entry("text", text)?;
+                map.serialize_entry("type", "text")?;
+            }
+            WirePart::Image(url) => {
+                map.serialize_entry("image_url", &Url { url })?;
+                map.serialize_entry("type", "image_url")?;
+            }
+        }
+        map.end()
+    }
+}
+
+fn tool_calls<S: Serializer>(calls: &&[ToolCall], s: S) -> Result<S::Ok, S::Error> {
+    #[derive(Serialize)]
+    struct Function<'a> {
+        arguments: &'a str,
+        name: &'a str,
+    }
+    #[derive(Serialize)]
+    struct Call<'a> {
+        function: Function<'a>,
+        id: &'a str,
+        #[serde(rename = "type")]
+        ty: &'static str,
+    }
+    s.collect_seq(calls.iter().map(|tc| Call {
+        function: Function {
+            arguments: if tc.arguments.trim().is_empty() {
+                "{}"
+            } else {
+                &tc.arguments
+            },
+            name: &tc.name,
+        },
+        id: &tc.id,
+        ty: "function",
+    }))
+}
+
+struct Tools<'a>(&'a [steadfast_providers_core::Tool]);
+
+impl Serialize for Tools<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct Function<'a> {
+            #[serde(skip_serializing_if = "str::is_empty")]
+            description: &'a str,
+            name: &'a str,
+            parameters: &'a Value,
+        }
+        #[derive(Serialize)]
+        struct WireTool<'a> {
+            function: Function<'a>,
+            #[serde(rename = "type")]
+            ty: &'static str,
+        }
+        s.collect_seq(self.0.iter().map(|t| WireTool {
+            function: Function {
+                description: &t.description,
+                name: &t.name,
+                parameters: &t.parameters,
+            },
+            ty: "function",
+        }))
+    }
+}
+
+enum WireToolChoice<'a> {
+    Word(&'static str),
+    Tool(&'a str),
+}
+
+impl<'a> WireToolChoice<'a> {
+    fn of(choice: &'a ToolChoice) -> Option<WireToolChoice<'a>> {
+        Some(match choice {
+            ToolChoice::Auto => WireToolChoice::Word("auto"),
+            ToolChoice::None => WireToolChoice::Word("none"),
+            ToolChoice::Required => WireToolChoice::Word("required"),
+            ToolChoice::Tool(name) => WireToolChoice::Tool(name),
+            _ => return None,
+        })
+    }
+}
+
+impl Serialize for WireToolChoice<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct Name<'a> {
+            name: &'a str,
+        }
+        match self {
+            WireToolChoice::Word(w) => s.serialize_str(w),
+            WireToolChoice::Tool(name) => {
+                let mut map = s.serialize_map(Some(2))?;
+                map.serialize_entry("function", &Name { name })?;
+                map.serialize_entry("type", "function")?;
+                map.end()
+            }
+        }
+    }
+}
+
+/// An `f32` as the shortest `f64` that prints like it, when finite (as [`number`]).
+fn shortest(x: f32) -> Option<f64> {
+    let v: f64 = x.to_string().parse().ok()?;
+    v.is_finite().then_some(v)
+}
+
+fn role(role: Role) -> &'static str {
+    match role {
+        Role::System => "system",
+        Role::User => "user",
+        Role::Assistant => "assistant",
+        Role::Tool => "tool",
+        _ => "user",
+    }
+}
+
 /// An `f32` as the JSON number it was written as (`0.7`, not `0.699999988079071`).
 fn number(x: f32) -> Option<Value> {
     let shortest: f64 = x.to_string().parse().ok()?;
@@ -106,15 +426,8 @@ fn tool_choice(choice: &ToolChoice) -> Option<Value> {
 }
 
 fn message(m: &Message) -> Value {
-    let role = match m.role {
-        Role::System => "system",
-        Role::User => "user",
-        Role::Assistant => "assistant",
-        Role::Tool => "tool",
-        _ => "user",
-    };
     let mut obj = Map::new();
-    obj.insert("role".into(), Value::String(role.to_owned()));
+    obj.insert("role".into(), Value::String(role(m.role).to_owned()));
     let has_image = m
         .content
         .iter()
@@ -300,3 +613,7 @@ mod tests {
         assert!(body(&req, opts()).get("stream").is_none());
     }
 }
+
+#[cfg(test)]
+#[path = "wire_agree_tests.rs"]
+mod agree_tests;

@@ -1,7 +1,7 @@
 //! `estimate_tokens`: the size of a request in tokens, as the context-window check, the
 //! `tpm` limit and the strategies estimate it.
 
-use steadfast_providers_core::ChatRequest;
+use steadfast_providers_core::{ChatRequest, ContentPart};
 
 /// The estimated size of `request` in tokens, as the context-window check and the `tpm`
 /// limit use it: the characters of the system prompt and every message, divided by 4, plus
@@ -18,13 +18,54 @@ pub fn estimate_tokens(request: &ChatRequest) -> u64 {
 }
 
 /// The prompt's estimated size in tokens: the characters of the system prompt and every
-/// message, divided by 4.
+/// message's text parts, divided by 4. Counted in place: nothing is joined or copied.
 pub(crate) fn prompt_tokens(request: &ChatRequest) -> u64 {
     let chars = request.system.as_deref().map_or(0, |s| s.chars().count())
         + request
             .messages
             .iter()
-            .map(|m| m.joined_text().chars().count())
+            .flat_map(|m| &m.content)
+            .map(|p| match p {
+                ContentPart::Text { text } => text.chars().count(),
+                _ => 0,
+            })
             .sum::<usize>();
     (chars / 4) as u64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use steadfast_providers_core::Message;
+
+    proptest! {
+        /// Counting the parts in place gives what counting the joined text gave.
+        #[test]
+        fn counting_parts_equals_counting_the_joined_text(
+            system in proptest::option::of("[a-zé🙂 ]{0,12}"),
+            messages in proptest::collection::vec(
+                proptest::collection::vec(
+                    prop_oneof![
+                        "[a-zé漢🙂 ]{0,20}".prop_map(|text| ContentPart::Text { text }),
+                        Just(ContentPart::Image { url: "https://example.com/a.png".into() }),
+                    ],
+                    0..4,
+                ),
+                0..5,
+            ),
+        ) {
+            let mut request = ChatRequest::new(
+                "m",
+                messages
+                    .into_iter()
+                    .map(|content| Message { content, ..Message::user("") })
+                    .collect(),
+            );
+            request.system = system;
+            let joined = request.system.as_deref().map_or(0, |s| s.chars().count())
+                + request.messages.iter().map(|m| m.joined_text().chars().count()).sum::<usize>();
+            prop_assert_eq!(prompt_tokens(&request), (joined / 4) as u64);
+        }
+    }
 }

@@ -6,15 +6,24 @@
 //! has `promptFeedback.blockReason` and no candidates (→ `content_filter`). An error after
 //! the stream started arrives as a raw, pretty-printed `{"error":…}` object appended
 //! *outside* SSE framing; the framer reports its lines as `Other` and they are gathered here.
+//!
+//! An event holding one object is read into borrowed typed structs; anything the typed
+//! reading cannot take (an error, a blocked prompt, an array of chunks, an unknown shape) is
+//! read again as a `serde_json::Value`, the reference reading, so both give the same events.
 
+use std::borrow::Cow;
+
+use serde::Deserialize;
+use serde::de::IgnoredAny;
 use serde_json::Value;
 use steadfast_errors::{ErrorKind, Provider, ProviderError};
 use steadfast_providers_core::{FinishReason, StreamEvent, ToolCallDelta, Usage};
 
+use super::typed::{Obj, any_value, nullable, present};
 use super::{Flow, Item, in_band, malformed};
 use crate::sse::Frame;
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct GeminiStream {
     pub(crate) finished: bool,
     started: bool,
@@ -32,6 +41,95 @@ impl GeminiStream {
             tool_calls: 0,
             raw: String::new(),
             max_raw,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Chunk<'a> {
+    /// Only whether it is there and not `null`: an error goes to the `Value` reading.
+    #[serde(default)]
+    error: Option<IgnoredAny>,
+    #[serde(default, borrow)]
+    candidates: Option<Vec<Obj<Candidate<'a>>>>,
+    #[serde(default)]
+    prompt_feedback: Option<Obj<PromptFeedback>>,
+    #[serde(default, borrow)]
+    response_id: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    model_version: Option<Cow<'a, str>>,
+    #[serde(default, deserialize_with = "nullable")]
+    usage_metadata: Option<Option<Obj<UsageMetadata>>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PromptFeedback {
+    #[serde(default, deserialize_with = "present")]
+    block_reason: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Candidate<'a> {
+    #[serde(default, borrow)]
+    content: Option<Obj<Content<'a>>>,
+    #[serde(default, borrow)]
+    finish_reason: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize)]
+struct Content<'a> {
+    #[serde(default, borrow)]
+    parts: Option<Vec<Obj<Part<'a>>>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Part<'a> {
+    #[serde(default, borrow)]
+    text: Option<Cow<'a, str>>,
+    #[serde(default)]
+    thought: Option<bool>,
+    #[serde(default, borrow, deserialize_with = "nullable")]
+    function_call: Option<Option<Obj<FunctionCall<'a>>>>,
+}
+
+#[derive(Deserialize)]
+struct FunctionCall<'a> {
+    #[serde(default, borrow)]
+    id: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    name: Option<Cow<'a, str>>,
+    /// Re-serialized as the arguments, so kept as a value (`null` included).
+    #[serde(default, deserialize_with = "any_value")]
+    args: Option<Value>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct UsageMetadata {
+    #[serde(default)]
+    prompt_token_count: Option<u64>,
+    #[serde(default)]
+    candidates_token_count: Option<u64>,
+    #[serde(default)]
+    thoughts_token_count: Option<u64>,
+    #[serde(default)]
+    cached_content_token_count: Option<u64>,
+}
+
+impl UsageMetadata {
+    fn usage(&self) -> Usage {
+        let n = |v: Option<u64>| v.unwrap_or(0);
+        Usage {
+            input_tokens: n(self.prompt_token_count),
+            output_tokens: n(self.candidates_token_count)
+                .saturating_add(n(self.thoughts_token_count)),
+            cache_read_tokens: n(self.cached_content_token_count),
+            cache_write_tokens: 0,
+            reasoning_tokens: n(self.thoughts_token_count),
         }
     }
 }
@@ -62,21 +160,99 @@ impl GeminiStream {
                 if data.is_empty() {
                     return Flow::Continue;
                 }
-                match serde_json::from_str::<Value>(data) {
-                    Ok(Value::Array(items)) => {
-                        for item in &items {
-                            if self.chunk(provider, item, out) == Flow::Stop {
-                                return Flow::Stop;
-                            }
-                        }
-                        Flow::Continue
-                    }
-                    Ok(v) => self.chunk(provider, &v, out),
-                    Err(e) => {
-                        out.push(Err(malformed(provider, &e, data)));
-                        Flow::Stop
+                if let Some(flow) = self.typed(data, out) {
+                    return flow;
+                }
+                self.value(provider, data, out)
+            }
+        }
+    }
+
+    /// The typed reading of one event's data; `None` (nothing pushed, nothing changed) when
+    /// the event is for the `Value` reading.
+    pub(crate) fn typed(&mut self, data: &str, out: &mut Vec<Item>) -> Option<Flow> {
+        let Obj(v) = serde_json::from_str::<Obj<Chunk<'_>>>(data).ok()?;
+        let no_candidates = v.candidates.as_ref().is_none_or(Vec::is_empty);
+        if v.error.is_some()
+            || (no_candidates && v.prompt_feedback.as_ref().is_some_and(|p| p.0.block_reason))
+        {
+            return None;
+        }
+        if !self.started {
+            self.started = true;
+            out.push(Ok(StreamEvent::Start {
+                id: v.response_id.map(Cow::into_owned),
+                model: v.model_version.map(Cow::into_owned),
+            }));
+        }
+        let mut finish = None;
+        if let Some(Obj(c)) = v.candidates.and_then(|c| c.into_iter().next()) {
+            let parts = c.content.and_then(|c| c.0.parts);
+            for Obj(part) in parts.into_iter().flatten() {
+                if let Some(text) = part.text
+                    && !text.is_empty()
+                {
+                    let text = text.into_owned();
+                    out.push(Ok(if part.thought == Some(true) {
+                        StreamEvent::ReasoningDelta { text }
+                    } else {
+                        StreamEvent::TextDelta { text }
+                    }));
+                }
+                if let Some(call) = part.function_call {
+                    let (id, name, args) = match call {
+                        Some(Obj(c)) => (c.id, c.name, c.args),
+                        None => (None, None, None),
+                    };
+                    let name = name.map(Cow::into_owned);
+                    out.push(Ok(StreamEvent::ToolCallDelta(ToolCallDelta {
+                        index: self.tool_calls,
+                        id: id.map(Cow::into_owned).or_else(|| name.clone()),
+                        name,
+                        arguments: args.map(|a| a.to_string()).unwrap_or_default(),
+                    })));
+                    self.tool_calls = self.tool_calls.saturating_add(1);
+                }
+            }
+            finish = c.finish_reason;
+        }
+        if let Some(m) = v.usage_metadata {
+            let usage = m
+                .map(|m| m.0.usage())
+                .unwrap_or_else(|| usage_of(&Value::Null));
+            out.push(Ok(StreamEvent::Usage(usage)));
+        }
+        if let Some(raw) = finish
+            && !self.finished
+        {
+            self.finished = true;
+            let reason = match FinishReason::from_gemini(&raw) {
+                FinishReason::Stop if self.tool_calls > 0 => FinishReason::ToolCalls,
+                r => r,
+            };
+            out.push(Ok(StreamEvent::Finish {
+                reason,
+                raw: raw.into_owned(),
+            }));
+        }
+        Some(Flow::Continue)
+    }
+
+    /// The reference reading of one event's data, through `serde_json::Value`.
+    pub(crate) fn value(&mut self, provider: Provider, data: &str, out: &mut Vec<Item>) -> Flow {
+        match serde_json::from_str::<Value>(data) {
+            Ok(Value::Array(items)) => {
+                for item in &items {
+                    if self.chunk(provider, item, out) == Flow::Stop {
+                        return Flow::Stop;
                     }
                 }
+                Flow::Continue
+            }
+            Ok(v) => self.chunk(provider, &v, out),
+            Err(e) => {
+                out.push(Err(malformed(provider, &e, data)));
+                Flow::Stop
             }
         }
     }
