@@ -157,6 +157,7 @@ mod options;
 mod plan;
 mod pricing;
 mod router;
+pub mod shared;
 mod stats;
 mod strategy;
 mod stream;
@@ -166,6 +167,7 @@ pub use error::RouterError;
 pub use estimate::estimate_tokens;
 pub use options::{RouteOptions, Routed};
 pub use router::{Router, RouterBuilder};
+pub use shared::{SharedConfig, SharedState};
 pub use stats::{Latency, Overhead, ProviderStats, StatsSnapshot};
 pub use strategy::{
     BestPerformance, Candidate, Cheapest, LeastBusy, LowestLatency, PowerOfTwo, Priority,

@@ -24,6 +24,7 @@ use crate::metered::{CALL, CallCtx, CallTotals, Metered, ProviderState, Shared};
 use crate::monitor::probe_round;
 use crate::options::{RouteOptions, Routed};
 use crate::plan::Planner;
+use crate::shared::{Link, SharedConfig, SharedState};
 use crate::stats::{
     Latency, Overhead, ProviderStats, RouterCounters, StatsSnapshot, lock, saturating_sum,
 };
@@ -147,6 +148,7 @@ pub struct RouterBuilder {
     providers: Vec<(Arc<dyn ChatProvider>, Option<ProviderConfig>)>,
     strategy: Option<Arc<dyn Strategy>>,
     config: RouterConfig,
+    shared: Option<(Arc<dyn SharedState>, SharedConfig)>,
 }
 
 impl RouterBuilder {
@@ -172,6 +174,15 @@ impl RouterBuilder {
         self
     }
 
+    /// Shares rate windows, budgets and breaker trips with the other routers on the same
+    /// `state` (see the [`shared`](crate::shared) module). The router must be built inside a
+    /// tokio runtime, which runs its sync task. Default: none, everything local.
+    #[must_use]
+    pub fn shared_state(mut self, state: Arc<dyn SharedState>, config: SharedConfig) -> Self {
+        self.shared = Some((state, config));
+        self
+    }
+
     /// Sets the router's configuration.
     #[must_use]
     pub fn config(mut self, config: RouterConfig) -> Self {
@@ -192,6 +203,7 @@ impl RouterBuilder {
             } else {
                 0.2
             },
+            link: self.shared.map(|(state, c)| Link::new(state, c)),
         });
         let mut providers: Vec<Arc<ProviderState>> = Vec::new();
         for (provider, pc) in self.providers {
@@ -221,12 +233,26 @@ impl RouterBuilder {
             };
             chain = chain.provider(Arc::new(metered), p.config.chain_entry());
         }
+        let chain = chain.build();
+        if let Some(link) = &shared.link {
+            let watched = providers
+                .iter()
+                .map(|p| {
+                    let breaker = chain.breaker(p.id());
+                    if let Some(b) = &breaker {
+                        link.watch(p.id(), b);
+                    }
+                    (Arc::clone(p), breaker)
+                })
+                .collect();
+            crate::shared::spawn(&shared, watched);
+        }
         let strategy = self
             .strategy
             .unwrap_or_else(|| config.strategy.build(config.seed));
         Router {
             inner: Arc::new(Inner {
-                chain: chain.build(),
+                chain,
                 providers,
                 strategy,
                 shared,
