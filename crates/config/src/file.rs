@@ -31,6 +31,8 @@ pub struct ConfigFile {
     pub deployments: BTreeMap<String, Deployment>,
     /// The model groups by name: the alias a caller names (`fast`, `gpt-4o-mini`).
     pub groups: BTreeMap<String, GroupConfig>,
+    /// State shared with other instances on Redis (see the `shared` module). Default none.
+    pub shared: Option<crate::shared::SharedSection>,
 }
 
 /// Settings every group takes unless it sets its own.

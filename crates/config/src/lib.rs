@@ -41,6 +41,7 @@ mod file;
 mod metrics;
 mod parse;
 mod secret;
+mod shared;
 mod status;
 mod steadfast;
 
@@ -54,5 +55,6 @@ pub use file::{
 pub use metrics::AttemptMetric;
 pub use parse::Format;
 pub use secret::KeyRef;
+pub use shared::SharedSection;
 pub use status::{DeploymentStatus, STATUS_PROBE_TIMEOUT};
 pub use steadfast::{CallError, DEFAULT_GROUP, DeploymentInfo, ImageError, Steadfast};

@@ -63,6 +63,8 @@ struct Group {
     router_config: RouterConfig,
     members: Vec<Member>,
     router: Router,
+    /// State shared with other instances, from `[shared]`.
+    shared: Option<crate::shared::Shared>,
 }
 
 impl Group {
@@ -72,6 +74,9 @@ impl Group {
         let mut builder = Router::builder().config(config);
         for m in &self.members {
             builder = builder.provider(Arc::clone(&m.provider), m.config.clone());
+        }
+        if let Some((state, shared)) = &self.shared {
+            builder = builder.shared_state(Arc::clone(state), *shared);
         }
         self.router = builder.build();
     }
@@ -482,6 +487,7 @@ impl Steadfast {
 }
 
 fn build_all(file: &ConfigFile, lookup: Lookup<'_>) -> Result<Steadfast, ConfigError> {
+    let shared = file.shared.as_ref().map(|s| s.build(lookup)).transpose()?;
     let mut chat: BTreeMap<&str, Member> = BTreeMap::new();
     let mut video = Vec::new();
     let mut images = Vec::new();
@@ -624,6 +630,7 @@ fn build_all(file: &ConfigFile, lookup: Lookup<'_>) -> Result<Steadfast, ConfigE
             router_config,
             members,
             router: Router::builder().build(),
+            shared: shared.clone(),
         };
         group.rebuild();
         groups.insert(gname.clone(), RwLock::new(group));
