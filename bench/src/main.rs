@@ -11,6 +11,7 @@ use std::time::Instant;
 
 mod inprocess;
 mod loopback;
+mod shared;
 mod streams;
 
 use steadfast_circuit::{CircuitBreaker, Config as BreakerConfig};
@@ -182,4 +183,5 @@ fn main() {
     println!();
     inprocess::print(&inprocess_rows);
     inprocess::print_memory(&memory);
+    shared::run(quick);
 }
