@@ -30,7 +30,11 @@ impl Drop for Server {
 }
 
 fn start() -> Option<(Server, String)> {
-    let port = TcpListener::bind("127.0.0.1:0").ok()?.local_addr().ok()?.port();
+    let port = TcpListener::bind("127.0.0.1:0")
+        .ok()?
+        .local_addr()
+        .ok()?
+        .port();
     let dir = std::env::temp_dir().join(format!("steadfast-bench-redis-{}", std::process::id()));
     std::fs::create_dir_all(&dir).ok()?;
     let child = Command::new("redis-server")
@@ -59,7 +63,9 @@ fn router(url: Option<&str>, namespace: &str, outcome: Outcome) -> Router {
         id: "primary".into(),
         ..ScriptedConfig::default()
     };
-    let provider = Arc::new(ScriptedProvider::from_fn(config, move |_, _| outcome.clone()));
+    let provider = Arc::new(ScriptedProvider::from_fn(config, move |_, _| {
+        outcome.clone()
+    }));
     let entry = EntryConfig {
         retry: RetryConfig {
             max_attempts: 1,
