@@ -86,6 +86,13 @@
 //! the provider's stats, the budgets, and the call's [`Routed::cost_usd`] (for streams,
 //! [`RouterStream::cost_usd`]).
 //!
+//! # Shared state
+//!
+//! With [`RouterBuilder::shared_state`], several router instances (replicas of one service)
+//! share their rate windows, budgets and breaker trips through a [`SharedState`] (on Redis:
+//! `steadfast-shared-redis`). Admission stays local and fails open; the [`shared`] module
+//! states the staleness and overshoot bounds.
+//!
 //! # Observability
 //!
 //! [`Router::stats`] returns a serializable [`StatsSnapshot`]; [`Router::reset_stats`]
