@@ -387,6 +387,8 @@ struct Forced {
     forced: bool,
     /// When the local breaker last tripped on its own.
     tripped_at: Option<Instant>,
+    /// When this instance last won the probe lock.
+    claimed_at: Option<Instant>,
 }
 
 /// Spawns the sync task of a router: publishes breaker news at once, and every refresh
@@ -570,9 +572,12 @@ impl SyncTask {
         let slack = link.config.refresh_interval * 2;
         match remote {
             Some(SharedBreaker::Open(left)) => {
+                // Held open a little past the published trip, so that every instance
+                // (the one that tripped too) meets the probe lock before it may probe.
+                let target = left + slack;
                 let local_left = snapshot.open_remaining.unwrap_or_default();
-                if snapshot.state != State::Open || local_left + slack < left {
-                    breaker.force_open(left);
+                if snapshot.state != State::Open || local_left + slack / 2 < target {
+                    breaker.force_open(target);
                     mark.forced = true;
                 }
             }
@@ -587,14 +592,23 @@ impl SyncTask {
             }
             None => {
                 // The trip ran out: one instance probes, the others wait for its verdict.
+                let ttl = (slack * 4).max(Duration::from_millis(500));
+                let claimed = mark.claimed_at.is_some_and(|t| t.elapsed() < ttl);
                 let due = snapshot.state == State::Open
-                    && snapshot.open_remaining.unwrap_or_default() <= link.config.refresh_interval;
+                    && !claimed
+                    && snapshot.open_remaining.unwrap_or_default() <= slack;
                 if due {
-                    let ttl = (slack * 4).max(Duration::from_millis(500));
-                    // Claimed, or the state is down: probe as a lone instance would.
-                    if let Ok(false) = link.bounded(link.state.claim_probe(&id, ttl)).await {
-                        breaker.force_open(ttl);
-                        mark.forced = true;
+                    // The state down: probe as a lone instance would, when the trip ends.
+                    match link.bounded(link.state.claim_probe(&id, ttl)).await {
+                        Ok(true) => {
+                            mark.claimed_at = Some(Instant::now());
+                            breaker.force_open(Duration::ZERO);
+                        }
+                        Ok(false) => {
+                            breaker.force_open(ttl);
+                            mark.forced = true;
+                        }
+                        Err(_) => {}
                     }
                 }
             }
