@@ -12,6 +12,7 @@ use std::time::Instant;
 mod inprocess;
 mod loopback;
 mod outofprocess;
+mod shared;
 mod streams;
 
 use steadfast_circuit::{CircuitBreaker, Config as BreakerConfig};
@@ -108,6 +109,9 @@ fn main() {
     if let Some(report) = &outofprocess {
         println!();
         outofprocess::print(report);
+    }
+    if wanted("shared") {
+        shared::run(quick);
     }
 }
 

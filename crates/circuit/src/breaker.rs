@@ -415,6 +415,34 @@ impl CircuitBreaker {
         shared.notify(Some(transition));
     }
 
+    /// Opens the breaker for `duration` from now, whatever its state, and reports a
+    /// transition with [`Reason::Forced`]. For state learned elsewhere — another instance of
+    /// the same service saw the target fail — so it does not count towards the
+    /// open-duration backoff; permits admitted before it no longer count. When `duration`
+    /// passes the breaker goes half-open and probes as after any trip.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use steadfast_circuit::{CircuitBreaker, Config, State};
+    ///
+    /// let breaker = CircuitBreaker::new(Config::default());
+    /// breaker.force_open(Duration::from_secs(5));
+    /// assert_eq!(breaker.state(), State::Open);
+    /// assert!(breaker.try_acquire().is_err());
+    /// ```
+    pub fn force_open(&self, duration: Duration) {
+        let shared = &*self.shared;
+        let now = shared.nanos(Instant::now());
+        let mut inner = lock(&shared.inner);
+        let mut transition = shared.move_to(&mut inner, State::Open, Reason::Forced, now);
+        let nanos = u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX);
+        inner.open_until = now.saturating_add(nanos);
+        shared.open_until.store(inner.open_until, Ordering::Relaxed);
+        transition.open_for = Some(duration);
+        drop(inner);
+        shared.notify(Some(transition));
+    }
+
     /// Records how a permit's call ended. Called once per permit, by the permit.
     pub(crate) fn complete(&self, generation: u64, probe: bool, verdict: Verdict) {
         if verdict == Verdict::Neutral && !probe {
@@ -545,7 +573,9 @@ impl Shared {
         match to {
             State::Open => {
                 inner.trips += 1;
-                inner.trips_in_a_row = inner.trips_in_a_row.saturating_add(1);
+                if reason != Reason::Forced {
+                    inner.trips_in_a_row = inner.trips_in_a_row.saturating_add(1);
+                }
                 let duration = self.config.open_duration_for(inner.trips_in_a_row);
                 let nanos = u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX);
                 inner.open_until = now.saturating_add(nanos);

@@ -102,6 +102,10 @@ pub enum Reason {
     HalfOpenTimedOut,
     /// Anything → closed: [`CircuitBreaker::reset`](crate::CircuitBreaker::reset) was called.
     Reset,
+    /// Anything → open:
+    /// [`CircuitBreaker::force_open`](crate::CircuitBreaker::force_open) was called (for
+    /// example because another instance's breaker for the same target tripped).
+    Forced,
 }
 
 impl fmt::Display for Reason {
@@ -120,6 +124,7 @@ impl fmt::Display for Reason {
             Reason::ProbeSlow => f.write_str("a probe was slow"),
             Reason::HalfOpenTimedOut => f.write_str("half-open past its maximum wait"),
             Reason::Reset => f.write_str("reset"),
+            Reason::Forced => f.write_str("forced open"),
         }
     }
 }

@@ -646,3 +646,30 @@ fn breaker_and_permit_are_send_sync_clone_and_debug() {
     let b = CircuitBreaker::new(Config::default());
     assert!(format!("{b:?}").starts_with("CircuitBreaker { state: Closed"));
 }
+
+#[tokio::test(start_paused = true)]
+async fn force_open_refuses_for_the_duration_then_probes_without_backoff() {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let log = seen.clone();
+    let breaker = CircuitBreaker::new(Config {
+        open_backoff: Some(OpenBackoff {
+            multiplier: 2.0,
+            max: secs(100),
+        }),
+        ..quiet()
+    })
+    .on_transition(move |t: &Transition| log.lock().unwrap().push((t.to, t.reason, t.open_for)));
+    breaker.force_open(secs(3));
+    assert_eq!(breaker.state(), State::Open);
+    assert!(breaker.try_acquire().is_err());
+    advance(secs(3)).await;
+    // Half-open after the forced duration, not the configured 10 s.
+    let probe = breaker.try_acquire().expect("probe");
+    probe.failure(&SERVER);
+    // A real trip after a forced one opens for the base duration: forcing is no backoff step.
+    assert_eq!(breaker.snapshot().open_remaining, Some(secs(10)));
+    assert_eq!(
+        seen.lock().unwrap()[0],
+        (State::Open, Reason::Forced, Some(secs(3)))
+    );
+}

@@ -34,6 +34,8 @@ pub struct ConfigFile {
     pub groups: BTreeMap<String, GroupConfig>,
     /// The HTTP gateway's settings (`steadfast serve`).
     pub gateway: GatewaySettings,
+    /// State shared with other instances on Redis (see the `shared` module). Default none.
+    pub shared: Option<crate::shared::SharedSection>,
 }
 
 /// Settings every group takes unless it sets its own.

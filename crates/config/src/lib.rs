@@ -42,6 +42,7 @@ mod gateway;
 mod metrics;
 mod parse;
 mod secret;
+mod shared;
 mod status;
 mod steadfast;
 
@@ -56,6 +57,7 @@ pub use gateway::GatewaySettings;
 pub use metrics::{AttemptMetric, JsonLinesObserver};
 pub use parse::Format;
 pub use secret::KeyRef;
+pub use shared::SharedSection;
 pub use status::{DeploymentStatus, STATUS_PROBE_TIMEOUT};
 pub use steadfast::{CallError, DEFAULT_GROUP, DeploymentInfo, Steadfast};
 pub use steadfast_router::media::{MediaError, MediaRouted, MediaStats};

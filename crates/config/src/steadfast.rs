@@ -65,6 +65,8 @@ struct Group {
     router_config: RouterConfig,
     members: Vec<Member>,
     router: Router,
+    /// State shared with other instances, from `[shared]`.
+    shared: Option<crate::shared::Shared>,
 }
 
 impl Group {
@@ -74,6 +76,9 @@ impl Group {
         let mut builder = Router::builder().name(&self.name).config(config);
         for m in &self.members {
             builder = builder.provider(Arc::clone(&m.provider), m.config.clone());
+        }
+        if let Some((state, shared)) = &self.shared {
+            builder = builder.shared_state(Arc::clone(state), *shared);
         }
         self.router = builder.build();
     }
@@ -458,6 +463,7 @@ impl Steadfast {
 }
 
 fn build_all(file: &ConfigFile, lookup: Lookup<'_>) -> Result<Steadfast, ConfigError> {
+    let shared = file.shared.as_ref().map(|s| s.build(lookup)).transpose()?;
     let mut chat: BTreeMap<&str, Member> = BTreeMap::new();
     // (priority, name, provider, how it runs): tried in that order.
     let mut video = Vec::new();
@@ -602,6 +608,7 @@ fn build_all(file: &ConfigFile, lookup: Lookup<'_>) -> Result<Steadfast, ConfigE
             router_config,
             members,
             router: Router::builder().name(gname).build(),
+            shared: shared.clone(),
         };
         group.rebuild();
         groups.insert(gname.clone(), RwLock::new(group));

@@ -86,6 +86,13 @@
 //! the provider's stats, the budgets, and the call's [`Routed::cost_usd`] (for streams,
 //! [`RouterStream::cost_usd`]).
 //!
+//! # Shared state
+//!
+//! With [`RouterBuilder::shared_state`], several router instances (replicas of one service)
+//! share their rate windows, budgets and breaker trips through a [`SharedState`] (on Redis:
+//! `steadfast-shared-redis`). Admission stays local and fails open; the [`shared`] module
+//! states the staleness and overshoot bounds.
+//!
 //! # Observability
 //!
 //! [`Router::stats`] returns a serializable [`StatsSnapshot`]; [`Router::reset_stats`]
@@ -177,6 +184,7 @@ mod pricing;
 mod router;
 #[cfg(feature = "tower")]
 mod service;
+pub mod shared;
 mod stats;
 mod strategy;
 mod stream;
@@ -191,6 +199,7 @@ pub use options::{RouteOptions, Routed};
 pub use router::{Router, RouterBuilder};
 #[cfg(feature = "tower")]
 pub use service::RouterFuture;
+pub use shared::{SharedConfig, SharedState};
 pub use stats::{Latency, Overhead, ProviderStats, StatsSnapshot};
 pub use strategy::{
     BestPerformance, Candidate, Cheapest, LeastBusy, LowestLatency, PowerOfTwo, Priority,

@@ -78,14 +78,39 @@ struct Windows {
     spend: Option<Window>,
     /// Tokens reserved by attempts in flight and not billed yet.
     reserved: u64,
+    /// What the whole cluster counted in each window at the last refresh (zero without
+    /// shared state); a limit holds against the larger of it and the local count.
+    cluster: Cluster,
+    /// Tokens and spend billed here and not yet settled in the shared state.
+    unsynced: Unsynced,
+}
+
+/// The cluster's counts of one provider's windows, as last read from the shared state.
+#[derive(Debug, Default, Clone, Copy, PartialEq)]
+pub(crate) struct Cluster {
+    pub(crate) rpm: f64,
+    pub(crate) tpm: f64,
+    pub(crate) spend: f64,
+}
+
+/// Usage billed locally and owed to the shared state: added by billing, taken (and put
+/// back when the shared state is unreachable) by the refresh.
+#[derive(Debug, Default, Clone, Copy, PartialEq)]
+pub(crate) struct Unsynced {
+    pub(crate) tokens: f64,
+    pub(crate) cost: f64,
 }
 
 impl Windows {
     /// Whether `estimated` more tokens would pass `tpm`, counting those billed in the
     /// window and those reserved by attempts in flight.
     fn over_tpm(&mut self, now: Instant, tpm: u64, estimated: u64) -> bool {
-        let taken = self.tpm.sum(now) + self.reserved as f64;
+        let taken = (self.tpm.sum(now) + self.reserved as f64).max(self.cluster.tpm);
         taken + estimated as f64 > tpm as f64
+    }
+
+    fn over_rpm(&mut self, now: Instant, rpm: u32) -> bool {
+        self.rpm.sum(now).max(self.cluster.rpm) >= f64::from(rpm)
     }
 }
 
@@ -136,6 +161,8 @@ impl Limiter {
                 tpm: Window::new(Duration::from_secs(60)),
                 spend: config.budget.map(|b| Window::new(b.window)),
                 reserved: 0,
+                cluster: Cluster::default(),
+                unsynced: Unsynced::default(),
             }),
         }
     }
@@ -167,14 +194,14 @@ impl Limiter {
             return None;
         }
         let mut w = lock(&self.windows);
-        if self.rpm.is_some_and(|rpm| w.rpm.sum(now) >= f64::from(rpm)) {
+        if self.rpm.is_some_and(|rpm| w.over_rpm(now, rpm)) {
             return Some(Limited::Rate);
         }
         if self.tpm.is_some_and(|tpm| w.over_tpm(now, tpm, estimated)) {
             return Some(Limited::Rate);
         }
         if let (Some(budget), Some(spend)) = (self.budget, w.spend.as_mut())
-            && spend.sum(now) >= budget.usd
+            && spend.sum(now).max(w.cluster.spend) >= budget.usd
         {
             return Some(Limited::Budget);
         }
@@ -200,7 +227,7 @@ impl Limiter {
             }
         }
         let mut w = lock(&self.windows);
-        let refused = if self.rpm.is_some_and(|rpm| w.rpm.sum(now) >= f64::from(rpm)) {
+        let refused = if self.rpm.is_some_and(|rpm| w.over_rpm(now, rpm)) {
             Some(AdmitError::Rpm)
         } else if self.tpm.is_some_and(|tpm| w.over_tpm(now, tpm, estimated)) {
             Some(AdmitError::Tpm)
@@ -234,6 +261,31 @@ impl Limiter {
         if let Some(spend) = w.spend.as_mut() {
             spend.add(now, cost);
         }
+        w.unsynced.tokens += tokens as f64;
+        w.unsynced.cost += cost;
+    }
+
+    /// The configured limits: `rpm`, `tpm` and the budget.
+    pub(crate) fn limits(&self) -> (Option<u32>, Option<u64>, Option<Budget>) {
+        (self.rpm, self.tpm, self.budget)
+    }
+
+    /// Takes what was billed here since the last call, for the shared state.
+    pub(crate) fn take_unsynced(&self) -> Unsynced {
+        std::mem::take(&mut lock(&self.windows).unsynced)
+    }
+
+    /// Owes `u` to the shared state again (it could not be settled), or owes a correction
+    /// (a released reservation is a negative amount).
+    pub(crate) fn owe(&self, u: Unsynced) {
+        let mut w = lock(&self.windows);
+        w.unsynced.tokens += u.tokens;
+        w.unsynced.cost += u.cost;
+    }
+
+    /// What the cluster counted at the last refresh; zeros fall back to local counts.
+    pub(crate) fn set_cluster(&self, cluster: Cluster) {
+        lock(&self.windows).cluster = cluster;
     }
 }
 
@@ -242,6 +294,8 @@ impl Limiter {
 pub(crate) struct GlobalBudget {
     budget: Budget,
     spend: Mutex<Window>,
+    /// Shared state: the cluster's spend at the last refresh, and the spend owed to it.
+    cluster: Mutex<(f64, f64)>,
 }
 
 impl GlobalBudget {
@@ -249,16 +303,40 @@ impl GlobalBudget {
         GlobalBudget {
             budget,
             spend: Mutex::new(Window::new(budget.window)),
+            cluster: Mutex::new((0.0, 0.0)),
         }
     }
 
-    /// Whether the budget is spent for this window.
+    /// Whether the budget is spent for this window (here, or across the cluster as last
+    /// read from the shared state).
     pub(crate) fn spent(&self, now: Instant) -> bool {
-        lock(&self.spend).sum(now) >= self.budget.usd
+        let cluster = lock(&self.cluster).0;
+        lock(&self.spend).sum(now).max(cluster) >= self.budget.usd
     }
 
     pub(crate) fn add(&self, now: Instant, cost: f64) {
         lock(&self.spend).add(now, cost);
+        lock(&self.cluster).1 += cost;
+    }
+
+    /// The budget.
+    pub(crate) fn budget(&self) -> Budget {
+        self.budget
+    }
+
+    /// Takes the spend owed to the shared state.
+    pub(crate) fn take_unsynced(&self) -> f64 {
+        std::mem::take(&mut lock(&self.cluster).1)
+    }
+
+    /// Owes `cost` to the shared state (again, or as a negative correction).
+    pub(crate) fn owe(&self, cost: f64) {
+        lock(&self.cluster).1 += cost;
+    }
+
+    /// The cluster's spend at the last refresh.
+    pub(crate) fn set_cluster(&self, spend: f64) {
+        lock(&self.cluster).0 = spend;
     }
 }
 

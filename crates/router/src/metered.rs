@@ -70,6 +70,8 @@ pub(crate) struct Shared {
     pub(crate) counters: Mutex<RouterCounters>,
     pub(crate) budget: Option<GlobalBudget>,
     pub(crate) ewma_alpha: f64,
+    /// State shared with other router instances, when configured.
+    pub(crate) link: Option<crate::shared::Link>,
 }
 
 impl Shared {
@@ -157,6 +159,7 @@ impl ProviderState {
                 Ok(Slot {
                     state: Arc::clone(self),
                     reserved,
+                    cluster: None,
                 })
             }
             Err(limit) => Err(ProviderError::new(
@@ -192,6 +195,20 @@ impl Metered {
     /// Bills `usage` on `model` to the provider, the budgets and `call`.
     fn bill(&self, model: &str, usage: &Usage, call: Option<&CallCtx>) {
         bill(&self.state, &self.shared, model, usage, call);
+    }
+
+    /// Reserves the attempt in the shared state, when there is one (see the `shared`
+    /// module); nothing to wait for otherwise.
+    async fn reserve_shared(
+        &self,
+        call: Option<&CallCtx>,
+        request: &ChatRequest,
+    ) -> Result<Option<crate::shared::Reserved>, ProviderError> {
+        if self.shared.link.is_none() {
+            return Ok(None);
+        }
+        let estimated = call.map_or_else(|| estimate_tokens(request), |c| c.estimated);
+        crate::shared::reserve(&self.shared, &self.state, &request.model, estimated).await
     }
 
     /// `fut`, cut at the configured timeout.
@@ -274,7 +291,8 @@ impl ChatProvider for Metered {
 
     async fn chat(&self, request: &ChatRequest) -> Result<ChatResponse, ProviderError> {
         let call = current_call();
-        let slot = self.state.admit(call.as_deref(), request)?;
+        let mut slot = self.state.admit(call.as_deref(), request)?;
+        slot.cluster = self.reserve_shared(call.as_deref(), request).await?;
         let started = Instant::now();
         let result = self
             .timed(&request.model, self.state.provider.chat(request))
@@ -298,7 +316,8 @@ impl ChatProvider for Metered {
 
     async fn chat_stream(&self, request: &ChatRequest) -> Result<ChatStream, ProviderError> {
         let call = current_call();
-        let slot = self.state.admit(call.as_deref(), request)?;
+        let mut slot = self.state.admit(call.as_deref(), request)?;
+        slot.cluster = self.reserve_shared(call.as_deref(), request).await?;
         let started = Instant::now();
         let result = self
             .timed(&request.model, self.state.provider.chat_stream(request))
@@ -339,6 +358,8 @@ impl ChatProvider for Metered {
 struct Slot {
     state: Arc<ProviderState>,
     reserved: u64,
+    /// What the attempt reserved in the shared state, given back when the slot drops.
+    cluster: Option<crate::shared::Reserved>,
 }
 
 impl Drop for Slot {

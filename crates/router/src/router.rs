@@ -26,6 +26,7 @@ use crate::metered::{CALL, CallCtx, CallTotals, Metered, ProviderState, Shared};
 use crate::monitor::{HealthCheck, probe_one, probe_round};
 use crate::options::{RouteOptions, Routed};
 use crate::plan::Planner;
+use crate::shared::{Link, SharedConfig, SharedState};
 use crate::stats::{
     Latency, Overhead, ProviderStats, RouterCounters, StatsSnapshot, lock, saturating_sum,
 };
@@ -170,6 +171,7 @@ pub struct RouterBuilder {
     config: RouterConfig,
     name: Option<String>,
     observers: Observers,
+    shared: Option<(Arc<dyn SharedState>, SharedConfig)>,
 }
 
 impl RouterBuilder {
@@ -192,6 +194,15 @@ impl RouterBuilder {
     #[must_use]
     pub fn strategy(mut self, strategy: Arc<dyn Strategy>) -> Self {
         self.strategy = Some(strategy);
+        self
+    }
+
+    /// Shares rate windows, budgets and breaker trips with the other routers on the same
+    /// `state` (see the [`shared`](crate::shared) module). The router must be built inside a
+    /// tokio runtime, which runs its sync task. Default: none, everything local.
+    #[must_use]
+    pub fn shared_state(mut self, state: Arc<dyn SharedState>, config: SharedConfig) -> Self {
+        self.shared = Some((state, config));
         self
     }
 
@@ -233,6 +244,7 @@ impl RouterBuilder {
             } else {
                 0.2
             },
+            link: self.shared.map(|(state, c)| Link::new(state, c)),
         });
         let mut providers: Vec<Arc<ProviderState>> = Vec::new();
         for (provider, pc) in self.providers {
@@ -276,6 +288,20 @@ impl RouterBuilder {
             };
             chain = chain.provider(Arc::new(metered), p.config.chain_entry());
         }
+        let chain = chain.build();
+        if let Some(link) = &shared.link {
+            let watched = providers
+                .iter()
+                .map(|p| {
+                    let breaker = chain.breaker(p.id());
+                    if let Some(b) = &breaker {
+                        link.watch(p.id(), b);
+                    }
+                    (Arc::clone(p), breaker)
+                })
+                .collect();
+            crate::shared::spawn(&shared, watched);
+        }
         let strategy = self
             .strategy
             .unwrap_or_else(|| config.strategy.build(config.seed));
@@ -285,7 +311,7 @@ impl RouterBuilder {
             .collect();
         Router {
             inner: Arc::new(Inner {
-                chain: chain.build(),
+                chain,
                 providers,
                 strategy,
                 shared,
