@@ -181,6 +181,7 @@ mod monitor;
 mod options;
 mod plan;
 mod pricing;
+mod report;
 mod router;
 #[cfg(feature = "tower")]
 mod service;
