@@ -44,7 +44,7 @@ impl Shared {
         metrics::gauge!(IN_FLIGHT).increment(1.0);
         Some(InFlight {
             shared: Arc::clone(self),
-            _permit: permit,
+            permit: Some(permit),
         })
     }
 
@@ -85,11 +85,15 @@ impl Shared {
 /// (a stream's guard lives in its body, so it drops with the last byte or the client).
 pub(crate) struct InFlight {
     shared: Arc<Shared>,
-    _permit: OwnedSemaphorePermit,
+    /// `Some` until dropped.
+    permit: Option<OwnedSemaphorePermit>,
 }
 
 impl Drop for InFlight {
     fn drop(&mut self) {
+        // The permit goes back before the gauge moves: whoever sees the count fall must
+        // find the permit free (fields drop only after this body).
+        drop(self.permit.take());
         self.shared
             .in_flight
             .send_modify(|n| *n = n.saturating_sub(1));

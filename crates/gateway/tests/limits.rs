@@ -87,7 +87,8 @@ async fn a_full_gateway_refuses_with_503_and_retry_after() {
         .send()
         .await
         .unwrap();
-    assert_eq!(ok.status(), 200);
+    let status = ok.status();
+    assert_eq!(status, 200, "{}", ok.text().await.unwrap());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
