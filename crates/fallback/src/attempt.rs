@@ -10,6 +10,7 @@ use std::time::Duration;
 use steadfast_circuit::Permit;
 use steadfast_errors::observe::{Event, Observers};
 use steadfast_errors::{ErrorKind, ProviderError};
+use steadfast_providers_core::http::server_of;
 use steadfast_providers_core::{ChatProvider, ChatRequest, ChatResponse};
 use tracing::Span;
 use tracing::field::Empty;
@@ -99,7 +100,7 @@ pub(crate) fn attempt_span(
     attempt: u32,
     resume: bool,
 ) -> Span {
-    tracing::info_span!(
+    let span = tracing::info_span!(
         target: "steadfast_fallback",
         "attempt",
         otel.name = %format_args!("chat {model}"),
@@ -109,10 +110,20 @@ pub(crate) fn attempt_span(
         gen_ai.provider.name = provider.kind().as_str(),
         gen_ai.request.model = model,
         error.type = Empty,
+        server.address = Empty,
+        server.port = Empty,
         steadfast.provider = provider.id(),
         steadfast.attempt = attempt,
         steadfast.resume = resume,
-    )
+    );
+    // Parsed only when a subscriber wants the span.
+    if !span.is_disabled()
+        && let Some((host, port)) = provider.base_url().and_then(server_of)
+    {
+        span.record("server.address", host.as_str());
+        span.record("server.port", port);
+    }
+    span
 }
 
 /// One structured event per attempt (DESIGN §8, seed 000), and the same attempt reported to

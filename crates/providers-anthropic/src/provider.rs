@@ -206,6 +206,10 @@ impl ChatProvider for AnthropicProvider {
         KIND
     }
 
+    fn base_url(&self) -> Option<&str> {
+        Some(&self.config.base_url)
+    }
+
     fn capabilities(&self) -> Capabilities {
         Capabilities {
             streaming: true,

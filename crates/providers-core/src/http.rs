@@ -28,6 +28,22 @@ pub const MAX_REDIRECTS: usize = 5;
 /// The message of the error a redirect to another origin becomes.
 pub const CROSS_ORIGIN_REDIRECT: &str = "redirect to another origin not followed";
 
+/// The host and port of `base_url` (the scheme's default port when it names none), for
+/// telemetry's `server.address` / `server.port`: nothing else of the URL — user info, path
+/// and query, where a secret may sit — comes out. `None` when it does not parse.
+///
+/// ```
+/// use steadfast_providers_core::http::server_of;
+///
+/// assert_eq!(server_of("https://user:sk-secret@api.openai.com/v1?key=x"), Some(("api.openai.com".to_owned(), 443)));
+/// assert_eq!(server_of("http://127.0.0.1:8080"), Some(("127.0.0.1".to_owned(), 8080)));
+/// assert_eq!(server_of("not a url"), None);
+/// ```
+pub fn server_of(base_url: &str) -> Option<(String, u16)> {
+    let url = reqwest::Url::parse(base_url).ok()?;
+    Some((url.host_str()?.to_owned(), url.port_or_known_default()?))
+}
+
 /// How long a new connection may take to open (TCP and TLS) by default.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 

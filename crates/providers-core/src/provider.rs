@@ -73,6 +73,13 @@ pub trait ChatProvider: Send + Sync + fmt::Debug {
     /// What it can do.
     fn capabilities(&self) -> Capabilities;
 
+    /// The base URL it calls, for an HTTP provider: telemetry reads only its host and port
+    /// (`server.address`, `server.port`, see [`http::server_of`](crate::http::server_of)),
+    /// never the whole URL, which may carry a secret. `None` by default.
+    fn base_url(&self) -> Option<&str> {
+        None
+    }
+
     /// The models it is configured with (empty: whatever the caller names). Borrowed, so
     /// that a router may consult it on every call without copying.
     fn models(&self) -> &[ModelInfo] {

@@ -181,6 +181,10 @@ impl ChatProvider for GeminiProvider {
         KIND
     }
 
+    fn base_url(&self) -> Option<&str> {
+        Some(&self.config.base_url)
+    }
+
     fn capabilities(&self) -> Capabilities {
         Capabilities {
             streaming: true,

@@ -94,6 +94,10 @@ impl ChatProvider for OllamaProvider {
         Provider::Ollama
     }
 
+    fn base_url(&self) -> Option<&str> {
+        Some(&self.config.base_url)
+    }
+
     fn capabilities(&self) -> Capabilities {
         Capabilities {
             streaming: true,

@@ -267,6 +267,10 @@ impl ChatProvider for OpenAiProvider {
         self.config.kind
     }
 
+    fn base_url(&self) -> Option<&str> {
+        Some(&self.config.base_url)
+    }
+
     fn capabilities(&self) -> Capabilities {
         self.config.capabilities
     }

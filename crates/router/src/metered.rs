@@ -268,6 +268,10 @@ impl ChatProvider for Metered {
         self.state.provider.kind()
     }
 
+    fn base_url(&self) -> Option<&str> {
+        self.state.provider.base_url()
+    }
+
     fn capabilities(&self) -> Capabilities {
         self.state.provider.capabilities()
     }

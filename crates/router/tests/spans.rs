@@ -178,3 +178,49 @@ fn stream_usage(a: &BTreeMap<String, String>) -> (u64, u64) {
         a["gen_ai.usage.output_tokens"].parse().unwrap(),
     )
 }
+
+/// An HTTP provider's attempt names the server it called — host and port only: a secret in
+/// the base URL's user info or query never reaches an attribute.
+#[tokio::test]
+async fn an_http_attempt_names_its_server_and_nothing_else_of_the_url() {
+    let exporter = InMemorySpanExporter::default();
+    let provider = SdkTracerProvider::builder()
+        .with_simple_exporter(exporter.clone())
+        .build();
+    let subscriber = tracing_subscriber::registry()
+        .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("test")));
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let server = steadfast_providers_mock::FaultServer::start()
+        .await
+        .unwrap();
+    let port = server.addr().port();
+    let config = steadfast_providers_openai::OpenAiConfig {
+        id: "local".into(),
+        base_url: format!("http://user:sk-url-secret@127.0.0.1:{port}/v1?key=sk-query-secret"),
+        api_key: Some(steadfast_providers_core::ApiKey::new("sk-header-secret")),
+        ..steadfast_providers_openai::OpenAiConfig::default()
+    };
+    let openai = Arc::new(steadfast_providers_openai::OpenAiProvider::new(config));
+    let router = Router::builder().provider(openai, pc(1)).build();
+    let request = ChatRequest::new("mock-model", vec![Message::user("Count")]);
+    router
+        .chat(&request, RouteOptions::default())
+        .await
+        .unwrap();
+    drop(router);
+
+    let spans = exporter.get_finished_spans().unwrap();
+    let attempt = spans
+        .iter()
+        .find(|s| attrs(s).contains_key("steadfast.attempt"))
+        .expect("an attempt span");
+    let a = attrs(attempt);
+    assert_eq!(a["server.address"], "127.0.0.1");
+    assert_eq!(a["server.port"], port.to_string());
+    for span in &spans {
+        for (k, v) in attrs(span) {
+            assert!(!v.contains("secret"), "{k} = {v}");
+        }
+    }
+}
