@@ -120,7 +120,7 @@ impl Router {
         self.inner.chain.set_enabled(id, enabled)
     }
 
-    /// Probes every provider once with [`ChatProvider::health_check`] (under its configured
+    /// Probes every provider once with [`ChatProvider::health_check`](steadfast_providers_core::ChatProvider::health_check) (under its configured
     /// timeout): one that fails is disabled, and one the monitor disabled is enabled again
     /// once it passes. Providers disabled by [`set_enabled`](Self::set_enabled) are not
     /// probed. Returns each probed provider's check (passed, when, latency, why it failed),

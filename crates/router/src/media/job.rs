@@ -14,7 +14,7 @@ use steadfast_providers_core::{
 /// The future of one media job.
 pub type JobFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, ProviderError>> + Send + 'a>>;
 
-/// A kind of media job a [`MediaRouter`] can run: implemented for `dyn VideoProvider` and
+/// A kind of media job a [`MediaRouter`](super::MediaRouter) can run: implemented for `dyn VideoProvider` and
 /// `dyn ImageProvider`.
 pub trait MediaJob: Send + Sync + fmt::Debug {
     /// What is asked.
