@@ -18,7 +18,10 @@ async fn counts_add_up_exactly_under_contention() {
     let breaker = CircuitBreaker::try_new(Config {
         consecutive_failures: None,
         failure_rate: None,
-        minimum_calls: 0,
+        // Never judged: the window never fills (3 calls in 5 count), so the slow-call rule
+        // counts without tripping. With 0, a slow success recorded before any other call
+        // made the rate 1/1 and tripped the breaker, as it should — a race in the test.
+        minimum_calls: TASKS * CALLS,
         window: Window::Count {
             calls: TASKS * CALLS,
         },
