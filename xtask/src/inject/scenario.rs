@@ -381,7 +381,10 @@ pub(crate) fn all() -> Vec<Scenario> {
                 }
             }),
         )
-        .fallback_plan(share(100, any_fault))
+        // 3 % on the fallback: a call fails only when all 3 of its fallback attempts fault
+        // (0.03^3 = 2.7e-5 a call) while the primary's breaker is open. At 10 % that chance
+        // was 1e-3, the very completion target, and the scenario failed one run in a few.
+        .fallback_plan(share(30, any_fault))
         .resumes(),
         flapping,
         down,
