@@ -12,9 +12,7 @@ const KEY: &str = "quokka-Mango-7731-zebra-Lime";
 
 fn assert_clean(what: &str, err: &ProviderError) {
     let shown = format!("{err} {err:?} {err:#?}");
-    for piece in [KEY, "quokka-Mango", "zebra-Lime"] {
-        assert!(!shown.contains(piece), "{what} shows {piece}: {shown}");
-    }
+    steadfast_test_kit::assert_hidden(what, &shown, &[KEY, "quokka-Mango", "zebra-Lime"]);
 }
 
 fn provider(server: &MockServer) -> GeminiProvider {
