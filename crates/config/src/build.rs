@@ -44,6 +44,9 @@ pub(crate) enum Built {
 }
 
 /// Builds the deployment `name`.
+// `http!` starts from a kind's defaults and sets the shared fields one by one: that is the
+// point of it, not a struct literal left half-written.
+#[allow(clippy::field_reassign_with_default)]
 pub(crate) fn build(name: &str, d: &Deployment, lookup: Lookup<'_>) -> Result<Built, ConfigError> {
     check_fields(name, d)?;
     let key = match &d.api_key {
@@ -54,6 +57,24 @@ pub(crate) fn build(name: &str, d: &Deployment, lookup: Lookup<'_>) -> Result<Bu
         None => None,
     };
     let model = model_of(name, d)?;
+    // The settings every HTTP provider's config has under the same names, filled from the
+    // deployment: its id, base URL, key (the deployment's, else the first of the kind's
+    // variables that is set), request timeout and headers. The rest is set per kind below.
+    macro_rules! http {
+        ($base:expr, $key_vars:expr) => {{
+            let mut c = $base;
+            c.id = name.to_owned();
+            if let Some(url) = &d.base_url {
+                c.base_url = url.trim_end_matches('/').to_owned();
+            }
+            c.api_key = key.clone().or_else(|| from_vars($key_vars, lookup));
+            if let Some(t) = d.timeouts.request {
+                c.timeout = t;
+            }
+            c.headers = d.headers.clone();
+            c
+        }};
+    }
     let chat: Arc<dyn ChatProvider> = match d.kind {
         Kind::OpenAi => openai(name, d, key, lookup, Preset::OpenAi),
         Kind::OpenRouter => openai(name, d, key, lookup, Preset::OpenRouter),
@@ -69,60 +90,43 @@ pub(crate) fn build(name: &str, d: &Deployment, lookup: Lookup<'_>) -> Result<Bu
             &model,
         )?,
         Kind::Anthropic => {
-            let base = AnthropicConfig::default();
-            let config = AnthropicConfig {
-                id: name.to_owned(),
-                base_url: d.base_url.clone().unwrap_or(base.base_url),
-                api_key: key
-                    .or_else(|| from_vars(steadfast_providers_anthropic::API_KEY_VARS, lookup)),
-                api_version: d.api_version.clone().unwrap_or(base.api_version),
-                timeout: d.timeouts.request.unwrap_or(base.timeout),
-                stream: stream_timeouts(base.stream, &d.timeouts),
-                headers: d.headers.clone(),
-                ..base
-            };
-            Arc::new(AnthropicProvider::with_client(config, client(d)))
+            let mut c = http!(
+                AnthropicConfig::default(),
+                steadfast_providers_anthropic::API_KEY_VARS
+            );
+            set(&mut c.api_version, &d.api_version);
+            c.stream = stream_timeouts(c.stream, &d.timeouts);
+            Arc::new(AnthropicProvider::with_client(c, client(d)))
         }
         Kind::Gemini => {
-            let base = GeminiConfig::default();
-            let config = GeminiConfig {
-                id: name.to_owned(),
-                base_url: d.base_url.clone().unwrap_or(base.base_url),
-                api_key: key
-                    .or_else(|| from_vars(steadfast_providers_gemini::API_KEY_VARS, lookup)),
-                api_version: d.api_version.clone().unwrap_or(base.api_version),
-                timeout: d.timeouts.request.unwrap_or(base.timeout),
-                stream: stream_timeouts(base.stream, &d.timeouts),
-                headers: d.headers.clone(),
-                ..base
-            };
-            Arc::new(GeminiProvider::with_client(config, client(d)))
+            let mut c = http!(
+                GeminiConfig::default(),
+                steadfast_providers_gemini::API_KEY_VARS
+            );
+            set(&mut c.api_version, &d.api_version);
+            c.stream = stream_timeouts(c.stream, &d.timeouts);
+            Arc::new(GeminiProvider::with_client(c, client(d)))
         }
         Kind::Ollama => {
+            // Ollama's own config reads its key and host variables.
             let base = OllamaConfig::from_lookup(lookup);
-            let config = OllamaConfig {
-                id: name.to_owned(),
-                base_url: d.base_url.clone().unwrap_or(base.base_url),
-                api_key: key.or(base.api_key),
-                timeout: d.timeouts.request.unwrap_or(base.timeout),
-                stream: stream_timeouts(base.stream, &d.timeouts),
-                headers: d.headers.clone(),
-                ..base
-            };
-            Arc::new(OllamaProvider::with_client(config, client(d)))
+            let env_key = base.api_key.clone();
+            let mut c = http!(base, &[]);
+            c.api_key = c.api_key.or(env_key);
+            c.stream = stream_timeouts(c.stream, &d.timeouts);
+            Arc::new(OllamaProvider::with_client(c, client(d)))
         }
         Kind::LlamaCppCli => {
-            let base = LlamaCppConfig::from_lookup(|n| lookup(n).map(OsString::from));
-            let config = LlamaCppConfig {
-                id: name.to_owned(),
-                binary: d.binary.clone().unwrap_or(base.binary),
-                model_path: d.model_path.clone().unwrap_or(base.model_path),
-                args: d.args.clone(),
-                timeout: d.timeouts.request.unwrap_or(base.timeout),
-                stream: stream_timeouts(base.stream, &d.timeouts),
-                ..base
-            };
-            Arc::new(LlamaCppProvider::new(config))
+            let mut c = LlamaCppConfig::from_lookup(|n| lookup(n).map(OsString::from));
+            c.id = name.to_owned();
+            set(&mut c.binary, &d.binary);
+            set(&mut c.model_path, &d.model_path);
+            c.args = d.args.clone();
+            if let Some(t) = d.timeouts.request {
+                c.timeout = t;
+            }
+            c.stream = stream_timeouts(c.stream, &d.timeouts);
+            Arc::new(LlamaCppProvider::new(c))
         }
         Kind::Mock => {
             let config = ScriptedConfig {
@@ -141,91 +145,52 @@ pub(crate) fn build(name: &str, d: &Deployment, lookup: Lookup<'_>) -> Result<Bu
             Arc::new(ScriptedProvider::new(config, script))
         }
         Kind::Runway => {
-            let base = RunwayConfig::default();
-            let config = RunwayConfig {
-                id: name.to_owned(),
-                base_url: d.base_url.clone().unwrap_or(base.base_url),
-                api_key: key
-                    .or_else(|| from_vars(steadfast_providers_media::RUNWAY_API_KEY_VARS, lookup)),
-                api_version: d.api_version.clone().unwrap_or(base.api_version),
-                timeout: d.timeouts.request.unwrap_or(base.timeout),
-                text_model: d.model.clone().unwrap_or(base.text_model),
-                headers: d.headers.clone(),
-                poll: d.poll.clone().unwrap_or(base.poll),
-                ..base
-            };
-            return Ok(Built::Video(Arc::new(RunwayProvider::with_client(
-                config,
-                client(d),
-            ))));
+            let mut c = http!(
+                RunwayConfig::default(),
+                steadfast_providers_media::RUNWAY_API_KEY_VARS
+            );
+            set(&mut c.api_version, &d.api_version);
+            set(&mut c.text_model, &d.model);
+            set(&mut c.poll, &d.poll);
+            let provider = RunwayProvider::with_client(c, client(d));
+            return Ok(Built::Video(Arc::new(provider)));
         }
         Kind::XaiVideo => {
-            let base = XaiVideoConfig::default();
-            let config = XaiVideoConfig {
-                id: name.to_owned(),
-                base_url: d.base_url.clone().unwrap_or(base.base_url),
-                api_key: key
-                    .or_else(|| from_vars(steadfast_providers_media::XAI_API_KEY_VARS, lookup)),
-                timeout: d.timeouts.request.unwrap_or(base.timeout),
-                model: d.model.clone().unwrap_or(base.model),
-                headers: d.headers.clone(),
-                poll: d.poll.clone().unwrap_or(base.poll),
-            };
-            return Ok(Built::Video(Arc::new(XaiVideoProvider::with_client(
-                config,
-                client(d),
-            ))));
+            let mut c = http!(
+                XaiVideoConfig::default(),
+                steadfast_providers_media::XAI_API_KEY_VARS
+            );
+            set(&mut c.model, &d.model);
+            set(&mut c.poll, &d.poll);
+            let provider = XaiVideoProvider::with_client(c, client(d));
+            return Ok(Built::Video(Arc::new(provider)));
         }
         Kind::OpenAiImage => {
-            let base = OpenAiImageConfig::default();
-            let config = OpenAiImageConfig {
-                id: name.to_owned(),
-                base_url: d.base_url.clone().unwrap_or(base.base_url),
-                api_key: key
-                    .or_else(|| from_vars(steadfast_providers_media::OPENAI_API_KEY_VARS, lookup)),
-                timeout: d.timeouts.request.unwrap_or(base.timeout),
-                model: d.model.clone().or(base.model),
-                headers: d.headers.clone(),
-                ..base
-            };
-            return Ok(Built::Image(Arc::new(OpenAiImageProvider::with_client(
-                config,
-                client(d),
-            ))));
+            let mut c = http!(
+                OpenAiImageConfig::default(),
+                steadfast_providers_media::OPENAI_API_KEY_VARS
+            );
+            c.model = d.model.clone().or(c.model);
+            let provider = OpenAiImageProvider::with_client(c, client(d));
+            return Ok(Built::Image(Arc::new(provider)));
         }
         Kind::XaiImage => {
-            let base = XaiImageConfig::default();
-            let config = XaiImageConfig {
-                id: name.to_owned(),
-                base_url: d.base_url.clone().unwrap_or(base.base_url),
-                api_key: key
-                    .or_else(|| from_vars(steadfast_providers_media::XAI_API_KEY_VARS, lookup)),
-                timeout: d.timeouts.request.unwrap_or(base.timeout),
-                model: d.model.clone().unwrap_or(base.model),
-                headers: d.headers.clone(),
-                ..base
-            };
-            return Ok(Built::Image(Arc::new(XaiImageProvider::with_client(
-                config,
-                client(d),
-            ))));
+            let mut c = http!(
+                XaiImageConfig::default(),
+                steadfast_providers_media::XAI_API_KEY_VARS
+            );
+            set(&mut c.model, &d.model);
+            let provider = XaiImageProvider::with_client(c, client(d));
+            return Ok(Built::Image(Arc::new(provider)));
         }
         Kind::PollinationsImage => {
-            let base = PollinationsConfig::default();
-            let config = PollinationsConfig {
-                id: name.to_owned(),
-                base_url: d.base_url.clone().unwrap_or(base.base_url),
-                api_key: key.or_else(|| {
-                    from_vars(steadfast_providers_media::POLLINATIONS_API_KEY_VARS, lookup)
-                }),
-                timeout: d.timeouts.request.unwrap_or(base.timeout),
-                model: d.model.clone().or(base.model),
-                headers: d.headers.clone(),
-                ..base
-            };
-            return Ok(Built::Image(Arc::new(
-                PollinationsImageProvider::with_client(config, client(d)),
-            )));
+            let mut c = http!(
+                PollinationsConfig::default(),
+                steadfast_providers_media::POLLINATIONS_API_KEY_VARS
+            );
+            c.model = d.model.clone().or(c.model);
+            let provider = PollinationsImageProvider::with_client(c, client(d));
+            return Ok(Built::Image(Arc::new(provider)));
         }
     };
     Ok(Built::Chat(chat, Box::new(provider_config(d, model))))
@@ -369,6 +334,13 @@ fn check_fields(name: &str, d: &Deployment) -> Result<(), ConfigError> {
         ));
     }
     Ok(())
+}
+
+/// Replaces `field` with the deployment's value when it set one.
+fn set<T: Clone>(field: &mut T, value: &Option<T>) {
+    if let Some(v) = value {
+        *field = v.clone();
+    }
 }
 
 fn from_vars(vars: &[&str], lookup: Lookup<'_>) -> Option<ApiKey> {

@@ -105,3 +105,92 @@ async fn azure_calls_its_deployment_url_with_the_api_version_and_api_key_header(
     let answer = sf.chat(None, &request, sf.route_options()).await;
     assert_eq!(answer.unwrap().value.text, "pong");
 }
+
+/// The settings every HTTP kind shares (base URL, key from its variable, headers, request
+/// timeout) and the kind's own (`api_version`) reach the wire, for each native format.
+#[tokio::test]
+async fn each_native_kind_sends_its_base_url_key_version_and_headers() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/v1/messages"))
+        .and(header("x-api-key", "sk-test-key"))
+        .and(header("anthropic-version", "2099-01-01"))
+        .and(header("x-team", "blue"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "id": "msg_1", "type": "message", "role": "assistant", "model": "m",
+            "content": [{"type": "text", "text": "from anthropic"}],
+            "stop_reason": "end_turn", "usage": {"input_tokens": 1, "output_tokens": 2}
+        })))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/v9/models/m:generateContent"))
+        .and(header("x-goog-api-key", "sk-test-key"))
+        .and(header("x-team", "green"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "candidates": [{"content": {"role": "model", "parts": [{"text": "from gemini"}]},
+                            "finishReason": "STOP"}],
+            "usageMetadata": {"promptTokenCount": 1, "candidatesTokenCount": 2}
+        })))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/api/chat"))
+        .and(header("authorization", "Bearer sk-test-key"))
+        .and(header("x-team", "red"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "model": "m", "message": {"role": "assistant", "content": "from ollama"},
+            "done": true, "done_reason": "stop", "prompt_eval_count": 1, "eval_count": 2
+        })))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let uri = server.uri();
+    let sf = build(&format!(
+        r#"
+        [deployments.a]
+        kind = "anthropic"
+        model = "m"
+        base_url = "{uri}/"
+        api_key = "env:A_KEY"
+        api_version = "2099-01-01"
+        headers = {{ "x-team" = "blue" }}
+        timeouts = {{ request = "5s" }}
+
+        [deployments.g]
+        kind = "gemini"
+        model = "m"
+        base_url = "{uri}"
+        api_key = "env:G_KEY"
+        api_version = "v9"
+        headers = {{ "x-team" = "green" }}
+
+        [deployments.o]
+        kind = "ollama"
+        model = "m"
+        base_url = "{uri}"
+        api_key = "env:O_KEY"
+        headers = {{ "x-team" = "red" }}
+
+        [groups.a]
+        deployments = ["a"]
+        [groups.g]
+        deployments = ["g"]
+        [groups.o]
+        deployments = ["o"]
+        "#
+    ));
+    for (group, text) in [
+        ("a", "from anthropic"),
+        ("g", "from gemini"),
+        ("o", "from ollama"),
+    ] {
+        let request = ChatRequest::new(group, vec![Message::user("ping")]);
+        let answer = sf.chat(Some(group), &request, sf.route_options()).await;
+        let answer = answer.unwrap_or_else(|e| panic!("group {group}: {e}"));
+        assert_eq!(answer.value.text, text);
+        assert_eq!(answer.provider, group);
+    }
+}
