@@ -60,6 +60,27 @@ fn every_provider_has_an_entry_and_the_local_ones_cost_nothing() {
 }
 
 #[test]
+fn every_provider_that_bills_has_priced_rows() {
+    for p in Provider::ALL {
+        let entry = provider(p).unwrap();
+        let rows = models().iter().filter(|m| m.provider == p).count();
+        if entry.local {
+            assert_eq!(rows, 0, "{p} is local");
+        } else {
+            assert!(rows > 0, "{p} has no rows");
+        }
+    }
+    // Pollinations' default text model, billed in pollen at 1 pollen = 1 USD.
+    let usage = Usage {
+        input_tokens: 1_000_000,
+        output_tokens: 1_000_000,
+        ..Usage::default()
+    };
+    let default = cost(Provider::Pollinations, "openai", &usage).unwrap();
+    assert!((default - (0.15 + 0.60)).abs() < 1e-9, "{default}");
+}
+
+#[test]
 fn the_six_models_of_seed_001_are_listed() {
     for (p, id) in [
         (Provider::DeepSeek, "deepseek-chat"),
