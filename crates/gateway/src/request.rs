@@ -24,17 +24,6 @@ impl From<RequestError> for ApiError {
     }
 }
 
-/// OpenAI fields without a [`ChatRequest`] field of their own: they go, as they are, into
-/// [`ChatRequest::extra`], which OpenAI-compatible providers merge into their wire body.
-const PASSED_AS_EXTRA: &[&str] = &[
-    "user",
-    "seed",
-    "presence_penalty",
-    "frequency_penalty",
-    "logit_bias",
-    "parallel_tool_calls",
-];
-
 /// A chat completions request, read.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Incoming {
@@ -113,11 +102,40 @@ pub fn parse(body: &[u8]) -> Result<Incoming> {
     if uint(&map, "n")?.is_some_and(|n| n != 1) {
         return Err(bad("n", "only `n: 1` is supported"));
     }
-    for key in PASSED_AS_EXTRA {
-        if let Some(v) = map.get(*key).filter(|v| !v.is_null()) {
-            request.extra.insert((*key).to_owned(), v.clone());
+    // Typed, so each provider sends what its API has and leaves out what it would refuse
+    // (Anthropic has no `seed`; `user` becomes its `metadata.user_id`).
+    // Not an OpenAI field, but what OpenAI-compatible servers (vLLM, llama.cpp) read.
+    request.top_k = uint(&map, "top_k")?;
+    request.presence_penalty = float(&map, "presence_penalty", -2.0, 2.0)?;
+    request.frequency_penalty = float(&map, "frequency_penalty", -2.0, 2.0)?;
+    request.seed = match map.get("seed") {
+        None | Some(Value::Null) => None,
+        Some(Value::Number(n)) => Some(
+            n.as_i64()
+                .ok_or_else(|| bad("seed", "`seed` must be an integer"))?,
+        ),
+        Some(_) => return Err(bad("seed", "`seed` must be an integer")),
+    };
+    request.user = match map.get("user") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(s.clone()),
+        Some(_) => return Err(bad("user", "`user` must be a string")),
+    };
+    request.parallel_tool_calls = match map.get("parallel_tool_calls") {
+        None | Some(Value::Null) => None,
+        Some(Value::Bool(b)) => Some(*b),
+        Some(_) => {
+            return Err(bad(
+                "parallel_tool_calls",
+                "`parallel_tool_calls` must be a boolean",
+            ));
         }
-    }
+    };
+    request.logit_bias = match map.get("logit_bias") {
+        None | Some(Value::Null) => None,
+        Some(Value::Object(o)) => Some(o.clone()),
+        Some(_) => return Err(bad("logit_bias", "`logit_bias` must be an object")),
+    };
     let stream = match map.get("stream") {
         None | Some(Value::Null) => false,
         Some(Value::Bool(b)) => *b,
@@ -378,7 +396,8 @@ mod tests {
         assert_eq!(r.tools[0].name, "get_weather");
         assert_eq!(r.tool_choice, Some(ToolChoice::Tool("get_weather".into())));
         assert_eq!(r.stop, ["END"]);
-        assert_eq!(r.extra["user"], "u-1");
+        assert_eq!(r.user.as_deref(), Some("u-1"));
+        assert!(r.extra.is_empty());
         assert_eq!(r.response_format.unwrap()["type"], "json_object");
         assert!((r.temperature.unwrap() - 0.2).abs() < 1e-6);
     }

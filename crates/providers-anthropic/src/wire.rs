@@ -13,6 +13,9 @@
 //! - `max_tokens` falls back to the configured default; `response_format` of type
 //!   `json_schema` becomes `output_config.format`; `extra` is merged last (objects one level
 //!   deep, so `extra.output_config` adds to the mapped one).
+//! - `top_k` is sent as is, `user` as `metadata.user_id`, `parallel_tool_calls: false` as
+//!   `tool_choice.disable_parallel_tool_use`; `seed` and the presence and frequency penalties
+//!   have no Messages API field and are not sent.
 
 use serde_json::{Map, Value, json};
 use steadfast_providers_core::{ChatRequest, ContentPart, Message, Role, ToolChoice, json_float};
@@ -90,6 +93,12 @@ pub(crate) fn build(
     if let Some(p) = request.top_p {
         body.insert("top_p".into(), json_float(p));
     }
+    if let Some(k) = request.top_k {
+        body.insert("top_k".into(), json!(k));
+    }
+    if let Some(user) = &request.user {
+        body.insert("metadata".into(), json!({ "user_id": user }));
+    }
     if !request.stop.is_empty() {
         body.insert("stop_sequences".into(), json!(request.stop));
     }
@@ -112,9 +121,15 @@ pub(crate) fn build(
             })
             .collect();
         body.insert("tools".into(), Value::Array(tools));
-        if let Some(choice) = &request.tool_choice
-            && let Some(choice) = tool_choice(choice)
-        {
+        let mut choice = request.tool_choice.as_ref().and_then(tool_choice);
+        if request.parallel_tool_calls == Some(false) {
+            // One tool call per turn: a flag on the choice, which defaults to `auto`.
+            let choice = choice.get_or_insert_with(|| json!({"type": "auto"}));
+            if choice["type"] != "none" {
+                choice["disable_parallel_tool_use"] = Value::Bool(true);
+            }
+        }
+        if let Some(choice) = choice {
             body.insert("tool_choice".into(), choice);
         }
     }
@@ -418,6 +433,50 @@ mod tests {
             json!({"format": {"type": "json_schema", "schema": {"type": "object"}}, "effort": "low"})
         );
         assert_eq!(w.body["top_k"], 5);
+    }
+
+    #[test]
+    fn sampling_user_and_parallel_fields_map_to_the_messages_api() {
+        let mut req = ChatRequest::new("claude-x", vec![Message::user("Hi")]);
+        req.top_k = Some(40);
+        req.user = Some("u-1".into());
+        req.seed = Some(7);
+        req.presence_penalty = Some(0.5);
+        req.frequency_penalty = Some(0.5);
+        req.parallel_tool_calls = Some(false);
+        req.logit_bias = json!({"1": 2}).as_object().cloned();
+        let w = body(&req);
+        assert_eq!(w.body["top_k"], 40);
+        assert_eq!(w.body["metadata"], json!({"user_id": "u-1"}));
+        // No Messages API field for these; the API would refuse them.
+        for absent in [
+            "seed",
+            "presence_penalty",
+            "frequency_penalty",
+            "logit_bias",
+            "user",
+            "parallel_tool_calls",
+            // No tools: no tool_choice to carry the flag.
+            "tool_choice",
+        ] {
+            assert!(w.body.get(absent).is_none(), "{absent}: {}", w.body);
+        }
+        let mut req = req.with_tool(Tool {
+            name: "lookup".into(),
+            description: String::new(),
+            parameters: json!({"type": "object"}),
+        });
+        assert_eq!(
+            body(&req).body["tool_choice"],
+            json!({"type": "auto", "disable_parallel_tool_use": true})
+        );
+        req.tool_choice = Some(ToolChoice::Tool("lookup".into()));
+        assert_eq!(
+            body(&req).body["tool_choice"],
+            json!({"type": "tool", "name": "lookup", "disable_parallel_tool_use": true})
+        );
+        req.tool_choice = Some(ToolChoice::None);
+        assert_eq!(body(&req).body["tool_choice"], json!({"type": "none"}));
     }
 
     #[test]

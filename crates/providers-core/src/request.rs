@@ -164,9 +164,32 @@ pub struct ChatRequest {
     pub stop: Vec<String>,
     /// A response format (e.g. OpenAI's `{"type":"json_schema",…}`), passed through as is.
     pub response_format: Option<Value>,
+    /// Only the `k` most likely tokens are sampled (Anthropic `top_k`, Gemini `topK`, Ollama
+    /// `options.top_k`). Not sent on the OpenAI wire, which has no such field.
+    pub top_k: Option<u32>,
+    /// A seed for repeatable sampling (OpenAI `seed`, Gemini `generationConfig.seed`, Ollama
+    /// `options.seed`). Anthropic has none; it is not sent there.
+    pub seed: Option<i64>,
+    /// Penalizes tokens that already appeared (OpenAI `presence_penalty`, Gemini
+    /// `presencePenalty`, Ollama `options.presence_penalty`). Not sent to Anthropic.
+    pub presence_penalty: Option<f32>,
+    /// Penalizes tokens by how often they appeared (OpenAI `frequency_penalty`, Gemini
+    /// `frequencyPenalty`, Ollama `options.frequency_penalty`). Not sent to Anthropic.
+    pub frequency_penalty: Option<f32>,
+    /// Whether the model may call several tools in one turn (OpenAI `parallel_tool_calls`;
+    /// Anthropic's `tool_choice.disable_parallel_tool_use` is its negation). Sent only with
+    /// tools, and not to Gemini or Ollama.
+    pub parallel_tool_calls: Option<bool>,
+    /// An id for the end user, for the provider's abuse monitoring (OpenAI `user`, Anthropic
+    /// `metadata.user_id`). Not sent to Gemini or Ollama.
+    pub user: Option<String>,
+    /// OpenAI's `logit_bias` (token id to bias); sent on the OpenAI wire only.
+    pub logit_bias: Option<Map<String, Value>>,
     /// Provider-specific fields merged into the wire body by [`merge_extra`]: an object merges
     /// one level into an object the provider already built (so `{"options": {"num_ctx":
-    /// 8192}}` adds to Ollama's options), anything else is set as given.
+    /// 8192}}` adds to Ollama's options), anything else is set as given. Whatever provider
+    /// serves the call gets them as they are, so a field some providers' APIs would refuse
+    /// belongs in a typed field above.
     pub extra: Map<String, Value>,
     /// The timeout for this request, overriding the provider's.
     #[serde(with = "steadfast_errors::serde_duration::option")]

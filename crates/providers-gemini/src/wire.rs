@@ -1,4 +1,8 @@
 //! Translating a `ChatRequest` into a `generateContent` body, and the model's URL path.
+//!
+//! Sampling goes in `generationConfig` (`temperature`, `topP`, `topK`, `seed`,
+//! `presencePenalty`, `frequencyPenalty`, `maxOutputTokens`, `stopSequences`); `user`,
+//! `parallel_tool_calls` and `logit_bias` have no Gemini field and are not sent.
 
 use std::collections::HashMap;
 
@@ -126,6 +130,19 @@ pub(crate) fn build(request: &ChatRequest, config: &GeminiConfig) -> Result<Valu
     }
     if let Some(p) = request.top_p {
         generation.insert("topP".into(), json_float(p));
+    }
+    if let Some(k) = request.top_k {
+        generation.insert("topK".into(), json!(k));
+    }
+    if let Some(seed) = request.seed {
+        // generationConfig.seed is an int32: a larger seed is folded into its range.
+        generation.insert("seed".into(), json!(seed as i32));
+    }
+    if let Some(p) = request.presence_penalty {
+        generation.insert("presencePenalty".into(), json_float(p));
+    }
+    if let Some(p) = request.frequency_penalty {
+        generation.insert("frequencyPenalty".into(), json_float(p));
     }
     if let Some(n) = request.max_tokens {
         generation.insert("maxOutputTokens".into(), json!(n));
@@ -509,5 +526,24 @@ mod tests {
             b["contents"][1],
             json!({"role": "model", "parts": [{"text": "One, two, "}]})
         );
+    }
+
+    #[test]
+    fn sampling_fields_go_in_generation_config_and_the_rest_stay_out() {
+        let mut req = ChatRequest::new("gemini-2.5-flash", vec![Message::user("Hi")]);
+        req.top_k = Some(40);
+        req.seed = Some(7);
+        req.presence_penalty = Some(0.5);
+        req.frequency_penalty = Some(-0.5);
+        req.user = Some("u-1".into());
+        req.parallel_tool_calls = Some(false);
+        req.logit_bias = json!({"1": 2}).as_object().cloned();
+        let b = body(&req);
+        assert_eq!(
+            b["generationConfig"],
+            json!({"topK": 40, "seed": 7, "presencePenalty": 0.5, "frequencyPenalty": -0.5})
+        );
+        let keys: Vec<&String> = b.as_object().unwrap().keys().collect();
+        assert_eq!(keys, ["contents", "generationConfig"], "{b}");
     }
 }

@@ -7,7 +7,9 @@
 //!   becomes a leading system message.
 //! - `tools`: `{"type":"function","function":{name, description, parameters}}`;
 //!   `tool_choice: none` leaves them out (Ollama has no `tool_choice`).
-//! - `options`: `temperature`, `top_p`, `num_predict` (from `max_tokens`), `stop`.
+//! - `options`: `temperature`, `top_p`, `top_k`, `seed`, `presence_penalty`,
+//!   `frequency_penalty`, `num_predict` (from `max_tokens`), `stop`. `user`,
+//!   `parallel_tool_calls` and `logit_bias` have no Ollama field and are not sent.
 //! - `format`: from `response_format` — `json_object` → `"json"`, `json_schema` → its
 //!   schema, a bare schema or `"json"` as is, `text` → nothing.
 //! - `stream`: true or false.
@@ -16,7 +18,7 @@
 
 use serde_json::{Map, Value, json};
 use steadfast_errors::{ErrorKind, ProviderError};
-use steadfast_providers_core::{ChatRequest, ContentPart, Message, Role, ToolChoice};
+use steadfast_providers_core::{ChatRequest, ContentPart, Message, Role, ToolChoice, json_float};
 
 /// Builds the body for `request`; `stream` selects NDJSON or one JSON object.
 pub(crate) fn chat_body(request: &ChatRequest, stream: bool) -> Result<Value, ProviderError> {
@@ -58,6 +60,18 @@ pub(crate) fn chat_body(request: &ChatRequest, stream: bool) -> Result<Value, Pr
     }
     if let Some(p) = request.top_p {
         options.insert("top_p".into(), json!(p));
+    }
+    if let Some(k) = request.top_k {
+        options.insert("top_k".into(), json!(k));
+    }
+    if let Some(seed) = request.seed {
+        options.insert("seed".into(), json!(seed));
+    }
+    if let Some(p) = request.presence_penalty {
+        options.insert("presence_penalty".into(), json_float(p));
+    }
+    if let Some(p) = request.frequency_penalty {
+        options.insert("frequency_penalty".into(), json_float(p));
     }
     if let Some(n) = request.max_tokens {
         options.insert("num_predict".into(), json!(n));
@@ -328,5 +342,24 @@ mod tests {
             json!({"function": {"name": "f", "arguments": {}}})
         );
         assert!(body.get("options").is_none());
+    }
+
+    #[test]
+    fn sampling_fields_go_in_options_and_the_rest_stay_out() {
+        let mut req = ChatRequest::new("llama3", vec![Message::user("Hi")]);
+        req.top_k = Some(40);
+        req.seed = Some(7);
+        req.presence_penalty = Some(0.5);
+        req.frequency_penalty = Some(-0.5);
+        req.user = Some("u-1".into());
+        req.parallel_tool_calls = Some(false);
+        req.logit_bias = json!({"1": 2}).as_object().cloned();
+        let b = chat_body(&req, false).unwrap();
+        assert_eq!(
+            b["options"],
+            json!({"top_k": 40, "seed": 7, "presence_penalty": 0.5, "frequency_penalty": -0.5})
+        );
+        let keys: Vec<&String> = b.as_object().unwrap().keys().collect();
+        assert_eq!(keys, ["messages", "model", "options", "stream"], "{b}");
     }
 }

@@ -87,6 +87,24 @@ pub(crate) fn body(request: &ChatRequest, opts: BodyOptions) -> Value {
     if let Some(format) = &request.response_format {
         body.insert("response_format".into(), format.clone());
     }
+    if let Some(seed) = request.seed {
+        body.insert("seed".into(), Value::from(seed));
+    }
+    if let Some(p) = request.presence_penalty.and_then(number) {
+        body.insert("presence_penalty".into(), p);
+    }
+    if let Some(p) = request.frequency_penalty.and_then(number) {
+        body.insert("frequency_penalty".into(), p);
+    }
+    if let Some(parallel) = parallel_tool_calls(request) {
+        body.insert("parallel_tool_calls".into(), Value::Bool(parallel));
+    }
+    if let Some(user) = &request.user {
+        body.insert("user".into(), Value::String(user.clone()));
+    }
+    if let Some(bias) = &request.logit_bias {
+        body.insert("logit_bias".into(), Value::Object(bias.clone()));
+    }
     if opts.stream {
         body.insert("stream".into(), Value::Bool(true));
         if opts.stream_usage {
@@ -95,6 +113,13 @@ pub(crate) fn body(request: &ChatRequest, opts: BodyOptions) -> Value {
     }
     steadfast_providers_core::merge_extra(&mut body, &request.extra);
     Value::Object(body)
+}
+
+/// `parallel_tool_calls`, sent only with tools: OpenAI refuses it on a request without any.
+fn parallel_tool_calls(request: &ChatRequest) -> Option<bool> {
+    request
+        .parallel_tool_calls
+        .filter(|_| !request.tools.is_empty())
 }
 
 /// The chat-completions body for `request`, as the bytes sent: the same JSON as [`body`].
@@ -108,11 +133,16 @@ pub(crate) fn body_bytes(request: &ChatRequest, opts: BodyOptions) -> Vec<u8> {
             .flatten()
     };
     let typed = WireBody {
+        frequency_penalty: request.frequency_penalty.and_then(shortest),
+        logit_bias: request.logit_bias.as_ref(),
         max_completion_tokens: max(MaxTokensField::MaxCompletionTokens),
         max_tokens: max(MaxTokensField::MaxTokens),
         messages: Messages { request, opts },
         model: &request.model,
+        parallel_tool_calls: parallel_tool_calls(request),
+        presence_penalty: request.presence_penalty.and_then(shortest),
         response_format: request.response_format.as_ref(),
+        seed: request.seed,
         stop: &request.stop,
         stream: opts.stream.then_some(true),
         stream_options: (opts.stream && opts.stream_usage).then_some(StreamOptions {
@@ -122,6 +152,7 @@ pub(crate) fn body_bytes(request: &ChatRequest, opts: BodyOptions) -> Vec<u8> {
         tool_choice: request.tool_choice.as_ref().and_then(WireToolChoice::of),
         tools: (!request.tools.is_empty()).then_some(Tools(&request.tools)),
         top_p: request.top_p.and_then(shortest),
+        user: request.user.as_deref(),
     };
     // Serializing plain structs of strings, numbers and `Value`s into a Vec cannot fail.
     serde_json::to_vec(&typed).unwrap_or_default()
@@ -131,13 +162,23 @@ pub(crate) fn body_bytes(request: &ChatRequest, opts: BodyOptions) -> Vec<u8> {
 #[derive(Serialize)]
 struct WireBody<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
+    frequency_penalty: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    logit_bias: Option<&'a Map<String, Value>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     max_completion_tokens: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     max_tokens: Option<u32>,
     messages: Messages<'a>,
     model: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
+    parallel_tool_calls: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    presence_penalty: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     response_format: Option<&'a Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    seed: Option<i64>,
     #[serde(skip_serializing_if = "<[String]>::is_empty")]
     stop: &'a [String],
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -152,6 +193,8 @@ struct WireBody<'a> {
     tools: Option<Tools<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     top_p: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    user: Option<&'a str>,
 }
 
 #[derive(Serialize)]
@@ -611,6 +654,35 @@ mod tests {
         );
         assert!(off.get("stream_options").is_none());
         assert!(body(&req, opts()).get("stream").is_none());
+    }
+
+    #[test]
+    fn sampling_and_user_fields_take_their_openai_names() {
+        let mut req = ChatRequest::new("m", vec![Message::user("Hi")]);
+        req.seed = Some(42);
+        req.presence_penalty = Some(0.5);
+        req.frequency_penalty = Some(-0.25);
+        req.user = Some("u-1".into());
+        req.top_k = Some(5);
+        req.parallel_tool_calls = Some(false);
+        req.logit_bias = json!({"50256": -100}).as_object().cloned();
+        let b = body(&req, opts());
+        assert_eq!(b["seed"], 42);
+        assert_eq!(b["presence_penalty"], 0.5);
+        assert_eq!(b["frequency_penalty"], -0.25);
+        assert_eq!(b["user"], "u-1");
+        assert_eq!(b["logit_bias"], json!({"50256": -100}));
+        // OpenAI has no top_k, and refuses parallel_tool_calls without tools.
+        assert!(b.get("top_k").is_none());
+        assert!(b.get("parallel_tool_calls").is_none());
+        req.tools.push(Tool {
+            name: "f".into(),
+            description: String::new(),
+            parameters: json!({"type": "object"}),
+        });
+        assert_eq!(body(&req, opts())["parallel_tool_calls"], false);
+        let bytes: Value = serde_json::from_slice(&body_bytes(&req, opts())).unwrap();
+        assert_eq!(bytes, body(&req, opts()));
     }
 }
 

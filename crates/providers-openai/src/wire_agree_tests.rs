@@ -74,7 +74,14 @@ fn request() -> impl Strategy<Value = ChatRequest> {
         proptest::option::of(choice),
         (
             proptest::option::of(float.clone()),
+            proptest::option::of(float.clone()),
+            proptest::option::of(any::<i64>()),
+            proptest::option::of(float.clone()),
             proptest::option::of(float),
+            proptest::option::of(any::<bool>()),
+            proptest::option::of("[a-z\"é]{0,6}"),
+            proptest::option::of(any::<u32>()),
+            proptest::option::of(Just(json!({"50256": -100}))),
         ),
         proptest::option::of(any::<u32>()),
         proptest::collection::vec("[A-Z]{0,3}", 0..3),
@@ -91,7 +98,7 @@ fn request() -> impl Strategy<Value = ChatRequest> {
                 system,
                 tools,
                 tool_choice,
-                (temperature, top_p),
+                (temperature, top_p, seed, presence, frequency, parallel, user, top_k, bias),
                 max_tokens,
                 stop,
                 response_format,
@@ -103,6 +110,13 @@ fn request() -> impl Strategy<Value = ChatRequest> {
                 r.tool_choice = tool_choice;
                 r.temperature = temperature;
                 r.top_p = top_p;
+                r.seed = seed;
+                r.presence_penalty = presence;
+                r.frequency_penalty = frequency;
+                r.parallel_tool_calls = parallel;
+                r.user = user;
+                r.top_k = top_k;
+                r.logit_bias = bias.and_then(|b| b.as_object().cloned());
                 r.max_tokens = max_tokens;
                 r.stop = stop;
                 r.response_format = response_format;
