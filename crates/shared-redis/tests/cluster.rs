@@ -349,11 +349,14 @@ async fn redis_killed_mid_run_fails_no_call_and_resyncs_when_back() {
     .await;
 
     // Killed while every instance keeps calling.
-    let before: Vec<u64> = ask_all(&mut all, "progress")
-        .await
-        .iter()
-        .map(|v| num(v, "calls"))
-        .collect();
+    let before = ask_all(&mut all, "progress").await;
+    assert!(
+        before
+            .iter()
+            .all(|v| v["down"] == false && num(v, "failed") == 0),
+        "before the kill every instance is on Redis and no call failed: {before:?}"
+    );
+    let before: Vec<u64> = before.iter().map(|v| num(v, "calls")).collect();
     redis.kill();
     until_all(
         &mut all,
