@@ -1,7 +1,10 @@
 //! Test helpers: a real `redis-server` on a free loopback port in a temp dir, killed on
-//! drop, and routers over mock providers sharing it.
+//! drop, routers over mock providers sharing it, and router processes driven over pipes
+//! ([`instance`]).
 
 #![allow(dead_code, unreachable_pub, clippy::print_stderr)]
+
+pub mod instance;
 
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
