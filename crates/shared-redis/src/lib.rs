@@ -175,8 +175,9 @@ impl RedisState {
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(self.config.timeout.max(Duration::from_millis(100)))
             .set_response_timeout(self.config.timeout)
-            .set_number_of_retries(3)
-            .set_max_delay(1000);
+            // One try per `reconnect_every`: this gate, not the manager's backoff, paces
+            // reconnection, so a restarted Redis is used again within that interval.
+            .set_number_of_retries(0);
         let made = ConnectionManager::new_with_config(self.client.clone(), config);
         match tokio::time::timeout(self.config.timeout * 4, made).await {
             Ok(Ok(m)) => {
@@ -198,7 +199,15 @@ impl RedisState {
             let conn = self.connection().await?;
             match tokio::time::timeout(self.config.timeout, op(conn)).await {
                 Ok(Ok(v)) => Ok(v),
-                Ok(Err(e)) => Err(SharedError::Unavailable(e.to_string())),
+                Ok(Err(e)) => {
+                    if e.is_io_error() || e.is_connection_dropped() || e.is_connection_refusal() {
+                        // The manager's own reconnection waits a second or more before its
+                        // first try; a new one, made at most every `reconnect_every`,
+                        // connects as soon as Redis is back.
+                        self.conn.lock().await.manager = None;
+                    }
+                    Err(SharedError::Unavailable(e.to_string()))
+                }
                 Err(_) => Err(SharedError::Timeout(self.config.timeout)),
             }
         }
