@@ -44,6 +44,11 @@ pub fn decode_response(
             "response body exceeds the size limit",
         ));
     }
+    if format == WireFormat::OpenAiChat
+        && let Some(r) = crate::response_typed::openai(trimmed)
+    {
+        return Ok(r);
+    }
     let v: Value = serde_json::from_slice(trimmed).map_err(|e| {
         let preview: String = String::from_utf8_lossy(&trimmed[..trimmed.len().min(120)]).into();
         ProviderError::new(
@@ -67,7 +72,7 @@ fn s(v: &Value, key: &str) -> Option<String> {
     v.get(key).and_then(Value::as_str).map(str::to_owned)
 }
 
-fn openai(v: &Value) -> ChatResponse {
+pub(crate) fn openai(v: &Value) -> ChatResponse {
     let mut r = ChatResponse {
         id: s(v, "id"),
         model: s(v, "model"),

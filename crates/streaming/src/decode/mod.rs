@@ -13,10 +13,10 @@ mod anthropic;
 mod gemini;
 mod ollama;
 mod openai;
-mod typed;
+pub(crate) mod typed;
 
 #[cfg(test)]
-mod agree_tests;
+pub(crate) mod agree_tests;
 
 pub(crate) use anthropic::merge_usage as merge_anthropic_usage;
 pub(crate) use gemini::usage_of as gemini_usage;
