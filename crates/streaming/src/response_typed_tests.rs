@@ -46,11 +46,7 @@ fn message() -> BoxedStrategy<Value> {
         3 => text(),
         1 => proptest::collection::vec(part, 0..3).prop_map(Value::Array),
     ];
-    let arguments = prop_oneof![
-        text(),
-        Just(json!({"z": 1, "a": [1, 2]})),
-        Just(json!({})),
-    ];
+    let arguments = prop_oneof![text(), Just(json!({"z": 1, "a": [1, 2]})), Just(json!({})),];
     let function = (slot(text()), slot(arguments))
         .prop_map(|(n, a)| object(vec![("name", n), ("arguments", a)]));
     let call = (slot(text()), slot(function), slot(one_of(&["function"])))
@@ -85,7 +81,13 @@ fn body() -> impl Strategy<Value = Value> {
     let choice = (
         slot(count()),
         slot(message()),
-        slot(one_of(&["stop", "length", "tool_calls", "content_filter", "error"])),
+        slot(one_of(&[
+            "stop",
+            "length",
+            "tool_calls",
+            "content_filter",
+            "error",
+        ])),
         prop_oneof![6 => Just(None), 1 => slot(error.clone())],
     )
         .prop_map(|(i, m, f, e)| {
@@ -112,20 +114,22 @@ fn body() -> impl Strategy<Value = Value> {
             slot(leaf()),
         ),
     )
-        .prop_map(|((id, model, ty, choices, usage), (error, status, fb, extra))| {
-            object(vec![
-                ("id", id),
-                ("model", model),
-                ("object", ty.clone()),
-                ("type", ty),
-                ("choices", choices),
-                ("usage", usage),
-                ("error", error),
-                ("status", status),
-                ("promptFeedback", fb),
-                ("system_fingerprint", extra),
-            ])
-        })
+        .prop_map(
+            |((id, model, ty, choices, usage), (error, status, fb, extra))| {
+                object(vec![
+                    ("id", id),
+                    ("model", model),
+                    ("object", ty.clone()),
+                    ("type", ty),
+                    ("choices", choices),
+                    ("usage", usage),
+                    ("error", error),
+                    ("status", status),
+                    ("promptFeedback", fb),
+                    ("system_fingerprint", extra),
+                ])
+            },
+        )
 }
 
 proptest! {
@@ -180,6 +184,10 @@ fn in_band_errors_and_odd_shapes_go_to_the_value_reading() {
         b"{\"id\":\"\xff\"}",
     ];
     for b in bodies {
-        assert!(super::openai(b).is_none(), "took {}", String::from_utf8_lossy(b));
+        assert!(
+            super::openai(b).is_none(),
+            "took {}",
+            String::from_utf8_lossy(b)
+        );
     }
 }
