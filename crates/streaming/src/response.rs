@@ -44,9 +44,12 @@ pub fn decode_response(
             "response body exceeds the size limit",
         ));
     }
-    if format == WireFormat::OpenAiChat
-        && let Some(r) = crate::response_typed::openai(trimmed)
-    {
+    let typed = match format {
+        WireFormat::OpenAiChat => crate::response_typed::openai(trimmed),
+        WireFormat::AnthropicMessages => crate::response_typed::anthropic(trimmed),
+        _ => None,
+    };
+    if let Some(r) = typed {
         return Ok(r);
     }
     let v: Value = serde_json::from_slice(trimmed).map_err(|e| {
@@ -130,7 +133,7 @@ pub(crate) fn openai(v: &Value) -> ChatResponse {
     r
 }
 
-fn anthropic(v: &Value) -> ChatResponse {
+pub(crate) fn anthropic(v: &Value) -> ChatResponse {
     let mut r = ChatResponse {
         id: s(v, "id"),
         model: s(v, "model"),

@@ -1,6 +1,7 @@
-//! The typed, borrowing reading of a whole OpenAI-compatible body, beside the `Value` one.
+//! The typed, borrowing readings of whole OpenAI-compatible and Anthropic bodies.
 //!
-//! [`openai`] reads a `chat.completion` body into borrowed structs and builds the
+//! [`openai`] reads a `chat.completion` body (and [`anthropic`] a Messages `message`) into
+//! borrowed structs and builds the
 //! [`ChatResponse`] from them, copying each string once. It keeps the `serde_json::Value`
 //! reading of [`crate::response`] as its reference: whenever the typed structs cannot take
 //! the body (a field of an unexpected type, a duplicated key, an array in place of an
@@ -22,8 +23,8 @@ use serde::de::{Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 use steadfast_providers_core::{ChatResponse, FinishReason, ToolCall};
 
-use crate::decode::WireUsage;
-use crate::decode::typed::{Obj, present};
+use crate::decode::typed::{Obj, any_value, nullable, present};
+use crate::decode::{AnthropicUsage, WireUsage};
 
 #[derive(Deserialize)]
 struct Body<'a> {
@@ -175,6 +176,96 @@ pub(crate) fn openai(body: &[u8]) -> Option<ChatResponse> {
     }
     if let Some(Obj(u)) = b.usage {
         r.usage = Some(u.to_usage());
+    }
+    Some(r)
+}
+
+#[derive(Deserialize)]
+struct AnthropicBody<'a> {
+    #[serde(default, deserialize_with = "present")]
+    error: bool,
+    #[serde(default, borrow, rename = "type")]
+    ty: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    status: Option<Cow<'a, str>>,
+    #[serde(default, rename = "promptFeedback", deserialize_with = "present")]
+    prompt_feedback: bool,
+    /// Only whether it is there: a choice may carry an error.
+    #[serde(default, deserialize_with = "present")]
+    choices: bool,
+    #[serde(default, borrow)]
+    id: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    model: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    content: Option<Vec<Obj<Block<'a>>>>,
+    #[serde(default, borrow)]
+    stop_reason: Option<Cow<'a, str>>,
+    #[serde(default, deserialize_with = "nullable")]
+    usage: Option<Option<Obj<AnthropicUsage>>>,
+}
+
+#[derive(Deserialize)]
+struct Block<'a> {
+    #[serde(default, borrow, rename = "type")]
+    ty: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    text: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    thinking: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    id: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    name: Option<Cow<'a, str>>,
+    /// Re-serialized as the arguments, so kept as a value (`null` included).
+    #[serde(default, deserialize_with = "any_value")]
+    input: Option<Value>,
+}
+
+/// Reads an Anthropic Messages body (already trimmed) into a response, or `None` when the
+/// body is for the `Value` reading (see the module docs).
+pub(crate) fn anthropic(body: &[u8]) -> Option<ChatResponse> {
+    let text = std::str::from_utf8(body).ok()?;
+    let Obj(b) = serde_json::from_str::<Obj<AnthropicBody<'_>>>(text).ok()?;
+    if b.error
+        || b.prompt_feedback
+        || b.choices
+        || b.ty.as_deref() == Some("error")
+        || b.status.as_deref() == Some("FAILED")
+    {
+        return None;
+    }
+    let mut r = ChatResponse {
+        id: b.id.map(Cow::into_owned),
+        model: b.model.map(Cow::into_owned),
+        ..ChatResponse::default()
+    };
+    for Obj(block) in b.content.into_iter().flatten() {
+        match block.ty.as_deref() {
+            Some("text") => r.text.push_str(block.text.as_deref().unwrap_or("")),
+            Some("thinking") => r
+                .reasoning
+                .push_str(block.thinking.as_deref().unwrap_or("")),
+            Some("tool_use") => r.tool_calls.push(ToolCall {
+                id: block.id.map(Cow::into_owned).unwrap_or_default(),
+                name: block.name.map(Cow::into_owned).unwrap_or_default(),
+                arguments: block
+                    .input
+                    .map_or_else(|| "{}".to_owned(), |v| v.to_string()),
+            }),
+            _ => {}
+        }
+    }
+    if let Some(raw) = b.stop_reason {
+        r.finish_reason = Some(FinishReason::from_anthropic(&raw));
+        r.finish_raw = Some(raw.into_owned());
+    }
+    if let Some(u) = b.usage {
+        let mut usage = steadfast_providers_core::Usage::default();
+        if let Some(Obj(u)) = u {
+            u.merge_into(&mut usage);
+        }
+        r.usage = Some(usage);
     }
     Some(r)
 }

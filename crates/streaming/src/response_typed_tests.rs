@@ -1,5 +1,5 @@
-//! The typed reading of whole OpenAI bodies against the `Value` reading: agreement on
-//! generated bodies, and the common shapes taken without falling back.
+//! The typed readings of whole OpenAI and Anthropic bodies against the `Value` readings:
+//! agreement on generated bodies, and the common shapes taken without falling back.
 
 use proptest::prelude::*;
 use serde_json::{Value, json};
@@ -13,6 +13,86 @@ fn by_value(v: &Value) -> Option<steadfast_providers_core::ChatResponse> {
         return None;
     }
     Some(crate::response::openai(v))
+}
+
+/// The Anthropic `Value` reading, as `decode_response` does it without the typed one.
+fn anthropic_by_value(v: &Value) -> Option<steadfast_providers_core::ChatResponse> {
+    if steadfast_errors::classify::in_band_value(Provider::Anthropic, v).is_some() {
+        return None;
+    }
+    Some(crate::response::anthropic(v))
+}
+
+fn anthropic_body() -> impl Strategy<Value = Value> {
+    let input = prop_oneof![
+        Just(json!({})),
+        Just(json!({"b": 1, "a": "x"})),
+        Just(Value::Null)
+    ];
+    let block = (
+        slot(one_of(&[
+            "text",
+            "thinking",
+            "tool_use",
+            "redacted_thinking",
+        ])),
+        slot(text()),
+        slot(text()),
+        slot(text()),
+        slot(text()),
+        slot(input),
+    )
+        .prop_map(|(ty, t, th, id, name, input)| {
+            object(vec![
+                ("type", ty),
+                ("text", t),
+                ("thinking", th),
+                ("id", id),
+                ("name", name),
+                ("input", input),
+            ])
+        });
+    let usage =
+        (slot(count()), slot(count()), slot(count()), slot(count())).prop_map(|(i, o, r, w)| {
+            object(vec![
+                ("input_tokens", i),
+                ("output_tokens", o),
+                ("cache_read_input_tokens", r),
+                ("cache_creation_input_tokens", w),
+            ])
+        });
+    let error = Just(json!({"type": "overloaded_error", "message": "Overloaded"}));
+    (
+        (
+            slot(text()),
+            slot(text()),
+            slot(one_of(&["message", "error"])),
+            slot(proptest::collection::vec(block, 0..4).prop_map(Value::Array)),
+            slot(one_of(&["end_turn", "max_tokens", "tool_use", "refusal"])),
+            slot(usage),
+        ),
+        (
+            prop_oneof![8 => Just(None), 1 => slot(error)],
+            prop_oneof![8 => Just(None), 1 => slot(Just(json!([{"error": {"code": 500}}])))],
+            slot(leaf()),
+        ),
+    )
+        .prop_map(
+            |((id, model, ty, content, stop, usage), (error, choices, extra))| {
+                object(vec![
+                    ("id", id),
+                    ("model", model),
+                    ("type", ty),
+                    ("role", Some(json!("assistant"))),
+                    ("content", content),
+                    ("stop_reason", stop),
+                    ("usage", usage),
+                    ("error", error),
+                    ("choices", choices),
+                    ("stop_sequence", extra),
+                ])
+            },
+        )
 }
 
 fn usage() -> BoxedStrategy<Value> {
@@ -145,10 +225,19 @@ proptest! {
         }
     }
 
+    /// The same for the Anthropic reading.
+    #[test]
+    fn the_typed_anthropic_reading_agrees_with_the_value_reading(v in anthropic_body()) {
+        let bytes = serde_json::to_vec(&v).unwrap();
+        if let Some(typed) = super::anthropic(&bytes) {
+            prop_assert_eq!(Some(typed), anthropic_by_value(&v));
+        }
+    }
+
     /// On any bytes, the typed reading never panics, and takes nothing that is not JSON.
     #[test]
     fn the_typed_reading_takes_only_json(bytes in proptest::collection::vec(any::<u8>(), 0..64)) {
-        if super::openai(&bytes).is_some() {
+        if super::openai(&bytes).is_some() || super::anthropic(&bytes).is_some() {
             prop_assert!(serde_json::from_slice::<Value>(&bytes).is_ok());
         }
     }
@@ -190,4 +279,20 @@ fn in_band_errors_and_odd_shapes_go_to_the_value_reading() {
             String::from_utf8_lossy(b)
         );
     }
+}
+
+#[test]
+fn common_anthropic_shapes_are_taken_without_falling_back() {
+    let bodies = [
+        r#"{"id":"msg_1","type":"message","role":"assistant","model":"claude-x","content":[{"type":"thinking","thinking":"hm","signature":"s"},{"type":"text","text":"Hi!"}],"stop_reason":"end_turn","stop_sequence":null,"usage":{"input_tokens":9,"output_tokens":3,"cache_creation_input_tokens":0,"cache_read_input_tokens":0,"service_tier":"standard"}}"#,
+        r#"{"id":"msg_2","type":"message","role":"assistant","model":"claude-x","content":[{"type":"tool_use","id":"toolu_1","name":"f","input":{"b":1,"a":"x"}}],"stop_reason":"tool_use","usage":{"input_tokens":9,"output_tokens":3}}"#,
+    ];
+    for b in bodies {
+        let v: Value = serde_json::from_str(b).unwrap();
+        let typed = super::anthropic(b.as_bytes());
+        assert!(typed.is_some(), "fell back on {b}");
+        assert_eq!(typed, anthropic_by_value(&v));
+    }
+    let error = br#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#;
+    assert!(super::anthropic(error).is_none());
 }
