@@ -4,6 +4,10 @@
 //! `choices[0].message` (DeepSeek's blank lines before the JSON included), Anthropic
 //! `content[]` blocks, Ollama's `message` with `done: true`, Gemini `candidates[0]`. An error
 //! object inside a 200 (OpenRouter, a blocked Gemini prompt) classifies like its status.
+//!
+//! The readings here go through a `serde_json::Value`; OpenAI-compatible and Anthropic
+//! bodies are read first by the typed, borrowing readings of `response_typed`, which give
+//! the same answer and leave to these any body they cannot take or that may hold an error.
 
 use serde_json::Value;
 use steadfast_errors::{ErrorKind, Provider, ProviderError};
