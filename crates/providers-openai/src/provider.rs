@@ -41,10 +41,17 @@ pub struct OpenAiProvider {
 /// A URL as joined from the configuration, and parsed once when it parses: parsing it for
 /// every call was a fifth of the provider's own cost. One that does not parse is handed to
 /// reqwest as text, so it reports it as it always did.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 struct Target {
     text: String,
     parsed: Option<reqwest::Url>,
+}
+
+/// Never the URL: it may hold a password or a `?key=` (the configuration's Debug redacts them).
+impl std::fmt::Debug for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Target { .. }")
+    }
 }
 
 impl Target {
