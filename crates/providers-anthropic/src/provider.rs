@@ -57,7 +57,46 @@ const KIND: Provider = Provider::Anthropic;
 #[derive(Debug, Clone)]
 pub struct AnthropicProvider {
     config: Arc<AnthropicConfig>,
+    /// `{base}/v1/messages`, built once.
+    messages: Target,
+    /// `{base}/v1/models?limit=1` (the health check), built once.
+    models: Target,
     client: reqwest::Client,
+}
+
+/// A URL as joined from the configuration, and parsed once when it parses rather than by
+/// reqwest on every call. One that does not parse is handed to reqwest as text, so it
+/// reports it as it always did.
+#[derive(Clone)]
+struct Target {
+    text: String,
+    parsed: Option<reqwest::Url>,
+}
+
+/// Never the URL: it may hold a password or a `?key=` (the configuration's Debug redacts them).
+impl std::fmt::Debug for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Target { .. }")
+    }
+}
+
+impl Target {
+    fn new(text: String) -> Target {
+        let parsed = reqwest::Url::parse(&text).ok();
+        Target { text, parsed }
+    }
+
+    /// A request to this URL: exactly what `client.request(method, text)` builds.
+    fn request(
+        &self,
+        client: &reqwest::Client,
+        method: reqwest::Method,
+    ) -> reqwest::RequestBuilder {
+        match &self.parsed {
+            Some(url) => client.request(method, url.clone()),
+            None => client.request(method, self.text.as_str()),
+        }
+    }
 }
 
 impl AnthropicProvider {
@@ -73,6 +112,8 @@ impl AnthropicProvider {
     /// follows a redirect to another origin sends the key there before the answer is refused.
     pub fn with_client(config: AnthropicConfig, client: reqwest::Client) -> AnthropicProvider {
         AnthropicProvider {
+            messages: Target::new(join_url(&config.base_url, "/v1/messages")),
+            models: Target::new(join_url(&config.base_url, "/v1/models?limit=1")),
             config: Arc::new(config),
             client,
         }
@@ -106,11 +147,9 @@ impl AnthropicProvider {
         &self,
         caller: &Caller<'_>,
         method: reqwest::Method,
-        path: &str,
+        url: &Target,
     ) -> Result<reqwest::RequestBuilder, ProviderError> {
-        let mut builder = self
-            .client
-            .request(method, join_url(&self.config.base_url, path));
+        let mut builder = url.request(&self.client, method);
         for (name, value) in &self.config.headers {
             builder = builder.header(name.as_str(), value.as_str());
         }
@@ -144,7 +183,7 @@ impl AnthropicProvider {
         })?;
         let timeout = request.timeout.unwrap_or(self.config.timeout);
         let builder = self
-            .request(&caller, reqwest::Method::POST, "/v1/messages")?
+            .request(&caller, reqwest::Method::POST, &self.messages)?
             .header(CONTENT_TYPE, "application/json")
             .body(body);
         tracing::debug!(
@@ -265,7 +304,7 @@ impl ChatProvider for AnthropicProvider {
     async fn health_check(&self) -> Result<(), ProviderError> {
         let caller = self.caller("");
         let builder = self
-            .request(&caller, reqwest::Method::GET, "/v1/models?limit=1")?
+            .request(&caller, reqwest::Method::GET, &self.models)?
             .timeout(self.config.timeout.min(Duration::from_secs(30)));
         caller.send(builder).await.map(drop)
     }
@@ -293,5 +332,35 @@ impl ChatProvider for AnthropicProvider {
             next.messages.push(Message::user(CONTINUE_PROMPT));
         }
         Some(next)
+    }
+}
+
+#[cfg(test)]
+mod target_tests {
+    use super::Target;
+
+    /// A target parsed once requests exactly where (and fails exactly as) its text would.
+    #[test]
+    fn a_target_requests_where_its_text_would() {
+        let client = reqwest::Client::new();
+        for text in [
+            "http://127.0.0.1:8080/PATH",
+            "https://api.example.com/a/../b?limit=1",
+            "HTTP://Example.COM:443/x",
+            "not a url/x",
+            "file:///etc/hosts/x",
+        ] {
+            let target = Target::new(text.to_owned());
+            let url = |b: reqwest::RequestBuilder| {
+                b.build()
+                    .map(|r| r.url().to_string())
+                    .map_err(|e| e.to_string())
+            };
+            assert_eq!(
+                url(target.request(&client, reqwest::Method::POST)),
+                url(client.post(text)),
+                "{text}"
+            );
+        }
     }
 }

@@ -58,6 +58,7 @@ pub mod sse;
 mod decode;
 mod decoded;
 mod response;
+mod response_typed;
 mod state;
 mod timeout;
 

@@ -108,7 +108,7 @@ impl NdjsonFramer {
     }
 
     fn push_bytes(&mut self, mut input: &[u8], out: &mut Vec<String>) -> Result<(), FrameError> {
-        while let Some(pos) = input.iter().position(|&b| b == b'\n') {
+        while let Some(pos) = memchr::memchr(b'\n', input) {
             let part = &input[..pos];
             if self.line.is_empty() {
                 self.check(part.len())?;
@@ -135,7 +135,11 @@ fn emit(line: &[u8], out: &mut Vec<String>) {
     if line.iter().all(u8::is_ascii_whitespace) {
         return;
     }
-    out.push(String::from_utf8_lossy(line).into_owned());
+    // `from_utf8` first: its validation is much faster than the lossy one's on valid input.
+    out.push(match std::str::from_utf8(line) {
+        Ok(text) => text.to_owned(),
+        Err(_) => String::from_utf8_lossy(line).into_owned(),
+    });
 }
 
 #[cfg(test)]

@@ -4,6 +4,10 @@
 //! `choices[0].message` (DeepSeek's blank lines before the JSON included), Anthropic
 //! `content[]` blocks, Ollama's `message` with `done: true`, Gemini `candidates[0]`. An error
 //! object inside a 200 (OpenRouter, a blocked Gemini prompt) classifies like its status.
+//!
+//! The readings here go through a `serde_json::Value`; OpenAI-compatible and Anthropic
+//! bodies are read first by the typed, borrowing readings of `response_typed`, which give
+//! the same answer and leave to these any body they cannot take or that may hold an error.
 
 use serde_json::Value;
 use steadfast_errors::{ErrorKind, Provider, ProviderError};
@@ -44,6 +48,14 @@ pub fn decode_response(
             "response body exceeds the size limit",
         ));
     }
+    let typed = match format {
+        WireFormat::OpenAiChat => crate::response_typed::openai(trimmed),
+        WireFormat::AnthropicMessages => crate::response_typed::anthropic(trimmed),
+        _ => None,
+    };
+    if let Some(r) = typed {
+        return Ok(r);
+    }
     let v: Value = serde_json::from_slice(trimmed).map_err(|e| {
         let preview: String = String::from_utf8_lossy(&trimmed[..trimmed.len().min(120)]).into();
         ProviderError::new(
@@ -67,7 +79,7 @@ fn s(v: &Value, key: &str) -> Option<String> {
     v.get(key).and_then(Value::as_str).map(str::to_owned)
 }
 
-fn openai(v: &Value) -> ChatResponse {
+pub(crate) fn openai(v: &Value) -> ChatResponse {
     let mut r = ChatResponse {
         id: s(v, "id"),
         model: s(v, "model"),
@@ -125,7 +137,7 @@ fn openai(v: &Value) -> ChatResponse {
     r
 }
 
-fn anthropic(v: &Value) -> ChatResponse {
+pub(crate) fn anthropic(v: &Value) -> ChatResponse {
     let mut r = ChatResponse {
         id: s(v, "id"),
         model: s(v, "model"),

@@ -14,7 +14,7 @@ use super::gemini::GeminiStream;
 use super::ollama::OllamaNdjson;
 
 /// A leaf of any JSON type, including the strings the decoders switch on.
-fn leaf() -> impl Strategy<Value = Value> {
+pub(crate) fn leaf() -> impl Strategy<Value = Value> {
     prop_oneof![
         Just(Value::Null),
         any::<bool>().prop_map(Value::Bool),
@@ -32,7 +32,7 @@ fn leaf() -> impl Strategy<Value = Value> {
 }
 
 /// A field: absent (`None`), or present with the good value, `null` or any leaf.
-fn slot(good: impl Strategy<Value = Value> + 'static) -> BoxedStrategy<Option<Value>> {
+pub(crate) fn slot(good: impl Strategy<Value = Value> + 'static) -> BoxedStrategy<Option<Value>> {
     prop_oneof![
         2 => Just(None),
         4 => good.prop_map(Some),
@@ -42,7 +42,7 @@ fn slot(good: impl Strategy<Value = Value> + 'static) -> BoxedStrategy<Option<Va
     .boxed()
 }
 
-fn object(fields: Vec<(&'static str, Option<Value>)>) -> Value {
+pub(crate) fn object(fields: Vec<(&'static str, Option<Value>)>) -> Value {
     let mut m = Map::new();
     for (k, v) in fields {
         if let Some(v) = v {
@@ -52,15 +52,15 @@ fn object(fields: Vec<(&'static str, Option<Value>)>) -> Value {
     Value::Object(m)
 }
 
-fn text() -> impl Strategy<Value = Value> {
+pub(crate) fn text() -> impl Strategy<Value = Value> {
     prop_oneof!["[a-z ]{0,6}", "[é✓\"\\\\\n🙂]{1,3}"].prop_map(Value::String)
 }
 
-fn one_of(words: &'static [&'static str]) -> impl Strategy<Value = Value> {
+pub(crate) fn one_of(words: &'static [&'static str]) -> impl Strategy<Value = Value> {
     proptest::sample::select(words).prop_map(|w| Value::String(w.to_owned()))
 }
 
-fn count() -> impl Strategy<Value = Value> {
+pub(crate) fn count() -> impl Strategy<Value = Value> {
     (0u64..1000).prop_map(|n| json!(n))
 }
 

@@ -107,8 +107,9 @@ struct Delta<'a> {
     stop_reason: Option<Cow<'a, str>>,
 }
 
+/// Anthropic usage, as the typed readings take it.
 #[derive(Deserialize)]
-struct WireUsage {
+pub(crate) struct WireUsage {
     #[serde(default)]
     input_tokens: Option<u64>,
     #[serde(default)]
@@ -120,7 +121,8 @@ struct WireUsage {
 }
 
 impl WireUsage {
-    fn merge_into(&self, usage: &mut Usage) {
+    /// Its fields into the running usage (absent fields keep their value), as [`merge_usage`].
+    pub(crate) fn merge_into(&self, usage: &mut Usage) {
         if let Some(n) = self.input_tokens {
             usage.input_tokens = n;
         }

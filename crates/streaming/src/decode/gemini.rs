@@ -19,7 +19,7 @@ use serde_json::Value;
 use steadfast_errors::{ErrorKind, Provider, ProviderError};
 use steadfast_providers_core::{FinishReason, StreamEvent, ToolCallDelta, Usage};
 
-use super::typed::{Obj, any_value, nullable, present};
+use super::typed::{First, Obj, any_value, nullable, present};
 use super::{Flow, Item, in_band, malformed};
 use crate::sse::Frame;
 
@@ -52,7 +52,7 @@ struct Chunk<'a> {
     #[serde(default)]
     error: Option<IgnoredAny>,
     #[serde(default, borrow)]
-    candidates: Option<Vec<Obj<Candidate<'a>>>>,
+    candidates: Option<First<Obj<Candidate<'a>>>>,
     #[serde(default)]
     prompt_feedback: Option<Obj<PromptFeedback>>,
     #[serde(default, borrow)]
@@ -82,7 +82,44 @@ struct Candidate<'a> {
 #[derive(Deserialize)]
 struct Content<'a> {
     #[serde(default, borrow)]
-    parts: Option<Vec<Obj<Part<'a>>>>,
+    parts: Option<Parts<'a>>,
+}
+
+/// A candidate's parts, the first one kept inline: most chunks hold one part, and so need no
+/// vector.
+struct Parts<'a> {
+    first: Option<Part<'a>>,
+    rest: Vec<Part<'a>>,
+}
+
+impl<'a> Parts<'a> {
+    fn into_iter(self) -> impl Iterator<Item = Part<'a>> {
+        self.first.into_iter().chain(self.rest)
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Parts<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> serde::de::Visitor<'de> for V<'a> {
+            type Value = Parts<'a>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("an array of parts")
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<Parts<'a>, A::Error> {
+                let first = seq.next_element::<Obj<Part<'a>>>()?.map(|p| p.0);
+                let mut rest = Vec::new();
+                while let Some(Obj(p)) = seq.next_element::<Obj<Part<'a>>>()? {
+                    rest.push(p);
+                }
+                Ok(Parts { first, rest })
+            }
+        }
+        d.deserialize_seq(V(std::marker::PhantomData))
+    }
 }
 
 #[derive(Deserialize)]
@@ -172,7 +209,7 @@ impl GeminiStream {
     /// the event is for the `Value` reading.
     pub(crate) fn typed(&mut self, data: &str, out: &mut Vec<Item>) -> Option<Flow> {
         let Obj(v) = serde_json::from_str::<Obj<Chunk<'_>>>(data).ok()?;
-        let no_candidates = v.candidates.as_ref().is_none_or(Vec::is_empty);
+        let no_candidates = v.candidates.as_ref().is_none_or(|c| c.0.is_none());
         if v.error.is_some()
             || (no_candidates && v.prompt_feedback.as_ref().is_some_and(|p| p.0.block_reason))
         {
@@ -186,9 +223,9 @@ impl GeminiStream {
             }));
         }
         let mut finish = None;
-        if let Some(Obj(c)) = v.candidates.and_then(|c| c.into_iter().next()) {
+        if let Some(Obj(c)) = v.candidates.and_then(|c| c.0) {
             let parts = c.content.and_then(|c| c.0.parts);
-            for Obj(part) in parts.into_iter().flatten() {
+            for part in parts.into_iter().flat_map(Parts::into_iter) {
                 if let Some(text) = part.text
                     && !text.is_empty()
                 {

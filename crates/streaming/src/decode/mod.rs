@@ -13,11 +13,12 @@ mod anthropic;
 mod gemini;
 mod ollama;
 mod openai;
-mod typed;
+pub(crate) mod typed;
 
 #[cfg(test)]
-mod agree_tests;
+pub(crate) mod agree_tests;
 
+pub(crate) use anthropic::WireUsage as AnthropicUsage;
 pub(crate) use anthropic::merge_usage as merge_anthropic_usage;
 pub(crate) use gemini::usage_of as gemini_usage;
 pub(crate) use ollama::{tool_call as ollama_tool_call, usage_of as ollama_usage};
