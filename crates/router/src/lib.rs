@@ -183,6 +183,7 @@ mod plan;
 mod pricing;
 mod report;
 mod router;
+mod runtime;
 #[cfg(feature = "tower")]
 mod service;
 pub mod shared;
@@ -198,6 +199,7 @@ pub use estimate::estimate_tokens;
 pub use monitor::HealthCheck;
 pub use options::{RouteOptions, Routed};
 pub use router::{Router, RouterBuilder};
+pub use steadfast_fallback::DuplicateProvider;
 #[cfg(feature = "tower")]
 pub use service::RouterFuture;
 pub use shared::{SharedConfig, SharedState};
