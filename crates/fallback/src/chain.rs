@@ -245,7 +245,14 @@ impl FallbackChain {
     /// none. Calls in flight are not interrupted.
     pub fn set_enabled(&self, id: &str, enabled: bool) -> bool {
         let mut found = false;
-        for e in self.inner.current.load().entries.iter().filter(|e| e.id() == id) {
+        for e in self
+            .inner
+            .current
+            .load()
+            .entries
+            .iter()
+            .filter(|e| e.id() == id)
+        {
             e.enabled.store(enabled, Ordering::Relaxed);
             found = true;
         }
@@ -325,7 +332,11 @@ impl FallbackChain {
                     }
                     keep
                 });
-                if entries.len() == before { Err(()) } else { Ok(()) }
+                if entries.len() == before {
+                    Err(())
+                } else {
+                    Ok(())
+                }
             })
             .is_ok()
     }

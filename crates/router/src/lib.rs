@@ -199,11 +199,11 @@ pub use estimate::estimate_tokens;
 pub use monitor::HealthCheck;
 pub use options::{RouteOptions, Routed};
 pub use router::{Router, RouterBuilder};
-pub use steadfast_fallback::DuplicateProvider;
 #[cfg(feature = "tower")]
 pub use service::RouterFuture;
 pub use shared::{SharedConfig, SharedState};
 pub use stats::{Latency, Overhead, ProviderStats, StatsSnapshot};
+pub use steadfast_fallback::DuplicateProvider;
 pub use strategy::{
     BestPerformance, Candidate, Cheapest, LeastBusy, LowestLatency, PowerOfTwo, Priority,
     RandomHealthy, RoundRobin, RouteContext, Strategy, StrategyKind, WeightedRoundRobin,

@@ -71,11 +71,7 @@ impl Router {
         if roster.provider(provider.id()).is_some() {
             return Err(DuplicateProvider::new(provider.id()));
         }
-        let state = Arc::new(ProviderState::new(
-            provider,
-            config,
-            inner.latency_samples,
-        ));
+        let state = Arc::new(ProviderState::new(provider, config, inner.latency_samples));
         let index = roster
             .providers
             .iter()
@@ -136,10 +132,9 @@ impl Router {
         let inner = &self.inner;
         let _one = lock(&inner.change);
         let roster = inner.roster.load_full();
-        inner.roster.store(Arc::new(Roster::new(
-            roster.providers.clone(),
-            strategy,
-        )));
+        inner
+            .roster
+            .store(Arc::new(Roster::new(roster.providers.clone(), strategy)));
     }
 
     /// Routes with the built-in strategy `kind` (seeded with [`RouterConfig::seed`]) from
