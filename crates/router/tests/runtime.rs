@@ -321,3 +321,43 @@ async fn shared_state_follows_added_and_removed_providers() {
     tokio::time::sleep(interval * 2).await;
     assert_eq!(last_view(), ["b"]);
 }
+
+#[test]
+fn a_provider_added_at_run_time_has_its_metrics() {
+    use metrics_exporter_prometheus::PrometheusBuilder;
+    let recorder = PrometheusBuilder::new().build_recorder();
+    let handle = recorder.handle();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .start_paused(true)
+        .build()
+        .unwrap();
+    metrics::with_local_recorder(&recorder, || {
+        runtime.block_on(async {
+            let router = Router::builder()
+                .name("g")
+                .provider(mock("a", vec![Outcome::Error(ErrorKind::Server)]), pc(1))
+                .build();
+            router
+                .add_provider(mock("b", vec![Outcome::text("from b")]), pc(2))
+                .unwrap();
+            let answer = router.chat(&request(), opts()).await.unwrap();
+            assert_eq!(answer.provider, "b");
+        });
+    });
+    let text = handle.render();
+    let attempts: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("steadfast_attempts{"))
+        .collect();
+    assert!(
+        attempts.contains(
+            &"steadfast_attempts{model_group=\"g\",provider=\"b\",outcome=\"success\"} 1"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("steadfast_fallbacks{model_group=\"g\",provider=\"a\"} 1"),
+        "{text}"
+    );
+}

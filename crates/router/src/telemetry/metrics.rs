@@ -7,7 +7,10 @@
 //! after that an event only finds its handle and bumps it, it never formats a label.
 
 use std::fmt;
-use std::sync::OnceLock;
+use std::ops::Deref;
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+
+use arc_swap::{ArcSwap, Guard};
 
 use metrics::{Counter, Gauge, Histogram, SharedString, Unit};
 use steadfast_errors::ErrorKind;
@@ -66,6 +69,20 @@ fn lazies<T, const N: usize>() -> [Lazy<T>; N] {
 }
 
 /// One provider's handles.
+/// One provider's handles, as found in the current list.
+struct Found {
+    all: Guard<Arc<Vec<Arc<ProviderHandles>>>>,
+    index: usize,
+}
+
+impl Deref for Found {
+    type Target = ProviderHandles;
+
+    fn deref(&self) -> &ProviderHandles {
+        &self.all[self.index]
+    }
+}
+
 struct ProviderHandles {
     id: String,
     group: SharedString,
@@ -141,7 +158,11 @@ impl ProviderHandles {
 /// kind, a token type, a refusal reason and breaker states — never a prompt, a key, an
 /// error message or a model string a caller chose.
 pub struct MetricsObserver {
-    providers: Vec<ProviderHandles>,
+    /// Each provider's handles; one added to the router at run time gets its own on its
+    /// first event.
+    providers: ArcSwap<Vec<Arc<ProviderHandles>>>,
+    /// Serialises adding a provider's handles.
+    adding: Mutex<()>,
     group: SharedString,
     duration: [Lazy<Histogram>; OUTCOMES],
     requests: [Lazy<Counter>; OUTCOMES],
@@ -157,7 +178,12 @@ impl fmt::Debug for MetricsObserver {
             .field("group", &self.group)
             .field(
                 "providers",
-                &self.providers.iter().map(|p| &p.id).collect::<Vec<_>>(),
+                &self
+                    .providers
+                    .load()
+                    .iter()
+                    .map(|p| p.id.clone())
+                    .collect::<Vec<_>>(),
             )
             .finish_non_exhaustive()
     }
@@ -172,12 +198,13 @@ impl MetricsObserver {
         let g = SharedString::from(group.to_owned());
         let providers = providers
             .into_iter()
-            .map(|id| ProviderHandles::new(&g, id))
-            .collect();
+            .map(|id| Arc::new(ProviderHandles::new(&g, id)))
+            .collect::<Vec<_>>();
         let in_flight = metrics::gauge!("steadfast.in_flight", GROUP => g.clone());
         in_flight.set(0.0);
         MetricsObserver {
-            providers,
+            providers: ArcSwap::from_pointee(providers),
+            adding: Mutex::new(()),
             duration: lazies(),
             requests: lazies(),
             tokens: lazies(),
@@ -188,8 +215,23 @@ impl MetricsObserver {
         }
     }
 
-    fn provider(&self, id: &str) -> Option<&ProviderHandles> {
-        self.providers.iter().find(|p| p.id == id)
+    /// The handles of provider `id`, made on its first event when the router gained it at
+    /// run time (its breaker gauge then starts at closed).
+    fn provider(&self, id: &str) -> Option<Found> {
+        let all = self.providers.load();
+        if let Some(index) = all.iter().position(|p| p.id == id) {
+            return Some(Found { all, index });
+        }
+        drop(all);
+        let _one = self.adding.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut next = Vec::clone(&self.providers.load());
+        if !next.iter().any(|p| p.id == id) {
+            next.push(Arc::new(ProviderHandles::new(&self.group, id)));
+            self.providers.store(Arc::new(next));
+        }
+        let all = self.providers.load();
+        let index = all.iter().position(|p| p.id == id)?;
+        Some(Found { all, index })
     }
 
     fn duration(&self, i: usize) -> &Histogram {
