@@ -187,6 +187,19 @@ pub(crate) struct Inner {
 /// [crate docs](crate).
 ///
 /// Cheap to clone (an [`Arc`]); clones share everything.
+///
+/// # Changes at run time
+///
+/// [`add_provider`](Self::add_provider), [`remove_provider`](Self::remove_provider) and
+/// [`set_strategy`](Self::set_strategy) change a running router without resetting anything:
+/// every other provider keeps its breaker, retry budget, health, counters, rate windows,
+/// budget spend, latency averages and calls in flight, and the router its totals, budget
+/// and affinity. A call reads the providers and the strategy once, when it is planned (an
+/// atomic load, no lock). A provider removed is skipped by every call that has not reached
+/// it yet, even one planned before the removal; an attempt already running on it finishes
+/// and is counted in the removed provider's own statistics, which leave
+/// [`stats`](Self::stats) with it. A provider added later under the same id starts from
+/// zero, and a call planned before the removal never counts into it.
 #[derive(Clone)]
 pub struct Router {
     pub(crate) inner: Arc<Inner>,

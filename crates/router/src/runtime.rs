@@ -34,8 +34,8 @@ impl Router {
     /// Adds `provider` with `config` at run time, in its place in the priority order (after
     /// the providers of the same priority). It is a candidate from the next call on, with a
     /// fresh breaker, health, counters and limits; every other provider keeps its own (see
-    /// the [`runtime`](self) design). With shared state, its windows, budget and breaker are
-    /// shared from the next refresh on.
+    /// [Changes at run time](Router#changes-at-run-time)). With shared state, its windows,
+    /// budget and breaker are shared from the next refresh on.
     ///
     /// Refused when the router already has a provider with this id.
     ///
@@ -99,8 +99,9 @@ impl Router {
     /// Removes the provider with this id at run time; `false` when there is none. No call
     /// tries it again, not even one planned before the removal that has not reached it; an
     /// attempt already running on it finishes, and its outcome is counted in the removed
-    /// provider's own statistics, which leave [`stats`](Self::stats) with it (see the
-    /// [`runtime`](self) design). Every other provider keeps its state.
+    /// provider's own statistics, which leave [`stats`](Self::stats) with it (see
+    /// [Changes at run time](Router#changes-at-run-time)). Every other provider keeps its
+    /// state.
     pub fn remove_provider(&self, id: &str) -> bool {
         let inner = &self.inner;
         let _one = lock(&inner.change);
