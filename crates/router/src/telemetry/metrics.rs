@@ -69,17 +69,21 @@ fn lazies<T, const N: usize>() -> [Lazy<T>; N] {
 }
 
 /// One provider's handles.
-/// One provider's handles, as found in the current list.
-struct Found {
-    all: Guard<Arc<Vec<Arc<ProviderHandles>>>>,
-    index: usize,
+/// One provider's handles: one the router was built with, or one added at run time (at
+/// an index of the current list).
+enum Found<'a> {
+    Built(&'a ProviderHandles),
+    Added(Guard<Arc<Vec<Arc<ProviderHandles>>>>, usize),
 }
 
-impl Deref for Found {
+impl Deref for Found<'_> {
     type Target = ProviderHandles;
 
     fn deref(&self) -> &ProviderHandles {
-        &self.all[self.index]
+        match self {
+            Found::Built(p) => p,
+            Found::Added(all, index) => &all[*index],
+        }
     }
 }
 
@@ -158,9 +162,10 @@ impl ProviderHandles {
 /// kind, a token type, a refusal reason and breaker states — never a prompt, a key, an
 /// error message or a model string a caller chose.
 pub struct MetricsObserver {
-    /// Each provider's handles; one added to the router at run time gets its own on its
-    /// first event.
-    providers: ArcSwap<Vec<Arc<ProviderHandles>>>,
+    /// The handles of the providers the router was built with.
+    providers: Vec<ProviderHandles>,
+    /// Those of providers added to the router at run time, made on each one's first event.
+    added: ArcSwap<Vec<Arc<ProviderHandles>>>,
     /// Serialises adding a provider's handles.
     adding: Mutex<()>,
     group: SharedString,
@@ -180,9 +185,9 @@ impl fmt::Debug for MetricsObserver {
                 "providers",
                 &self
                     .providers
-                    .load()
                     .iter()
                     .map(|p| p.id.clone())
+                    .chain(self.added.load().iter().map(|p| p.id.clone()))
                     .collect::<Vec<_>>(),
             )
             .finish_non_exhaustive()
@@ -198,12 +203,13 @@ impl MetricsObserver {
         let g = SharedString::from(group.to_owned());
         let providers = providers
             .into_iter()
-            .map(|id| Arc::new(ProviderHandles::new(&g, id)))
-            .collect::<Vec<_>>();
+            .map(|id| ProviderHandles::new(&g, id))
+            .collect();
         let in_flight = metrics::gauge!("steadfast.in_flight", GROUP => g.clone());
         in_flight.set(0.0);
         MetricsObserver {
-            providers: ArcSwap::from_pointee(providers),
+            providers,
+            added: ArcSwap::from_pointee(Vec::new()),
             adding: Mutex::new(()),
             duration: lazies(),
             requests: lazies(),
@@ -217,21 +223,24 @@ impl MetricsObserver {
 
     /// The handles of provider `id`, made on its first event when the router gained it at
     /// run time (its breaker gauge then starts at closed).
-    fn provider(&self, id: &str) -> Option<Found> {
-        let all = self.providers.load();
-        if let Some(index) = all.iter().position(|p| p.id == id) {
-            return Some(Found { all, index });
+    fn provider(&self, id: &str) -> Option<Found<'_>> {
+        if let Some(p) = self.providers.iter().find(|p| p.id == id) {
+            return Some(Found::Built(p));
         }
-        drop(all);
+        let added = self.added.load();
+        if let Some(index) = added.iter().position(|p| p.id == id) {
+            return Some(Found::Added(added, index));
+        }
+        drop(added);
         let _one = self.adding.lock().unwrap_or_else(PoisonError::into_inner);
-        let mut next = Vec::clone(&self.providers.load());
+        let mut next = Vec::clone(&self.added.load());
         if !next.iter().any(|p| p.id == id) {
             next.push(Arc::new(ProviderHandles::new(&self.group, id)));
-            self.providers.store(Arc::new(next));
+            self.added.store(Arc::new(next));
         }
-        let all = self.providers.load();
-        let index = all.iter().position(|p| p.id == id)?;
-        Some(Found { all, index })
+        let added = self.added.load();
+        let index = added.iter().position(|p| p.id == id)?;
+        Some(Found::Added(added, index))
     }
 
     fn duration(&self, i: usize) -> &Histogram {
