@@ -10,12 +10,14 @@ use steadfast_errors::Provider;
 
 use crate::exit::Failure;
 
-/// `steadfast status`: one probe round, then a line (or a JSON object) per deployment.
+/// `steadfast status`: one probe round, then a line (or a JSON object) per chat
+/// deployment, then one per media (image and video) deployment with its counters.
 pub(crate) async fn status(sf: &Steadfast, as_json: bool) -> Result<(), Failure> {
     let rows = sf.status().await;
+    let media = sf.media_status();
     let mut out = std::io::stdout().lock();
     if as_json {
-        writeln!(out, "{}", json!({ "deployments": rows }))?;
+        writeln!(out, "{}", json!({ "deployments": rows, "media": media }))?;
         return Ok(());
     }
     writeln!(
@@ -47,6 +49,30 @@ pub(crate) async fn status(sf: &Steadfast, as_json: bool) -> Result<(), Failure>
             r.consecutive_failures,
             r.check_latency_ms,
             r.check_error.as_deref().unwrap_or("ok"),
+        )?;
+    }
+    if media.is_empty() {
+        return Ok(());
+    }
+    writeln!(
+        out,
+        "\n{:<16} {:<18} {:<6} {:<9} {:<9} {:>7} {:>7} {:>7} {:>10}",
+        "MEDIA", "KIND", "MAKES", "ENABLED", "BREAKER", "CALLS", "FAILS", "ERRORS", "COST"
+    )?;
+    for m in &media {
+        let breaker = serde_json::to_value(m.breaker).unwrap_or_default();
+        writeln!(
+            out,
+            "{:<16} {:<18} {:<6} {:<9} {:<9} {:>7} {:>7} {:>6.1}% {:>9.4}$",
+            m.name,
+            m.kind.as_str(),
+            m.media.as_str(),
+            m.enabled,
+            breaker.as_str().unwrap_or("?"),
+            m.calls,
+            m.failures,
+            m.error_rate * 100.0,
+            m.cost_usd,
         )?;
     }
     Ok(())

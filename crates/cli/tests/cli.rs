@@ -235,6 +235,93 @@ async fn status_probes_every_deployment() {
     assert!(rows[1]["checked_at_unix_ms"].as_u64().unwrap() > 0);
 }
 
+/// The chat config plus an image and a video deployment (never called by `status`).
+fn config_with_media(primary: &FaultServer, secondary: &FaultServer) -> String {
+    format!(
+        r#"{}
+[deployments.painter]
+kind = "openai-image"
+model = "gpt-image-1"
+base_url = "{}/v1"
+api_key = "env:SECONDARY_KEY"
+usd_per_unit = 0.04
+
+[deployments.filmer]
+kind = "runway"
+base_url = "{}"
+api_key = "env:SECONDARY_KEY"
+"#,
+        config(primary, secondary),
+        secondary.base_url(),
+        secondary.base_url()
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_lists_the_media_deployments_too() {
+    let (primary, secondary) = servers().await;
+    let file = TempConfig::new("status-media", &config_with_media(&primary, &secondary));
+    let path = file.path.to_str().unwrap();
+    let out = steadfast(args(&["--config", path, "status", "--json"])).await;
+    assert_eq!(out.status.code(), Some(0), "stderr: {}", text(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        v["deployments"].as_array().unwrap().len(),
+        2,
+        "chat as before"
+    );
+    let media = v["media"].as_array().unwrap();
+    let names: Vec<_> = media.iter().map(|m| m["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["filmer", "painter"], "video first, then images");
+    assert_eq!(media[0]["media"], "video");
+    assert_eq!(media[0]["kind"], "runway");
+    assert_eq!(media[1]["media"], "image");
+    assert_eq!(media[1]["kind"], "openai-image");
+    assert_eq!(media[1]["model"], "gpt-image-1");
+    for m in media {
+        assert_eq!(m["breaker"], "closed");
+        assert_eq!(m["enabled"], true);
+        assert_eq!(
+            (m["calls"].as_u64(), m["failures"].as_u64()),
+            (Some(0), Some(0))
+        );
+        assert_eq!(
+            (m["error_rate"].as_f64(), m["cost_usd"].as_f64()),
+            (Some(0.0), Some(0.0))
+        );
+    }
+
+    let out = steadfast(args(&["--config", path, "status"])).await;
+    assert_eq!(out.status.code(), Some(0), "stderr: {}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let header = stdout
+        .lines()
+        .find(|l| l.starts_with("MEDIA"))
+        .expect(&stdout);
+    for column in [
+        "KIND", "MAKES", "BREAKER", "CALLS", "FAILS", "ERRORS", "COST",
+    ] {
+        assert!(header.contains(column), "{header}");
+    }
+    let painter = stdout
+        .lines()
+        .find(|l| l.starts_with("painter"))
+        .expect(&stdout);
+    for cell in ["openai-image", "image", "closed", "0.0%", "0.0000$"] {
+        assert!(painter.contains(cell), "{painter}");
+    }
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.starts_with("filmer") && l.contains("video")),
+        "{stdout}"
+    );
+    assert!(
+        !stdout.contains("sk-secondary-test"),
+        "no key in the output"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bad_config_exits_4_naming_the_line_and_field() {
     let file = TempConfig::new("bad", "[deployments.a]\nkind = \"mock\"\npriorty = 1\n");

@@ -58,6 +58,6 @@ pub use metrics::{AttemptMetric, JsonLinesObserver};
 pub use parse::Format;
 pub use secret::KeyRef;
 pub use shared::SharedSection;
-pub use status::{DeploymentStatus, STATUS_PROBE_TIMEOUT};
+pub use status::{DeploymentStatus, Media, MediaStatus, STATUS_PROBE_TIMEOUT};
 pub use steadfast::{CallError, DEFAULT_GROUP, DeploymentInfo, Steadfast};
 pub use steadfast_router::media::{MediaError, MediaRouted, MediaStats};

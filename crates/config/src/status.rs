@@ -1,5 +1,6 @@
 //! `DeploymentStatus`: one probe round over every chat deployment, timed, joined with what
-//! the routers know (breaker state, health, error rate) — what `steadfast status` shows.
+//! the routers know (breaker state, health, error rate), and `MediaStatus`: the image and
+//! video deployments' counters — what `steadfast status` shows.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -7,8 +8,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 use steadfast_circuit::State;
+use steadfast_errors::ErrorKind;
 use steadfast_fallback::Health;
 use steadfast_providers_core::ChatProvider;
+use steadfast_router::media::MediaStats;
 use tokio::time::Instant;
 
 use crate::file::Kind;
@@ -52,7 +55,95 @@ pub struct DeploymentStatus {
     pub checked_at_unix_ms: u64,
 }
 
+/// What a media deployment makes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Media {
+    /// Images (`openai-image`, `xai-image`, `pollinations-image`).
+    Image,
+    /// Videos (`runway`, `xai-video`).
+    Video,
+}
+
+impl Media {
+    /// `image` or `video`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Media::Image => "image",
+            Media::Video => "video",
+        }
+    }
+}
+
+/// One media deployment's state: its counters since it was built (not probed: a media
+/// check would start a paid job).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
+pub struct MediaStatus {
+    /// The deployment.
+    pub name: String,
+    /// Its kind.
+    pub kind: Kind,
+    /// What it makes.
+    pub media: Media,
+    /// The model it asks for (empty when the kind has a fixed one).
+    pub model: String,
+    /// Whether it takes jobs.
+    pub enabled: bool,
+    /// Its circuit breaker's state.
+    pub breaker: State,
+    /// Jobs it finished.
+    pub calls: u64,
+    /// Jobs it started, retries included.
+    pub attempts: u64,
+    /// Attempts that failed.
+    pub failures: u64,
+    /// Failures over attempts (0 without attempts).
+    pub error_rate: f64,
+    /// The last failure's kind.
+    pub last_error: Option<ErrorKind>,
+    /// What its jobs cost, in USD.
+    pub cost_usd: f64,
+}
+
 impl Steadfast {
+    /// Every media deployment's state, video first then images, each in the order its
+    /// router tries them (from [`video_router`](Self::video_router) and
+    /// [`image_router`](Self::image_router), as [`media_stats`](Self::media_stats)).
+    pub fn media_status(&self) -> Vec<MediaStatus> {
+        let video = self
+            .video_router()
+            .stats()
+            .into_iter()
+            .map(|s| (Media::Video, s));
+        let images = self
+            .image_router()
+            .stats()
+            .into_iter()
+            .map(|s| (Media::Image, s));
+        video
+            .chain(images)
+            .filter_map(|(media, s): (Media, MediaStats)| {
+                let info = self.deployments().iter().find(|d| d.name == s.id)?;
+                Some(MediaStatus {
+                    name: s.id,
+                    kind: info.kind,
+                    media,
+                    model: info.model.clone(),
+                    enabled: s.enabled,
+                    breaker: s.breaker,
+                    calls: s.calls,
+                    attempts: s.attempts,
+                    failures: s.failures,
+                    error_rate: s.error_rate,
+                    last_error: s.last_error,
+                    cost_usd: s.cost_usd,
+                })
+            })
+            .collect()
+    }
+
     /// Runs every chat deployment's health check once (each under
     /// [`STATUS_PROBE_TIMEOUT`], all at once), and reports each with its breaker, health
     /// and error rate. Routing state is not changed.

@@ -56,31 +56,36 @@ struct Member {
     config: ProviderConfig,
 }
 
-/// One model group: its settings, its members, and the router built over them.
+/// One model group: its settings, its members, and the router built over them (changed in
+/// place at run time, never rebuilt).
 struct Group {
-    /// Its name: the `model_group` of its router's metrics and events.
-    name: String,
     config: GroupConfig,
-    strategy: StrategyKind,
-    router_config: RouterConfig,
     members: Vec<Member>,
     router: Router,
-    /// State shared with other instances, from `[shared]`.
-    shared: Option<crate::shared::Shared>,
 }
 
 impl Group {
-    fn rebuild(&mut self) {
-        let mut config = self.router_config.clone();
-        config.strategy = self.strategy;
-        let mut builder = Router::builder().name(&self.name).config(config);
-        for m in &self.members {
+    /// The group `name` over `members`, its router named after it (the `model_group` of
+    /// its metrics and events) and sharing `shared` with other instances.
+    fn new(
+        name: &str,
+        config: GroupConfig,
+        router_config: RouterConfig,
+        members: Vec<Member>,
+        shared: Option<&crate::shared::Shared>,
+    ) -> Group {
+        let mut builder = Router::builder().name(name).config(router_config);
+        for m in &members {
             builder = builder.provider(Arc::clone(&m.provider), m.config.clone());
         }
-        if let Some((state, shared)) = &self.shared {
+        if let Some((state, shared)) = shared {
             builder = builder.shared_state(Arc::clone(state), *shared);
         }
-        self.router = builder.build();
+        Group {
+            config,
+            members,
+            router: builder.build(),
+        }
     }
 }
 
@@ -400,9 +405,10 @@ impl Steadfast {
         seen.into_values().collect()
     }
 
-    /// Adds a chat deployment to `group` at run time (seed 002's `add_provider`). The
-    /// group's router is rebuilt over its members: its statistics, breakers and health
-    /// start afresh, and calls in flight finish on the old one. `false` when there is no
+    /// Adds a chat deployment to `group` at run time (seed 002's `add_provider`), through
+    /// [`Router::add_provider`]: it is tried from the next call on, and everything else the
+    /// group's router holds is kept — the other deployments' statistics, breakers, health,
+    /// rate windows and budgets, the group's totals and affinity. `false` when there is no
     /// such group or the group already has a deployment with this id.
     pub fn add_deployment(
         &self,
@@ -414,40 +420,41 @@ impl Steadfast {
             return false;
         };
         let mut g = write(g);
-        if g.members.iter().any(|m| m.provider.id() == provider.id()) {
+        if g.router
+            .add_provider(Arc::clone(&provider), config.clone())
+            .is_err()
+        {
             return false;
         }
         g.members.push(Member { provider, config });
-        g.rebuild();
         true
     }
 
-    /// Removes the deployment `id` from `group` at run time (the router is rebuilt, as in
-    /// [`add_deployment`](Self::add_deployment)); `false` when it is not there.
+    /// Removes the deployment `id` from `group` at run time, through
+    /// [`Router::remove_provider`]: no call tries it again (not even one already running
+    /// that has not reached it), an attempt already on it finishes, and everything else is
+    /// kept, as in [`add_deployment`](Self::add_deployment). `false` when it is not there.
     pub fn remove_deployment(&self, group: &str, id: &str) -> bool {
         let Some(g) = self.groups.get(group) else {
             return false;
         };
         let mut g = write(g);
-        let before = g.members.len();
-        g.members.retain(|m| m.provider.id() != id);
-        if g.members.len() == before {
+        if !g.router.remove_provider(id) {
             return false;
         }
-        g.rebuild();
+        g.members.retain(|m| m.provider.id() != id);
         true
     }
 
     /// Switches `group` to another built-in strategy at run time (seed 004's
-    /// `set_failover_strategy`; the router is rebuilt, as in
-    /// [`add_deployment`](Self::add_deployment)); `false` when there is no such group.
+    /// `set_failover_strategy`), through [`Router::set_strategy_kind`]: the next call is
+    /// routed by it, and every deployment keeps its state, as in
+    /// [`add_deployment`](Self::add_deployment). `false` when there is no such group.
     pub fn set_strategy(&self, group: &str, strategy: StrategyKind) -> bool {
         let Some(g) = self.groups.get(group) else {
             return false;
         };
-        let mut g = write(g);
-        g.strategy = strategy;
-        g.rebuild();
+        read(g).router.set_strategy_kind(strategy);
         true
     }
 
@@ -601,16 +608,7 @@ fn build_all(file: &ConfigFile, lookup: Lookup<'_>) -> Result<Steadfast, ConfigE
             ..RouterConfig::default()
         };
         router_config.chain.deadline = gc.deadline.or(defaults.deadline);
-        let mut group = Group {
-            name: gname.clone(),
-            config: gc.clone(),
-            strategy: router_config.strategy,
-            router_config,
-            members,
-            router: Router::builder().name(gname).build(),
-            shared: shared.clone(),
-        };
-        group.rebuild();
+        let group = Group::new(gname, gc.clone(), router_config, members, shared.as_ref());
         groups.insert(gname.clone(), RwLock::new(group));
     }
     let default_group = match &defaults.default_group {

@@ -1,15 +1,15 @@
 //! `FallbackChain` and its `ChainBuilder`: providers in priority order, each with its own
-//! retry policy, circuit breaker and health. The façade: the call loop, the stream and the
-//! per-call types live in modules of their own.
+//! retry policy, circuit breaker and health, added and removed at run time. The façade: the
+//! call loop, the stream and the per-call types live in modules of their own.
 
 use std::fmt;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex, PoisonError};
 
+use arc_swap::ArcSwap;
 use steadfast_circuit::CircuitBreaker;
 use steadfast_errors::observe::{Observer, Observers};
 use steadfast_providers_core::{ChatProvider, ChatRequest, ChatResponse};
-use steadfast_retry::RetryPolicy;
 
 use crate::attempt::ChatOp;
 use crate::call::drive;
@@ -17,7 +17,7 @@ use crate::config::{ChainConfig, EntryConfig};
 use crate::constraints::Constraints;
 use crate::entry::{Entry, Inner};
 use crate::error::FallbackError;
-use crate::health::{HealthTracker, ProviderStatus};
+use crate::health::ProviderStatus;
 use crate::options::{Answered, CallOptions};
 use crate::plan::Plan;
 use crate::stream::{FallbackStream, OpenOp};
@@ -27,6 +27,18 @@ use crate::stream::{FallbackStream, OpenOp};
 ///
 /// Cheap to clone (an [`Arc`]); clones share breakers, retry budgets, health and the enabled
 /// flags, so one chain serves every task of a service.
+///
+/// # Changes at run time
+///
+/// [`add`](Self::add), [`insert`](Self::insert) and [`remove`](Self::remove) change the
+/// providers while calls run, and keep every other provider's breaker, retry budget, health
+/// and enabled flag as they were. Each call reads the providers once, when it starts (one
+/// atomic load, no lock): a provider added later is tried from the next call on; a
+/// provider removed is skipped (as [`AttemptOutcome::SkippedRemoved`](crate::AttemptOutcome))
+/// by every call that has not reached it yet, even one that started before the removal,
+/// and an attempt already running on it finishes (its retries included) and reports as
+/// usual. A provider added again under a removed one's id starts afresh: nothing of the
+/// old one's state carries over.
 ///
 /// ```
 /// use std::sync::Arc;
@@ -53,7 +65,56 @@ use crate::stream::{FallbackStream, OpenOp};
 /// ```
 #[derive(Clone)]
 pub struct FallbackChain {
-    inner: Arc<Inner>,
+    inner: Arc<Roster>,
+}
+
+/// The chain's current providers, and what a new one is built with.
+struct Roster {
+    /// The snapshot calls start from.
+    current: ArcSwap<Inner>,
+    /// Serialises changes, so that two at once cannot lose one another.
+    change: Mutex<()>,
+    /// The chain's configuration (each snapshot holds a copy).
+    config: ChainConfig,
+    /// Every observer, as one, for the breakers and retry policies of new entries.
+    all: Option<Arc<dyn Observer>>,
+}
+
+impl Roster {
+    /// Publishes a copy of the current snapshot with its entries changed by `edit`, unless
+    /// `edit` refuses.
+    fn change<E>(&self, edit: impl FnOnce(&mut Vec<Arc<Entry>>) -> Result<(), E>) -> Result<(), E> {
+        let _one = self.change.lock().unwrap_or_else(PoisonError::into_inner);
+        let now = self.current.load();
+        let mut entries = now.entries.clone();
+        edit(&mut entries)?;
+        self.current.store(Arc::new(Inner {
+            entries,
+            config: now.config.clone(),
+            observers: now.observers.clone(),
+        }));
+        Ok(())
+    }
+}
+
+/// A provider could not be added: the chain already has one with this id (ids name
+/// providers in options, status and breakers, so they must stay unique).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the chain already has a provider with id `{id}`")]
+pub struct DuplicateProvider {
+    id: String,
+}
+
+impl DuplicateProvider {
+    /// A refusal of `id`.
+    pub fn new(id: impl Into<String>) -> Self {
+        DuplicateProvider { id: id.into() }
+    }
+
+    /// The id that is taken.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
 }
 
 /// Builds a [`FallbackChain`]; providers are added in priority order.
@@ -66,7 +127,7 @@ pub struct ChainBuilder {
 
 impl fmt::Debug for FallbackChain {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        struct Providers<'a>(&'a [Entry]);
+        struct Providers<'a>(&'a [Arc<Entry>]);
         impl fmt::Debug for Providers<'_> {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.debug_list()
@@ -81,8 +142,9 @@ impl fmt::Debug for FallbackChain {
                     .finish()
             }
         }
+        let inner = self.inner.current.load();
         f.debug_struct("FallbackChain")
-            .field("providers", &Providers(&self.inner.entries))
+            .field("providers", &Providers(&inner.entries))
             .field("config", &self.inner.config)
             .finish()
     }
@@ -109,10 +171,11 @@ impl FallbackChain {
         request: &ChatRequest,
         options: CallOptions,
     ) -> Result<Answered<ChatResponse>, FallbackError> {
-        let plan = Plan::new(&self.inner, &options);
+        let inner = self.inner.current.load_full();
+        let plan = Plan::new(&inner, &options);
         let mut constraints = Constraints::default();
-        let won = drive(&self.inner, request, &plan, &mut constraints, &ChatOp).await?;
-        let entry = &self.inner.entries[won.entry];
+        let won = drive(&inner, request, &plan, &mut constraints, &ChatOp).await?;
+        let entry = &inner.entries[won.entry];
         won.permit.success();
         entry.health.success();
         Ok(Answered {
@@ -144,11 +207,12 @@ impl FallbackChain {
         request: &ChatRequest,
         options: CallOptions,
     ) -> Result<FallbackStream, FallbackError> {
-        let plan = Plan::new(&self.inner, &options);
+        let inner = self.inner.current.load_full();
+        let plan = Plan::new(&inner, &options);
         let mut constraints = Constraints::default();
-        let won = drive(&self.inner, request, &plan, &mut constraints, &OpenOp).await?;
+        let won = drive(&inner, request, &plan, &mut constraints, &OpenOp).await?;
         Ok(FallbackStream::start(
-            Arc::clone(&self.inner),
+            inner,
             request.clone(),
             plan,
             constraints,
@@ -159,6 +223,8 @@ impl FallbackChain {
     /// Every provider's state, in priority order.
     pub fn status(&self) -> Vec<ProviderStatus> {
         self.inner
+            .current
+            .load()
             .entries
             .iter()
             .map(|e| ProviderStatus {
@@ -179,7 +245,14 @@ impl FallbackChain {
     /// none. Calls in flight are not interrupted.
     pub fn set_enabled(&self, id: &str, enabled: bool) -> bool {
         let mut found = false;
-        for e in self.inner.entries.iter().filter(|e| e.id() == id) {
+        for e in self
+            .inner
+            .current
+            .load()
+            .entries
+            .iter()
+            .filter(|e| e.id() == id)
+        {
             e.enabled.store(enabled, Ordering::Relaxed);
             found = true;
         }
@@ -190,6 +263,8 @@ impl FallbackChain {
     /// reset it).
     pub fn breaker(&self, id: &str) -> Option<CircuitBreaker> {
         self.inner
+            .current
+            .load()
             .entries
             .iter()
             .find(|e| e.id() == id)
@@ -203,13 +278,67 @@ impl FallbackChain {
 
     /// How many providers the chain holds.
     pub fn len(&self) -> usize {
-        self.inner.entries.len()
+        self.inner.current.load().entries.len()
     }
 
     /// Whether the chain holds no provider (every call then fails with
     /// [`StopReason::NoEligibleProvider`](crate::StopReason::NoEligibleProvider)).
     pub fn is_empty(&self) -> bool {
-        self.inner.entries.is_empty()
+        self.inner.current.load().entries.is_empty()
+    }
+
+    /// Adds `provider` after every provider the chain holds, at run time, with a fresh
+    /// retry policy, breaker and health; the others keep theirs (see [Changes at run
+    /// time](Self#changes-at-run-time)). Refused when the chain already has a provider with
+    /// its id.
+    pub fn add(
+        &self,
+        provider: Arc<dyn ChatProvider>,
+        entry: EntryConfig,
+    ) -> Result<(), DuplicateProvider> {
+        self.insert(usize::MAX, provider, entry)
+    }
+
+    /// Adds `provider` at position `index` of the priority order (after every provider
+    /// when `index` is past the end), at run time, as [`add`](Self::add) does.
+    pub fn insert(
+        &self,
+        index: usize,
+        provider: Arc<dyn ChatProvider>,
+        entry: EntryConfig,
+    ) -> Result<(), DuplicateProvider> {
+        self.inner.change(|entries| {
+            if entries.iter().any(|e| e.id() == provider.id()) {
+                return Err(DuplicateProvider::new(provider.id()));
+            }
+            let entry = Entry::new(provider, entry, self.inner.all.as_ref());
+            entries.insert(index.min(entries.len()), Arc::new(entry));
+            Ok(())
+        })
+    }
+
+    /// Removes every provider with this id at run time; `false` when there is none. No
+    /// call tries it again, not even one already running that has not reached it yet; an
+    /// attempt already under way on it finishes (see [Changes at run
+    /// time](Self#changes-at-run-time)).
+    pub fn remove(&self, id: &str) -> bool {
+        self.inner
+            .change(|entries| {
+                let before = entries.len();
+                entries.retain(|e| {
+                    let keep = e.id() != id;
+                    if !keep {
+                        e.removed.store(true, Ordering::Release);
+                    }
+                    keep
+                });
+                if entries.len() == before {
+                    Err(())
+                } else {
+                    Ok(())
+                }
+            })
+            .is_ok()
     }
 }
 
@@ -247,28 +376,18 @@ impl ChainBuilder {
         let entries = self
             .entries
             .into_iter()
-            .map(|(provider, config)| {
-                let mut policy = RetryPolicy::new(config.retry.clone());
-                let mut breaker = CircuitBreaker::new(config.breaker.clone());
-                if let Some(all) = &all {
-                    policy = policy.observe(provider.id(), Arc::clone(all));
-                    breaker = breaker.observe(provider.id(), Arc::clone(all));
-                }
-                Entry {
-                    policy,
-                    breaker,
-                    enabled: AtomicBool::new(config.enabled),
-                    health: HealthTracker::default(),
-                    provider,
-                    config,
-                }
-            })
+            .map(|(provider, config)| Arc::new(Entry::new(provider, config, all.as_ref())))
             .collect();
         FallbackChain {
-            inner: Arc::new(Inner {
-                entries,
+            inner: Arc::new(Roster {
+                current: ArcSwap::from_pointee(Inner {
+                    entries,
+                    config: self.config.clone(),
+                    observers,
+                }),
+                change: Mutex::new(()),
                 config: self.config,
-                observers,
+                all,
             }),
         }
     }

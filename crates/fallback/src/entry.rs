@@ -1,5 +1,5 @@
 //! One provider of a chain (`Entry`: its policy, breaker, health, enabled flag) and the
-//! state every call shares (`Inner`).
+//! snapshot of the chain a call runs on (`Inner`).
 
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use steadfast_circuit::{CircuitBreaker, State};
-use steadfast_errors::observe::Observers;
+use steadfast_errors::observe::{Observer, Observers};
 use steadfast_providers_core::{ChatProvider, ChatRequest};
 use steadfast_retry::RetryPolicy;
 
@@ -16,9 +16,11 @@ use crate::constraints::Constraints;
 use crate::health::HealthTracker;
 use crate::record::{AttemptOutcome, AttemptRecord};
 
-/// What every call and every clone of a chain shares: its entries and config.
+/// The chain as one call sees it: its entries and config. A change at run time publishes a
+/// new snapshot with the same `Arc<Entry>`s (so each keeps its breaker, budget and health);
+/// a call keeps the snapshot it started with, and its plan's indices point into it.
 pub(crate) struct Inner {
-    pub(crate) entries: Vec<Entry>,
+    pub(crate) entries: Vec<Arc<Entry>>,
     pub(crate) config: ChainConfig,
     /// Told of every attempt, fallback, resume and refusal (the breakers and retry policies
     /// report to them directly).
@@ -33,9 +35,35 @@ pub(crate) struct Entry {
     pub(crate) breaker: CircuitBreaker,
     pub(crate) enabled: AtomicBool,
     pub(crate) health: HealthTracker,
+    /// Set when the entry is removed from the chain: a call that planned it earlier skips it.
+    pub(crate) removed: AtomicBool,
 }
 
 impl Entry {
+    /// A fresh entry for `provider`: its own retry policy (with its budget) and breaker,
+    /// reporting to `observers` under the provider's id.
+    pub(crate) fn new(
+        provider: Arc<dyn ChatProvider>,
+        config: EntryConfig,
+        observers: Option<&Arc<dyn Observer>>,
+    ) -> Entry {
+        let mut policy = RetryPolicy::new(config.retry.clone());
+        let mut breaker = CircuitBreaker::new(config.breaker.clone());
+        if let Some(all) = observers {
+            policy = policy.observe(provider.id(), Arc::clone(all));
+            breaker = breaker.observe(provider.id(), Arc::clone(all));
+        }
+        Entry {
+            policy,
+            breaker,
+            enabled: AtomicBool::new(config.enabled),
+            health: HealthTracker::default(),
+            removed: AtomicBool::new(false),
+            provider,
+            config,
+        }
+    }
+
     pub(crate) fn id(&self) -> &str {
         self.provider.id()
     }
@@ -57,10 +85,12 @@ impl Entry {
         }
     }
 
-    /// Why this entry may not be tried now, if it may not (disabled, or excluded by an
-    /// earlier failure). The breaker is asked later, per attempt.
+    /// Why this entry may not be tried now, if it may not (removed, disabled, or excluded
+    /// by an earlier failure). The breaker is asked later, per attempt.
     pub(crate) fn excluded(&self, constraints: &Constraints) -> Option<AttemptOutcome> {
-        if self.enabled.load(Ordering::Relaxed) {
+        if self.removed.load(Ordering::Acquire) {
+            Some(AttemptOutcome::SkippedRemoved)
+        } else if self.enabled.load(Ordering::Relaxed) {
             constraints.excludes(&self.config)
         } else {
             Some(AttemptOutcome::SkippedDisabled)

@@ -26,6 +26,8 @@ pub enum AttemptOutcome {
     SkippedNotContentPolicy,
     /// Not called: a stream had to be continued and it offers no way to continue an answer.
     SkippedCannotResume,
+    /// Not called: it was removed from the chain at run time after the call was planned.
+    SkippedRemoved,
     /// An interrupted stream was reopened on it (and this part has not failed since).
     Resumed,
 }
@@ -41,6 +43,7 @@ impl AttemptOutcome {
             AttemptOutcome::SkippedContextTooSmall => "skipped_context_too_small",
             AttemptOutcome::SkippedNotContentPolicy => "skipped_not_content_policy",
             AttemptOutcome::SkippedCannotResume => "skipped_cannot_resume",
+            AttemptOutcome::SkippedRemoved => "skipped_removed",
             AttemptOutcome::Resumed => "resumed",
         }
     }
@@ -54,6 +57,7 @@ impl AttemptOutcome {
                 | AttemptOutcome::SkippedContextTooSmall
                 | AttemptOutcome::SkippedNotContentPolicy
                 | AttemptOutcome::SkippedCannotResume
+                | AttemptOutcome::SkippedRemoved
         )
     }
 
@@ -65,6 +69,7 @@ impl AttemptOutcome {
             AttemptOutcome::SkippedContextTooSmall => "context window not larger",
             AttemptOutcome::SkippedNotContentPolicy => "not a content-policy fallback",
             AttemptOutcome::SkippedCannotResume => "cannot continue an answer",
+            AttemptOutcome::SkippedRemoved => "removed",
             _ => "",
         }
     }

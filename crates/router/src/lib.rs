@@ -183,6 +183,7 @@ mod plan;
 mod pricing;
 mod report;
 mod router;
+mod runtime;
 #[cfg(feature = "tower")]
 mod service;
 pub mod shared;
@@ -202,6 +203,7 @@ pub use router::{Router, RouterBuilder};
 pub use service::RouterFuture;
 pub use shared::{SharedConfig, SharedState};
 pub use stats::{Latency, Overhead, ProviderStats, StatsSnapshot};
+pub use steadfast_fallback::DuplicateProvider;
 pub use strategy::{
     BestPerformance, Candidate, Cheapest, LeastBusy, LowestLatency, PowerOfTwo, Priority,
     RandomHealthy, RoundRobin, RouteContext, Strategy, StrategyKind, WeightedRoundRobin,

@@ -57,7 +57,10 @@ impl Planner<'_> {
         let status = self.chain.status();
         let mut candidates = Vec::new();
         let (mut rate, mut budget, mut other) = (0, 0, Vec::new());
-        for (p, s) in self.providers.iter().zip(&status) {
+        for (i, p) in self.providers.iter().enumerate() {
+            let Some(s) = crate::report::status_of(&status, i, p.id()) else {
+                continue;
+            };
             if !p.enabled.load(Ordering::Relaxed) {
                 other.push((p.id(), Skip::Disabled));
                 continue;

@@ -1,11 +1,14 @@
 //! What a router reports and what can be changed on it while it runs: the stats snapshot
 //! and its reset, enabling and disabling a provider, health probes and the monitor.
 
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
+
+use steadfast_fallback::ProviderStatus;
 
 use crate::monitor::{HealthCheck, probe_one, probe_round};
 use crate::router::Router;
@@ -17,12 +20,13 @@ impl Router {
     /// was last called, with each provider's breaker state and health.
     pub fn stats(&self) -> StatsSnapshot {
         let now = Instant::now();
+        let roster = self.inner.roster.load();
         let status = self.inner.chain.status();
-        let providers: Vec<ProviderStats> = self
-            .inner
+        let providers: Vec<ProviderStats> = roster
             .providers
             .iter()
-            .zip(&status)
+            .enumerate()
+            .filter_map(|(i, p)| Some((p, status_of(&status, i, p.id())?)))
             .map(|(p, s)| {
                 let breaker_failures = self
                     .inner
@@ -87,7 +91,7 @@ impl Router {
                 p99_us: o99,
                 samples: c.overhead.len(),
             },
-            strategy: self.inner.strategy.name().to_owned(),
+            strategy: roster.strategy.name().to_owned(),
             failed_providers: providers
                 .iter()
                 .filter(|p| p.window_1m.failures > 0)
@@ -103,7 +107,7 @@ impl Router {
     /// chain's health and breakers, calls in flight.
     pub fn reset_stats(&self) {
         lock(&self.inner.shared.counters).reset();
-        for p in &self.inner.providers {
+        for p in &self.inner.roster.load().providers {
             lock(&p.counters).reset();
         }
     }
@@ -112,7 +116,8 @@ impl Router {
     /// none. Calls in flight are not interrupted. A provider disabled here stays disabled
     /// whatever the health monitor finds.
     pub fn set_enabled(&self, id: &str, enabled: bool) -> bool {
-        let Some(p) = self.inner.providers.iter().find(|p| p.id() == id) else {
+        let roster = self.inner.roster.load();
+        let Some(p) = roster.provider(id) else {
             return false;
         };
         p.monitor_disabled.store(false, Ordering::Relaxed);
@@ -126,15 +131,16 @@ impl Router {
     /// probed. Returns each probed provider's check (passed, when, latency, why it failed),
     /// which [`stats`](Self::stats) also keeps as its `last_check`.
     pub async fn probe_health(&self) -> Vec<HealthCheck> {
-        probe_round(&self.inner.chain, &self.inner.providers, &self.inner.shared).await
+        let roster = self.inner.roster.load_full();
+        probe_round(&self.inner.chain, &roster.providers, &self.inner.shared).await
     }
 
     /// Probes the provider with this id now, under the same rules as
     /// [`probe_health`](Self::probe_health) except that one disabled by hand is probed too
     /// (and stays disabled whatever it answers); `None` when there is no such provider.
     pub async fn probe(&self, id: &str) -> Option<HealthCheck> {
-        let p = self.inner.providers.iter().find(|p| p.id() == id)?;
-        Some(probe_one(&self.inner.chain, p, &self.inner.shared).await)
+        let p = Arc::clone(self.inner.roster.load().provider(id)?);
+        Some(probe_one(&self.inner.chain, &p, &self.inner.shared).await)
     }
 
     /// Spawns the background health monitor: [`probe_health`](Self::probe_health) at once
@@ -151,4 +157,17 @@ impl Router {
             }
         })
     }
+}
+
+/// The chain's status of provider `id`, which sits at `index` unless a change at run time is
+/// under way (the chain then holds a provider the roster does not yet, or still).
+pub(crate) fn status_of<'a>(
+    status: &'a [ProviderStatus],
+    index: usize,
+    id: &str,
+) -> Option<&'a ProviderStatus> {
+    status
+        .get(index)
+        .filter(|s| s.id == id)
+        .or_else(|| status.iter().find(|s| s.id == id))
 }

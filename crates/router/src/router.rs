@@ -6,6 +6,8 @@ use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use arc_swap::ArcSwap;
+
 use steadfast_errors::ErrorKind;
 use steadfast_errors::observe::{Observer, Observers};
 use steadfast_fallback::{
@@ -124,17 +126,59 @@ impl Answer for FallbackStream {
     }
 }
 
-pub(crate) struct Inner {
-    pub(crate) chain: FallbackChain,
+/// The router's providers and strategy as one call sees them: a change at run time
+/// publishes a new roster (sharing every unchanged provider's state), and a call keeps the
+/// one it was planned with.
+pub(crate) struct Roster {
     /// In priority order, the same order as the chain's entries.
     pub(crate) providers: Vec<Arc<ProviderState>>,
     pub(crate) strategy: Arc<dyn Strategy>,
+    /// Each provider's id and GenAI provider name, for spans and events.
+    pub(crate) provider_names: Arc<[(String, &'static str)]>,
+}
+
+impl Roster {
+    /// The roster of `providers` under `strategy`.
+    pub(crate) fn new(providers: Vec<Arc<ProviderState>>, strategy: Arc<dyn Strategy>) -> Self {
+        let provider_names = providers
+            .iter()
+            .map(|p| (p.id().to_owned(), p.provider.kind().as_str()))
+            .collect();
+        Roster {
+            providers,
+            strategy,
+            provider_names,
+        }
+    }
+
+    /// The provider with this id.
+    pub(crate) fn provider(&self, id: &str) -> Option<&Arc<ProviderState>> {
+        self.providers.iter().find(|p| p.id() == id)
+    }
+
+    /// The GenAI provider name (`openai`, `anthropic`, …) of the provider with this id.
+    fn provider_name(&self, id: &str) -> &'static str {
+        self.provider_names
+            .iter()
+            .find(|(p, _)| p == id)
+            .map_or("", |(_, name)| name)
+    }
+}
+
+pub(crate) struct Inner {
+    pub(crate) chain: FallbackChain,
+    /// The providers and strategy calls start from (see [`Roster`]).
+    pub(crate) roster: ArcSwap<Roster>,
+    /// Serialises changes to the roster and the chain, so that they stay in step.
+    pub(crate) change: Mutex<()>,
+    /// How many latency samples a provider added at run time keeps.
+    pub(crate) latency_samples: usize,
+    /// The seed of the built-in strategies ([`RouterConfig::seed`]).
+    pub(crate) seed: Option<u64>,
     pub(crate) shared: Arc<Shared>,
     pub(crate) affinity: Mutex<Affinity>,
     pub(crate) hedge_after: Option<Duration>,
     pub(crate) telemetry: Telemetry,
-    /// Each provider's id and GenAI provider name, for spans and events.
-    pub(crate) provider_names: Arc<[(String, &'static str)]>,
 }
 
 /// Routes chat calls over several providers: a [`Strategy`] picks the order, a
@@ -143,6 +187,19 @@ pub(crate) struct Inner {
 /// [crate docs](crate).
 ///
 /// Cheap to clone (an [`Arc`]); clones share everything.
+///
+/// # Changes at run time
+///
+/// [`add_provider`](Self::add_provider), [`remove_provider`](Self::remove_provider) and
+/// [`set_strategy`](Self::set_strategy) change a running router without resetting anything:
+/// every other provider keeps its breaker, retry budget, health, counters, rate windows,
+/// budget spend, latency averages and calls in flight, and the router its totals, budget
+/// and affinity. A call reads the providers and the strategy once, when it is planned (an
+/// atomic load, no lock). A provider removed is skipped by every call that has not reached
+/// it yet, even one planned before the removal; an attempt already running on it finishes
+/// and is counted in the removed provider's own statistics, which leave
+/// [`stats`](Self::stats) with it. A provider added later under the same id starts from
+/// zero, and a call planned before the removal never counts into it.
 #[derive(Clone)]
 pub struct Router {
     pub(crate) inner: Arc<Inner>,
@@ -152,7 +209,7 @@ impl fmt::Debug for Router {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Router")
             .field("chain", &self.inner.chain)
-            .field("strategy", &self.inner.strategy)
+            .field("strategy", &self.inner.roster.load().strategy)
             .finish_non_exhaustive()
     }
 }
@@ -284,35 +341,25 @@ impl RouterBuilder {
         }
         let chain = chain.build();
         if let Some(link) = &shared.link {
-            let watched = providers
-                .iter()
-                .map(|p| {
-                    let breaker = chain.breaker(p.id());
-                    if let Some(b) = &breaker {
-                        link.watch(p.id(), b);
-                    }
-                    (Arc::clone(p), breaker)
-                })
-                .collect();
-            crate::shared::spawn(&shared, watched);
+            for p in &providers {
+                link.follow(Arc::clone(p), chain.breaker(p.id()));
+            }
+            crate::shared::spawn(&shared);
         }
         let strategy = self
             .strategy
             .unwrap_or_else(|| config.strategy.build(config.seed));
-        let provider_names = providers
-            .iter()
-            .map(|p| (p.id().to_owned(), p.provider.kind().as_str()))
-            .collect();
         Router {
             inner: Arc::new(Inner {
                 chain,
-                providers,
-                strategy,
+                roster: ArcSwap::from_pointee(Roster::new(providers, strategy)),
+                change: Mutex::new(()),
+                latency_samples: config.latency_samples,
+                seed: config.seed,
                 shared,
                 affinity: Mutex::new(Affinity::new(config.affinity_capacity)),
                 hedge_after: config.hedge_after,
                 telemetry: Telemetry { observers, group },
-                provider_names,
             }),
         }
     }
@@ -324,7 +371,10 @@ impl Router {
         RouterBuilder::default()
     }
 
-    /// The fallback chain underneath (for its status and breakers).
+    /// The fallback chain underneath (for its status and breakers). Change the providers
+    /// through [`add_provider`](Self::add_provider) and
+    /// [`remove_provider`](Self::remove_provider), not on the chain: the router only routes
+    /// to the providers it knows.
     pub fn chain(&self) -> &FallbackChain {
         &self.inner.chain
     }
@@ -333,6 +383,7 @@ impl Router {
     /// request's estimated tokens.
     fn plan(
         &self,
+        roster: &Roster,
         request: &ChatRequest,
         options: &RouteOptions,
     ) -> Result<(CallOptions, u64), RouterError> {
@@ -342,8 +393,8 @@ impl Router {
             .and_then(|k| lock(&self.inner.affinity).get(k).map(str::to_owned));
         Planner {
             chain: &self.inner.chain,
-            providers: &self.inner.providers,
-            strategy: &*self.inner.strategy,
+            providers: &roster.providers,
+            strategy: &*roster.strategy,
             shared: &self.inner.shared,
             sticky,
         }
@@ -390,7 +441,10 @@ impl Router {
         let telemetry = &self.inner.telemetry;
         telemetry.started(&request.model, A::STREAM);
         let span = spans::call_span(&telemetry.group, &request.model, A::STREAM);
-        let (call, estimated) = match span.in_scope(|| self.plan(request, &options)) {
+        // The roster the call is planned with: its outcome is counted there too, so a
+        // provider removed meanwhile (and one added again under its id) is not confused.
+        let roster = self.inner.roster.load_full();
+        let (call, estimated) = match span.in_scope(|| self.plan(&roster, request, &options)) {
             Ok(planned) => planned,
             Err(e) => {
                 telemetry.refused(&request.model, A::STREAM, started, &e);
@@ -428,10 +482,10 @@ impl Router {
                         done: false,
                         error: None,
                         span: span.clone(),
-                        provider_names: Arc::clone(&self.inner.provider_names),
+                        provider_names: Arc::clone(&roster.provider_names),
                     })
                 } else {
-                    let name = self.provider_name(&provider);
+                    let name = roster.provider_name(&provider);
                     spans::record_end(&span, Some((&provider, name, &model)), &totals, None);
                     telemetry.finished(
                         &request.model,
@@ -447,6 +501,7 @@ impl Router {
                     None
                 };
                 self.finished(
+                    &roster,
                     request,
                     &options,
                     started,
@@ -480,6 +535,7 @@ impl Router {
                     },
                 );
                 self.finished(
+                    &roster,
                     request,
                     &options,
                     started,
@@ -493,15 +549,6 @@ impl Router {
                 Err(RouterError::Failed(e))
             }
         }
-    }
-
-    /// The GenAI provider name (`openai`, `anthropic`, …) of the provider with this id.
-    fn provider_name(&self, id: &str) -> &'static str {
-        self.inner
-            .provider_names
-            .iter()
-            .find(|(p, _)| p == id)
-            .map_or("", |(_, name)| name)
     }
 
     fn refused(&self, request: &ChatRequest, started: Instant, e: RouterError) -> RouterError {
@@ -525,6 +572,7 @@ impl Router {
     /// Counts a finished call, remembers its affinity, and emits its event.
     fn finished(
         &self,
+        roster: &Roster,
         request: &ChatRequest,
         options: &RouteOptions,
         started: Instant,
@@ -558,11 +606,14 @@ impl Router {
         }
         match outcome {
             Ok((provider, model, fallback)) => {
-                self.answered_by(provider);
+                if let Some(p) = roster.provider(provider) {
+                    let mut c = lock(&p.counters);
+                    c.calls = c.calls.saturating_add(1);
+                }
                 if let Some(key) = &options.affinity_key {
                     lock(&self.inner.affinity).set(key, provider);
                 }
-                let provider_name = self.provider_name(provider);
+                let provider_name = roster.provider_name(provider);
                 tracing::info!(
                     target: "steadfast_router",
                     provider,
@@ -591,14 +642,6 @@ impl Router {
                 cost_usd,
                 "request failed"
             ),
-        }
-    }
-
-    /// Counts a call `provider` answered in its `calls`.
-    fn answered_by(&self, provider: &str) {
-        if let Some(p) = self.inner.providers.iter().find(|p| p.id() == provider) {
-            let mut c = lock(&p.counters);
-            c.calls = c.calls.saturating_add(1);
         }
     }
 }

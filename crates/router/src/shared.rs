@@ -208,7 +208,13 @@ pub(crate) struct Link {
     /// Breaker news from the local breakers' observers, for the sync task to publish.
     news: mpsc::Sender<(String, BreakerNews)>,
     news_rx: std::sync::Mutex<Option<mpsc::Receiver<(String, BreakerNews)>>>,
+    /// The providers the sync task keeps in line with the cluster, with their breakers
+    /// (changed when the router's providers change at run time).
+    followed: std::sync::Mutex<Followed>,
 }
+
+/// The providers the sync task follows.
+type Followed = Arc<[(Arc<ProviderState>, Option<CircuitBreaker>)]>;
 
 impl Link {
     pub(crate) fn new(state: Arc<dyn SharedState>, config: SharedConfig) -> Link {
@@ -218,7 +224,36 @@ impl Link {
             config,
             news,
             news_rx: std::sync::Mutex::new(Some(rx)),
+            followed: std::sync::Mutex::new(Arc::new([])),
         }
+    }
+
+    /// Starts following provider `p`: its windows and budget are shared from the next
+    /// refresh on, and its breaker's trips and recoveries are published.
+    pub(crate) fn follow(&self, p: Arc<ProviderState>, breaker: Option<CircuitBreaker>) {
+        if let Some(b) = &breaker {
+            self.watch(p.id(), b);
+        }
+        let mut followed = crate::stats::lock(&self.followed);
+        let mut next = followed.to_vec();
+        next.push((p, breaker));
+        *followed = next.into();
+    }
+
+    /// Stops following the provider with this id (its usage not yet settled is dropped
+    /// with it).
+    pub(crate) fn unfollow(&self, id: &str) {
+        let mut followed = crate::stats::lock(&self.followed);
+        let next: Vec<_> = followed
+            .iter()
+            .filter(|(p, _)| p.id() != id)
+            .cloned()
+            .collect();
+        *followed = next.into();
+    }
+
+    fn followed(&self) -> Followed {
+        Arc::clone(&crate::stats::lock(&self.followed))
     }
 
     async fn bounded<T>(
@@ -394,10 +429,7 @@ struct Forced {
 /// Spawns the sync task of a router: publishes breaker news at once, and every refresh
 /// interval settles owed usage and reads the cluster view. Ends when the router is
 /// dropped. Without a tokio runtime nothing is spawned and a warning says so.
-pub(crate) fn spawn(
-    shared: &Arc<Shared>,
-    providers: Vec<(Arc<ProviderState>, Option<CircuitBreaker>)>,
-) {
+pub(crate) fn spawn(shared: &Arc<Shared>) {
     let Some(link) = &shared.link else { return };
     let Some(mut news) = crate::stats::lock(&link.news_rx).take() else {
         return;
@@ -409,7 +441,7 @@ pub(crate) fn spawn(
     let weak: Weak<Shared> = Arc::downgrade(shared);
     handle.spawn(async move {
         let mut sync = SyncTask {
-            providers,
+            providers: Arc::new([]),
             marks: HashMap::new(),
         };
         let interval = match weak.upgrade() {
@@ -438,7 +470,8 @@ pub(crate) fn spawn(
 }
 
 struct SyncTask {
-    providers: Vec<(Arc<ProviderState>, Option<CircuitBreaker>)>,
+    /// The providers followed as of the last refresh.
+    providers: Followed,
     marks: HashMap<String, Forced>,
 }
 
@@ -456,10 +489,14 @@ impl SyncTask {
     /// Settles owed usage, then reads the cluster view and applies it.
     async fn refresh(&mut self, shared: &Shared) {
         let Some(link) = &shared.link else { return };
+        self.providers = link.followed();
+        let providers = Arc::clone(&self.providers);
+        self.marks
+            .retain(|id, _| providers.iter().any(|(p, _)| p.id() == id));
         let minute = Duration::from_secs(60);
         let mut windows = Vec::new();
         let mut ok = true;
-        for (p, _) in &self.providers {
+        for (p, _) in self.providers.iter() {
             let (rpm, tpm, budget) = p.limits.limits();
             let owed = p.limits.take_unsynced();
             let w = |meter, span| WindowRef {
@@ -529,7 +566,7 @@ impl SyncTask {
             view.filter(|v| v.sums.len() == asked.len() && v.breakers.len() == ids.len())
         else {
             // Fail open: each instance on its own local counts until the state answers.
-            for (p, _) in &self.providers {
+            for (p, _) in self.providers.iter() {
                 p.limits.set_cluster(Cluster::default());
             }
             if let Some((b, _, _)) = &global {

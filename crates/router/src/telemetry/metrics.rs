@@ -7,7 +7,10 @@
 //! after that an event only finds its handle and bumps it, it never formats a label.
 
 use std::fmt;
-use std::sync::OnceLock;
+use std::ops::Deref;
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+
+use arc_swap::{ArcSwap, Guard};
 
 use metrics::{Counter, Gauge, Histogram, SharedString, Unit};
 use steadfast_errors::ErrorKind;
@@ -66,6 +69,24 @@ fn lazies<T, const N: usize>() -> [Lazy<T>; N] {
 }
 
 /// One provider's handles.
+/// One provider's handles: one the router was built with, or one added at run time (at
+/// an index of the current list).
+enum Found<'a> {
+    Built(&'a ProviderHandles),
+    Added(Guard<Arc<Vec<Arc<ProviderHandles>>>>, usize),
+}
+
+impl Deref for Found<'_> {
+    type Target = ProviderHandles;
+
+    fn deref(&self) -> &ProviderHandles {
+        match self {
+            Found::Built(p) => p,
+            Found::Added(all, index) => &all[*index],
+        }
+    }
+}
+
 struct ProviderHandles {
     id: String,
     group: SharedString,
@@ -141,7 +162,12 @@ impl ProviderHandles {
 /// kind, a token type, a refusal reason and breaker states — never a prompt, a key, an
 /// error message or a model string a caller chose.
 pub struct MetricsObserver {
+    /// The handles of the providers the router was built with.
     providers: Vec<ProviderHandles>,
+    /// Those of providers added to the router at run time, made on each one's first event.
+    added: ArcSwap<Vec<Arc<ProviderHandles>>>,
+    /// Serialises adding a provider's handles.
+    adding: Mutex<()>,
     group: SharedString,
     duration: [Lazy<Histogram>; OUTCOMES],
     requests: [Lazy<Counter>; OUTCOMES],
@@ -157,7 +183,12 @@ impl fmt::Debug for MetricsObserver {
             .field("group", &self.group)
             .field(
                 "providers",
-                &self.providers.iter().map(|p| &p.id).collect::<Vec<_>>(),
+                &self
+                    .providers
+                    .iter()
+                    .map(|p| p.id.clone())
+                    .chain(self.added.load().iter().map(|p| p.id.clone()))
+                    .collect::<Vec<_>>(),
             )
             .finish_non_exhaustive()
     }
@@ -178,6 +209,8 @@ impl MetricsObserver {
         in_flight.set(0.0);
         MetricsObserver {
             providers,
+            added: ArcSwap::from_pointee(Vec::new()),
+            adding: Mutex::new(()),
             duration: lazies(),
             requests: lazies(),
             tokens: lazies(),
@@ -188,8 +221,26 @@ impl MetricsObserver {
         }
     }
 
-    fn provider(&self, id: &str) -> Option<&ProviderHandles> {
-        self.providers.iter().find(|p| p.id == id)
+    /// The handles of provider `id`, made on its first event when the router gained it at
+    /// run time (its breaker gauge then starts at closed).
+    fn provider(&self, id: &str) -> Option<Found<'_>> {
+        if let Some(p) = self.providers.iter().find(|p| p.id == id) {
+            return Some(Found::Built(p));
+        }
+        let added = self.added.load();
+        if let Some(index) = added.iter().position(|p| p.id == id) {
+            return Some(Found::Added(added, index));
+        }
+        drop(added);
+        let _one = self.adding.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut next = Vec::clone(&self.added.load());
+        if !next.iter().any(|p| p.id == id) {
+            next.push(Arc::new(ProviderHandles::new(&self.group, id)));
+            self.added.store(Arc::new(next));
+        }
+        let added = self.added.load();
+        let index = added.iter().position(|p| p.id == id)?;
+        Some(Found::Added(added, index))
     }
 
     fn duration(&self, i: usize) -> &Histogram {
