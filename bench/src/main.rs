@@ -9,6 +9,7 @@ use std::future::Future;
 use std::hint::black_box;
 use std::time::Instant;
 
+mod gateway;
 mod inprocess;
 mod loopback;
 mod outofprocess;
@@ -88,6 +89,9 @@ fn main() {
     let inprocess_rows = wanted("inprocess").then(|| inprocess::run(quick));
     let memory = wanted("memory").then(|| inprocess::memory(quick));
     let outofprocess = wanted("outofprocess").then(|| outofprocess::run(quick));
+    // LiteLLM's proxy runs beside the gateway when its venv exists or `--litellm` asks.
+    let litellm = std::env::args().any(|a| a == "--litellm");
+    let gateway = wanted("gateway").then(|| gateway::run(quick, litellm));
 
     if let Some(rows) = &micro_rows {
         print_micro(&settings, quick, rows);
@@ -109,6 +113,10 @@ fn main() {
     if let Some(report) = &outofprocess {
         println!();
         outofprocess::print(report);
+    }
+    if let Some(report) = &gateway {
+        println!();
+        gateway::print(report);
     }
     if wanted("shared") {
         shared::run(quick);

@@ -76,9 +76,16 @@ pub(crate) enum Report {
 }
 
 /// The upstream process; killed when dropped.
-struct Upstream {
+pub(crate) struct Upstream {
     child: Child,
-    addr: String,
+    pub(crate) addr: String,
+}
+
+impl Upstream {
+    /// Its process id.
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id()
+    }
 }
 
 impl Drop for Upstream {
@@ -88,13 +95,13 @@ impl Drop for Upstream {
     }
 }
 
-fn upstream_binary() -> Option<std::path::PathBuf> {
+pub(crate) fn upstream_binary() -> Option<std::path::PathBuf> {
     let exe = std::env::current_exe().ok()?;
     let bin = exe.with_file_name(format!("fake-upstream{}", std::env::consts::EXE_SUFFIX));
     bin.exists().then_some(bin)
 }
 
-fn has(tool: &str, arg: &str) -> bool {
+pub(crate) fn has(tool: &str, arg: &str) -> bool {
     Command::new(tool)
         .arg(arg)
         .stdout(Stdio::null())
@@ -103,7 +110,10 @@ fn has(tool: &str, arg: &str) -> bool {
         .is_ok_and(|s| s.success())
 }
 
-fn start_upstream(bin: &std::path::Path, cpu: Option<usize>) -> Result<Upstream, String> {
+pub(crate) fn start_upstream(
+    bin: &std::path::Path,
+    cpu: Option<usize>,
+) -> Result<Upstream, String> {
     let mut cmd = match cpu {
         Some(cpu) => {
             let mut c = Command::new("taskset");
@@ -132,7 +142,7 @@ fn start_upstream(bin: &std::path::Path, cpu: Option<usize>) -> Result<Upstream,
 }
 
 /// Pins every thread of this process to `cpus` (a taskset list); whether it worked.
-fn pin_self(cpus: &str) -> bool {
+pub(crate) fn pin_self(cpus: &str) -> bool {
     Command::new("taskset")
         .args(["-a", "-p", "-c", cpus, &std::process::id().to_string()])
         .stdout(Stdio::null())
@@ -254,12 +264,12 @@ impl Clients {
     }
 }
 
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
+pub(crate) fn percentile(sorted: &[Duration], p: f64) -> Duration {
     let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
     sorted.get(i).copied().unwrap_or_default()
 }
 
-fn median(mut v: Vec<Duration>) -> Duration {
+pub(crate) fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();
     percentile(&v, 0.5)
 }

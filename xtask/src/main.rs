@@ -28,7 +28,7 @@ const USAGE: &str = "usage: cargo xtask <command>
 commands:
   codegen [--check]                         regenerate the error tables and the model catalog (or check they are fresh)
   conformance [--fixtures DIR]... [--verbose]  run wire-format fixtures (default: tests/conformance)
-  bench [--quick]                           benchmarks against raw baselines, in release mode
+  bench [--quick] [--only S,…] [--litellm]  benchmarks against raw baselines, in release mode
   inject-failures [--quick] [--seed N] [--json]  the failure-injection suite on local fault servers
   real-llamacpp                             the llama.cpp-server preset against a real llama-server
                                             (built once and cached under ~/.cache/steadfast/llama)";
@@ -153,11 +153,12 @@ fn inject_cmd(args: &[String]) -> Result<bool, String> {
 }
 
 fn bench_cmd(args: &[String]) -> Result<bool, String> {
-    // `--only a,b` (sections: micro, streams, loopback, inprocess, memory, outofprocess).
+    // `--only a,b` (sections: micro, streams, loopback, inprocess, memory, outofprocess,
+    // gateway, shared); `--litellm` adds LiteLLM's proxy to the gateway section.
     let mut rest = args.iter();
     while let Some(a) = rest.next() {
         match a.as_str() {
-            "--quick" => {}
+            "--quick" | "--litellm" => {}
             "--only" if rest.next().is_some() => {}
             bad => return Err(format!("unknown argument `{bad}`\n\n{USAGE}")),
         }

@@ -2,7 +2,7 @@
 //! responder (keep-alive, `content-length` request bodies) on 127.0.0.1.
 //!
 //! It answers every POST with the same small chat completion, or — when the body asks for
-//! `"stream":true` — with a chunked SSE stream of [`STREAM_TOKENS`] chunks and `[DONE]`, one
+//! `"stream":true` (or `"stream": true`) — with a chunked SSE stream of [`STREAM_TOKENS`] chunks and `[DONE]`, one
 //! write per chunk. It prints `listening on <addr>` once bound and exits when its standard
 //! input closes, so it never outlives the benchmark that started it.
 #![allow(clippy::print_stdout)]
@@ -118,7 +118,9 @@ async fn serve(socket: TcpStream) {
             }
         }
         let body = &buf[head_end..head_end + body_len];
-        let stream = find(body, b"\"stream\":true").is_some();
+        // Compact JSON (serde) or with a space after the colon (Python clients).
+        let stream =
+            find(body, b"\"stream\":true").is_some() || find(body, b"\"stream\": true").is_some();
         let ok = if stream {
             answer_stream(&socket).await
         } else {
