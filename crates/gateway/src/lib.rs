@@ -36,6 +36,7 @@
 
 mod config;
 mod error;
+pub mod messages;
 pub mod request;
 pub mod response;
 mod routes;
