@@ -412,3 +412,155 @@ fn tool_choice(v: Option<&Value>) -> Result<Option<ToolChoice>> {
         Some(_) => Err(refuse()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ApiError;
+
+    fn with(extra: &str) -> Vec<u8> {
+        format!(r#"{{"model": "g", "max_tokens": 8, {extra}}}"#).into_bytes()
+    }
+
+    #[test]
+    fn turns_become_core_messages() {
+        let body = with(
+            r#""tool_choice": {"type": "tool", "name": "f"},
+            "tools": [{"name": "f", "input_schema": {"type": "object"}}],
+            "messages": [
+              {"role": "user", "content": "hi"},
+              {"role": "assistant", "content": [{"type": "tool_use", "id": "t1", "name": "f", "input": {"a": 1}}]},
+              {"role": "user", "content": [
+                {"type": "tool_result", "tool_use_id": "t1", "content": [{"type": "text", "text": "ok"}]},
+                {"type": "tool_result", "tool_use_id": "t2", "is_error": true}
+              ]},
+              {"role": "assistant", "content": [{"type": "redacted_thinking", "data": "x"}]},
+              {"role": "user", "content": [{"type": "image", "source": {"type": "url", "url": "https://example.com/a.png"}}]}
+            ]"#,
+        );
+        let r = parse(&body).unwrap().request;
+        let roles: Vec<Role> = r.messages.iter().map(|m| m.role).collect();
+        assert_eq!(
+            roles,
+            [
+                Role::User,
+                Role::Assistant,
+                Role::Tool,
+                Role::Tool,
+                Role::User
+            ]
+        );
+        assert_eq!(r.messages[1].tool_calls[0].arguments, r#"{"a":1}"#);
+        assert_eq!(r.messages[2].joined_text(), "ok");
+        assert_eq!(r.messages[3].tool_call_id.as_deref(), Some("t2"));
+        assert_eq!(r.messages[3].joined_text(), "Error:");
+        assert_eq!(
+            r.messages[4].content,
+            [ContentPart::Image {
+                url: "https://example.com/a.png".into()
+            }]
+        );
+        assert_eq!(r.tool_choice, Some(ToolChoice::Tool("f".into())));
+        assert_eq!(r.max_tokens, Some(8));
+        assert!(r.extra.is_empty());
+    }
+
+    #[test]
+    fn each_bad_field_is_named() {
+        let cases: &[(&str, &str)] = &[
+            (r#""messages": []"#, "messages"),
+            (r#""messages": [{"role": "user"}]"#, "messages[0].content"),
+            (
+                r#""messages": [{"role": "user", "content": 5}]"#,
+                "messages[0].content",
+            ),
+            (
+                r#""messages": [{"role": "assistant", "content": [{"type": "tool_result", "tool_use_id": "t"}]}]"#,
+                "messages[0].content[0].type",
+            ),
+            (
+                r#""messages": [{"role": "user", "content": [{"type": "tool_use", "id": "t", "name": "f"}]}]"#,
+                "messages[0].content[0].type",
+            ),
+            (
+                r#""messages": [{"role": "assistant", "content": [{"type": "tool_use", "name": "f"}]}]"#,
+                "messages[0].content[0]",
+            ),
+            (
+                r#""messages": [{"role": "user", "content": [{"type": "tool_result"}]}]"#,
+                "messages[0].content[0].tool_use_id",
+            ),
+            (
+                r#""messages": [{"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t", "is_error": "yes"}]}]"#,
+                "messages[0].content[0].is_error",
+            ),
+            (
+                r#""messages": [{"role": "user", "content": [{"type": "image", "source": {"type": "base64", "media_type": "text/html", "data": "x"}}]}]"#,
+                "messages[0].content[0].source",
+            ),
+            (
+                r#""messages": [{"role": "user", "content": [{"type": "image", "source": {"type": "file", "file_id": "f"}}]}]"#,
+                "messages[0].content[0].source.type",
+            ),
+            (
+                r#""messages": [{"role": "user", "content": [{"type": "image", "source": {"type": "url", "url": "ftp://x"}}]}]"#,
+                "messages[0].content[0].source.url",
+            ),
+            (
+                r#""system": 5, "messages": [{"role": "user", "content": "x"}]"#,
+                "system",
+            ),
+            (
+                r#""system": [{"type": "image"}], "messages": [{"role": "user", "content": "x"}]"#,
+                "system[0]",
+            ),
+            (
+                r#""stop_sequences": "END", "messages": [{"role": "user", "content": "x"}]"#,
+                "stop_sequences",
+            ),
+            (
+                r#""top_k": 0, "messages": [{"role": "user", "content": "x"}]"#,
+                "top_k",
+            ),
+            (
+                r#""top_p": 2, "messages": [{"role": "user", "content": "x"}]"#,
+                "top_p",
+            ),
+            (
+                r#""metadata": {"user_id": 5}, "messages": [{"role": "user", "content": "x"}]"#,
+                "metadata.user_id",
+            ),
+            (
+                r#""tools": [{"name": "f"}], "messages": [{"role": "user", "content": "x"}]"#,
+                "tools[0].input_schema",
+            ),
+            (
+                r#""tools": [{"input_schema": {}}], "messages": [{"role": "user", "content": "x"}]"#,
+                "tools[0].name",
+            ),
+            (
+                r#""tool_choice": {"type": "tool"}, "messages": [{"role": "user", "content": "x"}]"#,
+                "tool_choice.name",
+            ),
+            (
+                r#""tool_choice": {"type": "required"}, "messages": [{"role": "user", "content": "x"}]"#,
+                "tool_choice",
+            ),
+            (
+                r#""stream": 1, "messages": [{"role": "user", "content": "x"}]"#,
+                "stream",
+            ),
+        ];
+        for (extra, param) in cases {
+            let err = parse(&with(extra)).unwrap_err();
+            assert_eq!(err.param, *param, "{extra}");
+            assert_eq!(ApiError::from(err).status, 400);
+        }
+        let err = parse(
+            br#"{"model": "g", "max_tokens": 0, "messages": [{"role": "user", "content": "x"}]}"#,
+        )
+        .unwrap_err();
+        assert_eq!(err.param, "max_tokens");
+        assert_eq!(parse(b"[]").unwrap_err().param, "body");
+    }
+}

@@ -127,3 +127,99 @@ pub fn error_event(error_type: &str, message: &str) -> Bytes {
         &json!({"type": "error", "error": {"type": error_type, "message": message}}),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use steadfast_providers_core::ToolCall;
+
+    fn call(arguments: &str) -> ToolCall {
+        ToolCall {
+            id: "call_1".into(),
+            name: "get_weather".into(),
+            arguments: arguments.into(),
+        }
+    }
+
+    #[test]
+    fn a_whole_answer_with_tool_calls_has_tool_use_blocks() {
+        let answer = ChatResponse {
+            id: Some("chatcmpl-1".into()),
+            text: "Let me look.".into(),
+            reasoning: "the user wants weather".into(),
+            tool_calls: vec![call(r#"{"city":"Paris"}"#), call("")],
+            finish_reason: Some(FinishReason::ToolCalls),
+            finish_raw: Some("tool_calls".into()),
+            usage: Some(Usage {
+                input_tokens: 7,
+                output_tokens: 3,
+                cache_read_tokens: 2,
+                ..Usage::default()
+            }),
+            ..ChatResponse::default()
+        };
+        let v = message(&answer, "m").unwrap();
+        // Not an Anthropic id: a fresh one.
+        assert!(v["id"].as_str().unwrap().starts_with("msg_"));
+        assert_eq!(v["content"][0]["type"], "thinking");
+        assert_eq!(
+            v["content"][1],
+            json!({"type": "text", "text": "Let me look."})
+        );
+        assert_eq!(
+            v["content"][2],
+            json!({"type": "tool_use", "id": "call_1", "name": "get_weather", "input": {"city": "Paris"}})
+        );
+        assert_eq!(v["content"][3]["input"], json!({}));
+        assert_eq!(v["stop_reason"], "tool_use");
+        assert_eq!(
+            v["usage"],
+            json!({"input_tokens": 7, "output_tokens": 3, "cache_read_input_tokens": 2})
+        );
+    }
+
+    #[test]
+    fn tool_arguments_that_are_not_an_object_are_an_error() {
+        for bad in ["{not json", "[1, 2]"] {
+            let answer = ChatResponse {
+                tool_calls: vec![call(bad)],
+                ..ChatResponse::default()
+            };
+            assert!(message(&answer, "m").is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn an_anthropic_id_is_kept_and_finish_reasons_map() {
+        let answer = ChatResponse {
+            id: Some("msg_abc".into()),
+            finish_reason: Some(FinishReason::Length),
+            ..ChatResponse::default()
+        };
+        let v = message(&answer, "m").unwrap();
+        assert_eq!(v["id"], "msg_abc");
+        assert_eq!(v["stop_reason"], "max_tokens");
+        assert_eq!(v["content"], json!([]));
+        assert_eq!(
+            stop_reason(Some(FinishReason::ContentFilter), "", false),
+            "refusal"
+        );
+        assert_eq!(
+            stop_reason(Some(FinishReason::Other), "pause_turn", false),
+            "pause_turn"
+        );
+        assert_eq!(
+            stop_reason(Some(FinishReason::Stop), "stop", true),
+            "end_turn"
+        );
+    }
+
+    #[test]
+    fn an_event_is_named_and_one_data_line() {
+        let b = event("ping", &json!({"type": "ping"}));
+        assert_eq!(&b[..], b"event: ping\ndata: {\"type\":\"ping\"}\n\n");
+        let e = error_event("overloaded_error", "a\nb");
+        let text = std::str::from_utf8(&e).unwrap();
+        assert_eq!(text.matches('\n').count(), 3, "{text}");
+    }
+}

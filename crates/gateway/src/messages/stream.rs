@@ -209,3 +209,150 @@ impl Encode for Events {
         out.push_back(error_event(error_type, failure.message));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(events: Vec<StreamEvent>, end: bool) -> Vec<(String, Value)> {
+        let mut e = Events::new("msg_1".into(), "m".into());
+        let mut out = VecDeque::new();
+        e.start(&mut out);
+        for ev in events {
+            e.event(ev, &mut out);
+        }
+        if end {
+            e.end(Usage::default(), &mut out);
+        } else {
+            e.fail(
+                &Failure {
+                    message: "cut",
+                    code: "overloaded",
+                    kind: Some(ErrorKind::Overloaded),
+                },
+                &mut out,
+            );
+        }
+        out.iter()
+            .map(|b| {
+                let text = std::str::from_utf8(b).unwrap();
+                let (head, data) = text.split_once('\n').unwrap();
+                let name = head.strip_prefix("event: ").unwrap().to_owned();
+                let data = data.strip_prefix("data: ").unwrap().trim_end();
+                (name, serde_json::from_str(data).unwrap())
+            })
+            .collect()
+    }
+
+    fn tool(index: u32, id: Option<&str>, arguments: &str) -> StreamEvent {
+        StreamEvent::ToolCallDelta(ToolCallDelta {
+            index,
+            id: id.map(str::to_owned),
+            name: id.map(|_| format!("tool{index}")),
+            arguments: arguments.into(),
+        })
+    }
+
+    #[test]
+    fn blocks_open_and_close_in_order_with_their_indices() {
+        let events = run(
+            vec![
+                StreamEvent::ReasoningDelta { text: "hm".into() },
+                StreamEvent::ReasoningSignature {
+                    signature: "sig".into(),
+                },
+                StreamEvent::TextDelta { text: "a".into() },
+                StreamEvent::TextDelta {
+                    text: String::new(),
+                },
+                StreamEvent::TextDelta { text: "b".into() },
+                StreamEvent::KeepAlive,
+                tool(0, Some("call_a"), "{\"x\":"),
+                tool(0, None, "1}"),
+                tool(1, Some("call_b"), ""),
+                StreamEvent::Usage(Usage {
+                    input_tokens: 5,
+                    output_tokens: 9,
+                    ..Usage::default()
+                }),
+                StreamEvent::Finish {
+                    reason: FinishReason::ToolCalls,
+                    raw: "tool_calls".into(),
+                },
+            ],
+            true,
+        );
+        let shape: Vec<(String, Value)> = events
+            .iter()
+            .map(|(n, d)| (n.clone(), d["index"].clone()))
+            .collect();
+        let expected: Vec<(&str, Value)> = vec![
+            ("message_start", Value::Null),
+            ("content_block_start", json!(0)),
+            ("content_block_delta", json!(0)),
+            ("content_block_delta", json!(0)),
+            ("content_block_stop", json!(0)),
+            ("content_block_start", json!(1)),
+            ("content_block_delta", json!(1)),
+            ("content_block_delta", json!(1)),
+            ("ping", Value::Null),
+            ("content_block_stop", json!(1)),
+            ("content_block_start", json!(2)),
+            ("content_block_delta", json!(2)),
+            ("content_block_delta", json!(2)),
+            ("content_block_stop", json!(2)),
+            ("content_block_start", json!(3)),
+            ("content_block_stop", json!(3)),
+            ("message_delta", Value::Null),
+            ("message_stop", Value::Null),
+        ];
+        let expected: Vec<(String, Value)> = expected
+            .into_iter()
+            .map(|(n, i)| (n.to_owned(), i))
+            .collect();
+        assert_eq!(shape, expected, "{events:#?}");
+        assert_eq!(events[1].1["content_block"]["type"], "thinking");
+        assert_eq!(events[3].1["delta"]["signature"], "sig");
+        assert_eq!(
+            events[10].1["content_block"],
+            json!({"type": "tool_use", "id": "call_a", "name": "tool0", "input": {}})
+        );
+        assert_eq!(events[12].1["delta"]["partial_json"], "1}");
+        let delta = &events[16].1;
+        assert_eq!(delta["delta"]["stop_reason"], "tool_use");
+        assert_eq!(
+            delta["usage"],
+            json!({"input_tokens": 5, "output_tokens": 9})
+        );
+    }
+
+    #[test]
+    fn a_tool_call_without_an_id_gets_one() {
+        let events = run(vec![tool(0, None, "{}")], true);
+        let id = events[1].1["content_block"]["id"].as_str().unwrap();
+        assert!(id.starts_with("toolu_"), "{id}");
+        assert_eq!(
+            events[events.len() - 2].1["delta"]["stop_reason"],
+            "tool_use"
+        );
+    }
+
+    #[test]
+    fn an_unfinished_stream_ends_with_an_error_event_only() {
+        let events = run(vec![StreamEvent::TextDelta { text: "a".into() }], false);
+        let names: Vec<&str> = events.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "message_start",
+                "content_block_start",
+                "content_block_delta",
+                "error"
+            ]
+        );
+        assert_eq!(
+            events[3].1,
+            json!({"type": "error", "error": {"type": "overloaded_error", "message": "cut"}})
+        );
+    }
+}
