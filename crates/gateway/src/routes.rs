@@ -222,13 +222,13 @@ async fn admit(
     Ok((bytes, guard))
 }
 
-/// A request read, for a group that exists.
-fn known(s: &Shared, incoming: Result<Incoming, RequestError>) -> Result<Incoming, ApiError> {
-    let incoming = incoming?;
+/// A request read, for a group that exists (the refusal boxed: it is the rare path).
+fn known(s: &Shared, incoming: Result<Incoming, RequestError>) -> Result<Incoming, Box<ApiError>> {
+    let incoming = incoming.map_err(|e| Box::new(ApiError::from(e)))?;
     if s.sf.groups().any(|g| g == incoming.group) {
         Ok(incoming)
     } else {
-        Err(ApiError::unknown_model(&incoming.group))
+        Err(Box::new(ApiError::unknown_model(&incoming.group)))
     }
 }
 
@@ -288,7 +288,7 @@ async fn chat(State(s): State<Arc<Shared>>, headers: HeaderMap, body: Body) -> R
         include_usage,
     } = match known(&s, parse(&bytes)) {
         Ok(i) => i,
-        Err(e) => return e.into_response(),
+        Err(e) => return e.respond(Wire::OpenAi),
     };
     let options = s.sf.route_options();
     if stream {
