@@ -1,12 +1,12 @@
-//! `ApiError`: a refusal or failure before the first byte, as OpenAI's error JSON with its
-//! HTTP status.
+//! `ApiError`: a refusal or failure before the first byte, as OpenAI's or Anthropic's error
+//! JSON with its HTTP status.
 
 use std::time::Duration;
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
-use serde_json::json;
+use serde_json::{Value, json};
 use steadfast_config::CallError;
 use steadfast_errors::{ErrorKind, ProviderError};
 use steadfast_fallback::AttemptRecord;
@@ -91,7 +91,7 @@ impl ApiError {
         let mut e = ApiError::new(
             StatusCode::UNAUTHORIZED,
             "authentication_error",
-            "a valid gateway key is required: send `Authorization: Bearer <key>`",
+            "a valid gateway key is required: send `Authorization: Bearer <key>` or `x-api-key: <key>`",
         );
         e.code = Some("invalid_api_key".to_owned());
         e
@@ -224,6 +224,65 @@ impl ApiError {
         }
     }
 
+    /// Anthropic's error `type` for this error's status (`invalid_request_error`,
+    /// `authentication_error`, `not_found_error`, `rate_limit_error`, `overloaded_error` for
+    /// a 503, `api_error`, …).
+    pub fn anthropic_type(&self) -> &'static str {
+        match self.status.as_u16() {
+            400 => "invalid_request_error",
+            401 => "authentication_error",
+            403 => "permission_error",
+            404 => "not_found_error",
+            413 => "request_too_large",
+            429 => "rate_limit_error",
+            503 | 529 => "overloaded_error",
+            _ => "api_error",
+        }
+    }
+
+    /// The JSON body in Anthropic's shape, `{"type": "error", "error": {"type", "message"}}`
+    /// (plus `attempts` when providers were tried); the field at fault leads the message
+    /// (`max_tokens: …`), as Anthropic's own messages do.
+    ///
+    /// ```
+    /// use steadfast_gateway::ApiError;
+    ///
+    /// let body = ApiError::bad_request("max_tokens", "`max_tokens` is required").anthropic_body();
+    /// assert_eq!(body["type"], "error");
+    /// assert_eq!(body["error"]["type"], "invalid_request_error");
+    /// assert_eq!(body["error"]["message"], "max_tokens: `max_tokens` is required");
+    /// ```
+    pub fn anthropic_body(&self) -> Value {
+        let message = match &self.param {
+            Some(p) => format!("{p}: {}", self.message),
+            None => self.message.clone(),
+        };
+        let mut error = json!({ "type": self.anthropic_type(), "message": message });
+        if let Some(code) = &self.code {
+            error["code"] = json!(code);
+        }
+        if !self.attempts.is_empty() {
+            error["attempts"] = json!(self.attempts);
+        }
+        json!({ "type": "error", "error": error })
+    }
+
+    /// The answer in the wire format of the route that failed.
+    pub(crate) fn respond(self, wire: Wire) -> Response {
+        let body = match wire {
+            Wire::OpenAi => self.body(),
+            Wire::Anthropic => self.anthropic_body(),
+        };
+        let mut response = (self.status, axum::Json(body)).into_response();
+        if let Some(after) = self.retry_after {
+            let secs = after.as_secs() + u64::from(after.subsec_nanos() > 0);
+            if let Ok(v) = HeaderValue::from_str(&secs.max(1).to_string()) {
+                response.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+        }
+        response
+    }
+
     /// The JSON body.
     pub fn body(&self) -> serde_json::Value {
         let mut error = json!({
@@ -275,15 +334,17 @@ fn summary(attempts: &[AttemptView]) -> String {
         .join("; ")
 }
 
+/// The wire format a route speaks, and so the shape of its errors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Wire {
+    /// OpenAI's `{"error": {…}}`.
+    OpenAi,
+    /// Anthropic's `{"type": "error", "error": {…}}`.
+    Anthropic,
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut response = (self.status, axum::Json(self.body())).into_response();
-        if let Some(after) = self.retry_after {
-            let secs = after.as_secs() + u64::from(after.subsec_nanos() > 0);
-            if let Ok(v) = HeaderValue::from_str(&secs.max(1).to_string()) {
-                response.headers_mut().insert(header::RETRY_AFTER, v);
-            }
-        }
-        response
+        self.respond(Wire::OpenAi)
     }
 }

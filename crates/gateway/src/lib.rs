@@ -1,6 +1,7 @@
 //! An OpenAI-compatible HTTP gateway over a steadfast config: any client in any language
 //! points its `base_url` at it and gets steadfast's retries, fallback and mid-stream resume
-//! behind one endpoint.
+//! behind one endpoint. Clients that speak only Anthropic's Messages format use
+//! `POST /v1/messages` ([`messages`]) over the same routing.
 //!
 //! The key decisions:
 //!
@@ -8,11 +9,13 @@
 //!   SSE stream whatever happens behind it; when the router cannot finish an answer it has
 //!   started, the stream ends with an in-band `{"error": {…}}` chunk and no `data: [DONE]`
 //!   (openai-python raises `APIError` on it), never with a clean end after a truncated
-//!   answer.
+//!   answer. On `/v1/messages` the same promise is an `event: error` and no
+//!   `message_stop`.
 //! - **Errors before the first byte are OpenAI error JSON** with a status a client can act
 //!   on: 400 (with the field as `param`), 401, 404, 413, 429 with `Retry-After` for a local
 //!   limit, 502/503 listing each attempt (provider, kind, status — never a message a
-//!   provider wrote, nor a key).
+//!   provider wrote, nor a key) — in Anthropic's `{"type": "error", …}` shape on
+//!   `/v1/messages`.
 //! - **Thin.** Every behaviour is the library's ([`steadfast_config::Steadfast`]); the
 //!   gateway translates the wire format and enforces the HTTP limits.
 //!
@@ -36,6 +39,7 @@
 
 mod config;
 mod error;
+pub mod messages;
 pub mod request;
 pub mod response;
 mod routes;

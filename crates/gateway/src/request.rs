@@ -37,9 +37,9 @@ pub struct Incoming {
     pub include_usage: bool,
 }
 
-type Result<T> = std::result::Result<T, RequestError>;
+pub(crate) type Result<T> = std::result::Result<T, RequestError>;
 
-fn bad(param: impl Into<String>, message: impl Into<String>) -> RequestError {
+pub(crate) fn bad(param: impl Into<String>, message: impl Into<String>) -> RequestError {
     RequestError {
         param: param.into(),
         message: message.into(),
@@ -59,16 +59,8 @@ fn bad(param: impl Into<String>, message: impl Into<String>) -> RequestError {
 /// assert_eq!(err.param, "messages[0].role");
 /// ```
 pub fn parse(body: &[u8]) -> Result<Incoming> {
-    let value: Value = serde_json::from_slice(body)
-        .map_err(|e| bad("body", format!("the body is not valid JSON: {e}")))?;
-    let Value::Object(map) = value else {
-        return Err(bad("body", "the body must be a JSON object"));
-    };
-    let group = match map.get("model") {
-        Some(Value::String(s)) if !s.is_empty() => s.clone(),
-        Some(_) => return Err(bad("model", "`model` must be a non-empty string")),
-        None => return Err(bad("model", "`model` is required: name a model group")),
-    };
+    let map = object(body)?;
+    let group = model(&map)?;
     let messages = match map.get("messages") {
         Some(Value::Array(items)) if !items.is_empty() => items
             .iter()
@@ -136,11 +128,7 @@ pub fn parse(body: &[u8]) -> Result<Incoming> {
         Some(Value::Object(o)) => Some(o.clone()),
         Some(_) => return Err(bad("logit_bias", "`logit_bias` must be an object")),
     };
-    let stream = match map.get("stream") {
-        None | Some(Value::Null) => false,
-        Some(Value::Bool(b)) => *b,
-        Some(_) => return Err(bad("stream", "`stream` must be a boolean")),
-    };
+    let stream = boolean(&map, "stream")?;
     let include_usage = match map.get("stream_options") {
         None | Some(Value::Null) => false,
         Some(Value::Object(o)) => match o.get("include_usage") {
@@ -163,7 +151,40 @@ pub fn parse(body: &[u8]) -> Result<Incoming> {
     })
 }
 
-fn float(map: &Map<String, Value>, key: &str, min: f64, max: f64) -> Result<Option<f32>> {
+/// The body as a JSON object.
+pub(crate) fn object(body: &[u8]) -> Result<Map<String, Value>> {
+    let value: Value = serde_json::from_slice(body)
+        .map_err(|e| bad("body", format!("the body is not valid JSON: {e}")))?;
+    match value {
+        Value::Object(map) => Ok(map),
+        _ => Err(bad("body", "the body must be a JSON object")),
+    }
+}
+
+/// `model`: the model group.
+pub(crate) fn model(map: &Map<String, Value>) -> Result<String> {
+    match map.get("model") {
+        Some(Value::String(s)) if !s.is_empty() => Ok(s.clone()),
+        Some(_) => Err(bad("model", "`model` must be a non-empty string")),
+        None => Err(bad("model", "`model` is required: name a model group")),
+    }
+}
+
+/// A boolean field, false when absent.
+pub(crate) fn boolean(map: &Map<String, Value>, key: &str) -> Result<bool> {
+    match map.get(key) {
+        None | Some(Value::Null) => Ok(false),
+        Some(Value::Bool(b)) => Ok(*b),
+        Some(_) => Err(bad(key, format!("`{key}` must be a boolean"))),
+    }
+}
+
+pub(crate) fn float(
+    map: &Map<String, Value>,
+    key: &str,
+    min: f64,
+    max: f64,
+) -> Result<Option<f32>> {
     match map.get(key) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Number(n)) => match n.as_f64() {
@@ -175,7 +196,7 @@ fn float(map: &Map<String, Value>, key: &str, min: f64, max: f64) -> Result<Opti
     }
 }
 
-fn uint(map: &Map<String, Value>, key: &str) -> Result<Option<u32>> {
+pub(crate) fn uint(map: &Map<String, Value>, key: &str) -> Result<Option<u32>> {
     match map.get(key) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Number(n)) => n

@@ -1,5 +1,5 @@
-//! The HTTP routes: chat completions, models, health, metrics — and the middleware that
-//! checks the gateway key and counts every answer.
+//! The HTTP routes: chat completions, Anthropic messages, models, health, metrics — and the
+//! middleware that checks the gateway key and counts every answer.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -15,10 +15,15 @@ use http_body_util::{BodyExt, LengthLimitError, Limited};
 use serde_json::{Value, json};
 use steadfast_fallback::AttemptRecord;
 
-use crate::error::ApiError;
-use crate::request::{Incoming, parse};
+use steadfast_providers_core::ChatResponse;
+
+use crate::error::{ApiError, Wire};
+use crate::messages::response::message_id;
+use crate::messages::stream::Events;
+use crate::request::{Incoming, RequestError, parse};
 use crate::response::{ChunkHead, completion, completion_id, now_secs};
-use crate::state::Shared;
+use crate::state::{InFlight, Shared};
+use crate::stream::{Chunks, Encode};
 
 /// The counter of answers, by route and status.
 pub const REQUESTS: &str = "steadfast.gateway.requests";
@@ -44,22 +49,40 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/health/providers", get(providers))
         .route("/metrics", get(metrics_text))
         .route_layer(middleware::from_fn_with_state(Arc::clone(&shared), auth));
+    let anthropic = Router::new()
+        .route("/v1/messages", post(messages))
+        .route_layer(middleware::from_fn_with_state(
+            Arc::clone(&shared),
+            auth_anthropic,
+        ));
     open.merge(guarded)
+        .merge(anthropic)
         .fallback(not_found)
         .layer(middleware::from_fn(count))
         .with_state(shared)
 }
 
-async fn auth(State(s): State<Arc<Shared>>, req: Request, next: Next) -> Response {
-    let header = req
-        .headers()
+/// The gateway key, from `Authorization: Bearer` or `x-api-key` (what Anthropic's SDKs
+/// send); a 401 in the route's wire format without it.
+async fn check(s: &Shared, req: Request, next: Next, wire: Wire) -> Response {
+    let headers = req.headers();
+    let bearer = headers
         .get(header::AUTHORIZATION)
         .map(HeaderValue::as_bytes);
-    if s.authorized(header) {
+    let api_key = headers.get("x-api-key").map(HeaderValue::as_bytes);
+    if s.authorized(bearer, api_key) {
         next.run(req).await
     } else {
-        ApiError::unauthorized().into_response()
+        ApiError::unauthorized().respond(wire)
     }
+}
+
+async fn auth(State(s): State<Arc<Shared>>, req: Request, next: Next) -> Response {
+    check(&s, req, next, Wire::OpenAi).await
+}
+
+async fn auth_anthropic(State(s): State<Arc<Shared>>, req: Request, next: Next) -> Response {
+    check(&s, req, next, Wire::Anthropic).await
 }
 
 async fn count(req: Request, next: Next) -> Response {
@@ -163,25 +186,29 @@ impl Verify<'_> {
     }
 }
 
-async fn read_body(body: Body, limit: usize) -> Result<bytes::Bytes, Response> {
+async fn read_body(body: Body, limit: usize) -> Result<bytes::Bytes, ApiError> {
     match Limited::new(body, limit).collect().await {
         Ok(collected) => Ok(collected.to_bytes()),
-        Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => {
-            Err(ApiError::too_large(limit).into_response())
-        }
-        Err(_) => {
-            Err(ApiError::bad_request("body", "the request body could not be read").into_response())
-        }
+        Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => Err(ApiError::too_large(limit)),
+        Err(_) => Err(ApiError::bad_request(
+            "body",
+            "the request body could not be read",
+        )),
     }
 }
 
-async fn chat(State(s): State<Arc<Shared>>, headers: HeaderMap, body: Body) -> Response {
-    let started = Instant::now();
+/// What every model route does before reading its wire format: refuse while draining or
+/// full, take a concurrency slot, read the body under the cap.
+async fn admit(
+    s: &Arc<Shared>,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<(bytes::Bytes, InFlight), ApiError> {
     if s.draining() {
-        return ApiError::shutting_down().into_response();
+        return Err(ApiError::shutting_down());
     }
     let Some(guard) = s.enter() else {
-        return ApiError::busy().into_response();
+        return Err(ApiError::busy());
     };
     let limit = s.config.max_body_bytes;
     let declared = headers
@@ -189,25 +216,80 @@ async fn chat(State(s): State<Arc<Shared>>, headers: HeaderMap, body: Body) -> R
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > limit as u64) {
-        return ApiError::too_large(limit).into_response();
+        return Err(ApiError::too_large(limit));
     }
-    let bytes = match read_body(body, limit).await {
-        Ok(b) => b,
-        Err(response) => return response,
-    };
-    let incoming = match parse(&bytes) {
-        Ok(i) => i,
-        Err(e) => return ApiError::from(e).into_response(),
-    };
-    if !s.sf.groups().any(|g| g == incoming.group) {
-        return ApiError::unknown_model(&incoming.group).into_response();
+    let bytes = read_body(body, limit).await?;
+    Ok((bytes, guard))
+}
+
+/// A request read, for a group that exists (the refusal boxed: it is the rare path).
+fn known(s: &Shared, incoming: Result<Incoming, RequestError>) -> Result<Incoming, Box<ApiError>> {
+    let incoming = incoming.map_err(|e| Box::new(ApiError::from(e)))?;
+    if s.sf.groups().any(|g| g == incoming.group) {
+        Ok(incoming)
+    } else {
+        Err(Box::new(ApiError::unknown_model(&incoming.group)))
     }
+}
+
+/// A streamed answer's response: the SSE body under the verification headers.
+fn sse_response<E: Encode>(
+    s: &Shared,
+    routed: steadfast_router::Routed<steadfast_router::RouterStream>,
+    encoder: E,
+    guard: InFlight,
+    started: Instant,
+) -> Response {
+    let mut out_headers = HeaderMap::new();
+    Verify {
+        provider: &routed.provider,
+        attempts: &routed.attempts,
+        started,
+    }
+    .apply(&mut out_headers);
+    let body = crate::stream::body(routed.value, encoder, s.expired.subscribe(), guard);
+    let mut response = Response::new(Body::from_stream(body));
+    let h = response.headers_mut();
+    h.extend(out_headers);
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    response
+}
+
+/// A whole answer's response under the verification headers.
+fn json_response(
+    body: Value,
+    routed: &steadfast_router::Routed<ChatResponse>,
+    started: Instant,
+) -> Response {
+    let mut response = axum::Json(body).into_response();
+    Verify {
+        provider: &routed.provider,
+        attempts: &routed.attempts,
+        started,
+    }
+    .apply(response.headers_mut());
+    response
+}
+
+async fn chat(State(s): State<Arc<Shared>>, headers: HeaderMap, body: Body) -> Response {
+    let started = Instant::now();
+    let (bytes, guard) = match admit(&s, &headers, body).await {
+        Ok(admitted) => admitted,
+        Err(e) => return e.into_response(),
+    };
     let Incoming {
         group,
         request,
         stream,
         include_usage,
-    } = incoming;
+    } = match known(&s, parse(&bytes)) {
+        Ok(i) => i,
+        Err(e) => return e.respond(Wire::OpenAi),
+    };
     let options = s.sf.route_options();
     if stream {
         match s.sf.chat_stream(Some(&group), &request, options).await {
@@ -217,52 +299,73 @@ async fn chat(State(s): State<Arc<Shared>>, headers: HeaderMap, body: Body) -> R
                     created: now_secs(),
                     model: routed.model.clone(),
                 };
-                let verify = Verify {
-                    provider: &routed.provider,
-                    attempts: &routed.attempts,
-                    started,
-                };
-                let mut out_headers = HeaderMap::new();
-                verify.apply(&mut out_headers);
-                let body = crate::stream::body(
-                    routed.value,
-                    head,
-                    include_usage,
-                    s.expired.subscribe(),
-                    guard,
-                );
-                let mut response = Response::new(Body::from_stream(body));
-                let h = response.headers_mut();
-                h.extend(out_headers);
-                h.insert(
-                    header::CONTENT_TYPE,
-                    HeaderValue::from_static("text/event-stream"),
-                );
-                h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-                response
+                let encoder = Chunks::new(head, include_usage);
+                sse_response(&s, routed, encoder, guard, started)
             }
-            Err(e) => failed(&e, started),
+            Err(e) => failed(&e, started, Wire::OpenAi),
         }
     } else {
         match s.sf.chat(Some(&group), &request, options).await {
             Ok(routed) => {
-                let mut response =
-                    axum::Json(completion(&routed.value, &routed.model)).into_response();
-                Verify {
-                    provider: &routed.provider,
-                    attempts: &routed.attempts,
-                    started,
-                }
-                .apply(response.headers_mut());
+                let body = completion(&routed.value, &routed.model);
+                let response = json_response(body, &routed, started);
                 drop(guard);
                 response
             }
-            Err(e) => failed(&e, started),
+            Err(e) => failed(&e, started, Wire::OpenAi),
         }
     }
 }
 
-fn failed(e: &steadfast_config::CallError, started: Instant) -> Response {
+/// `POST /v1/messages`: the Anthropic wire format over the same routing.
+async fn messages(State(s): State<Arc<Shared>>, headers: HeaderMap, body: Body) -> Response {
+    let started = Instant::now();
+    let (bytes, guard) = match admit(&s, &headers, body).await {
+        Ok(admitted) => admitted,
+        Err(e) => return e.respond(Wire::Anthropic),
+    };
+    let Incoming {
+        group,
+        request,
+        stream,
+        ..
+    } = match known(&s, crate::messages::request::parse(&bytes)) {
+        Ok(i) => i,
+        Err(e) => return e.respond(Wire::Anthropic),
+    };
+    let options = s.sf.route_options();
+    if stream {
+        match s.sf.chat_stream(Some(&group), &request, options).await {
+            Ok(routed) => {
+                let encoder = Events::new(message_id(), routed.model.clone());
+                sse_response(&s, routed, encoder, guard, started)
+            }
+            Err(e) => failed(&e, started, Wire::Anthropic),
+        }
+    } else {
+        match s.sf.chat(Some(&group), &request, options).await {
+            Ok(routed) => {
+                let response =
+                    match crate::messages::response::message(&routed.value, &routed.model) {
+                        Ok(body) => json_response(body, &routed, started),
+                        Err(why) => {
+                            let mut e = ApiError::bad_request("content", why);
+                            e.status = StatusCode::BAD_GATEWAY;
+                            e.error_type = "api_error";
+                            e.param = None;
+                            e.code = Some("protocol".to_owned());
+                            e.respond(Wire::Anthropic)
+                        }
+                    };
+                drop(guard);
+                response
+            }
+            Err(e) => failed(&e, started, Wire::Anthropic),
+        }
+    }
+}
+
+fn failed(e: &steadfast_config::CallError, started: Instant, wire: Wire) -> Response {
     let attempts = match e {
         steadfast_config::CallError::Failed {
             source: steadfast_router::RouterError::Failed(f),
@@ -274,7 +377,7 @@ fn failed(e: &steadfast_config::CallError, started: Instant) -> Response {
         .last()
         .map_or("none", |a| a.provider.as_str())
         .to_owned();
-    let mut response = ApiError::from_call(e).into_response();
+    let mut response = ApiError::from_call(e).respond(wire);
     Verify {
         provider: &provider,
         attempts: &attempts,

@@ -48,18 +48,19 @@ impl Shared {
         })
     }
 
-    /// Whether `header` (the `Authorization` value) carries one of the keys, compared in
-    /// constant time; true when no key is configured.
-    pub(crate) fn authorized(&self, header: Option<&[u8]>) -> bool {
+    /// Whether `bearer` (the `Authorization` value, `Bearer <key>`) or `api_key` (the
+    /// `x-api-key` value) carries one of the keys, compared in constant time; true when no
+    /// key is configured.
+    pub(crate) fn authorized(&self, bearer: Option<&[u8]>, api_key: Option<&[u8]>) -> bool {
         if self.config.keys.is_empty() {
             return true;
         }
-        let Some(token) = header.and_then(|h| h.strip_prefix(b"Bearer ")) else {
-            return false;
-        };
+        let tokens = [bearer.and_then(|h| h.strip_prefix(b"Bearer ")), api_key];
         let mut ok = subtle::Choice::from(0);
-        for key in &self.config.keys {
-            ok |= key.expose().as_bytes().ct_eq(token);
+        for token in tokens.into_iter().flatten() {
+            for key in &self.config.keys {
+                ok |= key.expose().as_bytes().ct_eq(token);
+            }
         }
         ok.into()
     }

@@ -1,6 +1,7 @@
-//! The SSE body of a streamed answer: `chat.completion.chunk` events ending in
-//! `data: [DONE]`, or in an in-band error chunk (and no `[DONE]`) when the answer cannot be
-//! finished.
+//! The SSE body of a streamed answer, whatever its wire format: the loop that pulls the
+//! router's stream, and the OpenAI encoder (`chat.completion.chunk` events ending in
+//! `data: [DONE]`, or in an in-band error chunk and no `[DONE]` when the answer cannot be
+//! finished).
 
 use std::collections::VecDeque;
 use std::convert::Infallible;
@@ -9,6 +10,7 @@ use bytes::Bytes;
 use futures_core::Stream;
 use futures_util::StreamExt;
 use serde_json::json;
+use steadfast_errors::ErrorKind;
 use steadfast_providers_core::{StreamEvent, Usage};
 use steadfast_router::RouterStream;
 use tokio::sync::watch;
@@ -19,13 +21,31 @@ use crate::state::InFlight;
 const DONE: &[u8] = b"data: [DONE]\n\n";
 const KEEP_ALIVE: &[u8] = b": keep-alive\n\n";
 
-struct Sse {
+/// Why a stream ends unfinished.
+pub(crate) struct Failure<'a> {
+    /// In words, for the client.
+    pub(crate) message: &'a str,
+    /// A short code: the error kind, or `shutting_down`.
+    pub(crate) code: &'a str,
+    /// The router's error kind; `None` when the gateway shut down.
+    pub(crate) kind: Option<ErrorKind>,
+}
+
+/// Writes one wire format's events into `out`.
+pub(crate) trait Encode: Send + 'static {
+    /// What goes out before the first event.
+    fn start(&mut self, out: &mut VecDeque<Bytes>);
+    /// One event of the router's stream.
+    fn event(&mut self, ev: StreamEvent, out: &mut VecDeque<Bytes>);
+    /// The clean end; `billed` is the usage across every attempt (zero when unknown).
+    fn end(&mut self, billed: Usage, out: &mut VecDeque<Bytes>);
+    /// The unfinished end: an in-band error, and no clean terminator.
+    fn fail(&mut self, failure: &Failure<'_>, out: &mut VecDeque<Bytes>);
+}
+
+struct Sse<E> {
     inner: RouterStream,
-    head: ChunkHead,
-    include_usage: bool,
-    finish: Option<&'static str>,
-    saw_tools: bool,
-    usage: Usage,
+    encoder: E,
     pending: VecDeque<Bytes>,
     done: bool,
     expired: watch::Receiver<bool>,
@@ -37,25 +57,18 @@ enum Next {
     Event(Option<Result<StreamEvent, steadfast_errors::ProviderError>>),
 }
 
-/// The body: a role chunk at once, then one chunk per event.
-pub(crate) fn body(
+/// The body: what `encoder` sends at once, then its bytes for each event.
+pub(crate) fn body<E: Encode>(
     inner: RouterStream,
-    head: ChunkHead,
-    include_usage: bool,
+    mut encoder: E,
     expired: watch::Receiver<bool>,
     guard: InFlight,
 ) -> impl Stream<Item = Result<Bytes, Infallible>> + Send + 'static {
     let mut pending = VecDeque::new();
-    pending.push_back(sse(
-        &head.delta(json!({"role": "assistant", "content": ""}), None)
-    ));
+    encoder.start(&mut pending);
     let state = Sse {
         inner,
-        head,
-        include_usage,
-        finish: None,
-        saw_tools: false,
-        usage: Usage::default(),
+        encoder,
         pending,
         done: false,
         expired,
@@ -87,29 +100,72 @@ async fn wait_expired(rx: &mut watch::Receiver<bool>) {
     }
 }
 
-impl Sse {
+impl<E: Encode> Sse<E> {
     fn step(&mut self, next: Next) {
         match next {
             Next::Expired => {
-                self.fail(
-                    "the gateway shut down before the answer was finished",
-                    "shutting_down",
-                );
+                self.fail(&Failure {
+                    message: "the gateway shut down before the answer was finished",
+                    code: "shutting_down",
+                    kind: None,
+                });
             }
-            Next::Event(None) => self.end(),
+            Next::Event(None) => {
+                self.encoder.end(self.inner.usage(), &mut self.pending);
+                self.done = true;
+            }
             Next::Event(Some(Err(e))) => {
                 let message = format!(
                     "the answer could not be finished: {} ({} deployment(s) tried)",
                     e.kind(),
                     self.inner.inner().attempts().len().max(1)
                 );
-                self.fail(&message, e.kind().as_str());
+                self.fail(&Failure {
+                    message: &message,
+                    code: e.kind().as_str(),
+                    kind: Some(e.kind()),
+                });
             }
-            Next::Event(Some(Ok(ev))) => self.event(ev),
+            Next::Event(Some(Ok(ev))) => self.encoder.event(ev, &mut self.pending),
         }
     }
 
-    fn event(&mut self, ev: StreamEvent) {
+    fn fail(&mut self, failure: &Failure<'_>) {
+        tracing::warn!(target: "steadfast_gateway", code = failure.code, "stream ended with an in-band error");
+        self.encoder.fail(failure, &mut self.pending);
+        self.done = true;
+    }
+}
+
+/// OpenAI's chunks: a role chunk at once, then one chunk per event.
+pub(crate) struct Chunks {
+    head: ChunkHead,
+    include_usage: bool,
+    finish: Option<&'static str>,
+    saw_tools: bool,
+    usage: Usage,
+}
+
+impl Chunks {
+    pub(crate) fn new(head: ChunkHead, include_usage: bool) -> Chunks {
+        Chunks {
+            head,
+            include_usage,
+            finish: None,
+            saw_tools: false,
+            usage: Usage::default(),
+        }
+    }
+}
+
+impl Encode for Chunks {
+    fn start(&mut self, out: &mut VecDeque<Bytes>) {
+        out.push_back(sse(&self
+            .head
+            .delta(json!({"role": "assistant", "content": ""}), None)));
+    }
+
+    fn event(&mut self, ev: StreamEvent, out: &mut VecDeque<Bytes>) {
         let delta = match ev {
             StreamEvent::TextDelta { text } => json!({ "content": text }),
             StreamEvent::ReasoningDelta { text } => json!({ "reasoning_content": text }),
@@ -127,39 +183,37 @@ impl Sse {
                 return;
             }
             StreamEvent::KeepAlive => {
-                self.pending.push_back(Bytes::from_static(KEEP_ALIVE));
+                out.push_back(Bytes::from_static(KEEP_ALIVE));
                 return;
             }
             _ => return,
         };
-        self.pending.push_back(sse(&self.head.delta(delta, None)));
+        out.push_back(sse(&self.head.delta(delta, None)));
     }
 
-    /// The clean end: the finish chunk, the usage chunk when asked for, `[DONE]`.
-    fn end(&mut self) {
+    /// The finish chunk, the usage chunk when asked for, `[DONE]`.
+    fn end(&mut self, billed: Usage, out: &mut VecDeque<Bytes>) {
         let finish = self
             .finish
             .unwrap_or(if self.saw_tools { "tool_calls" } else { "stop" });
-        self.pending
-            .push_back(sse(&self.head.delta(json!({}), Some(finish))));
+        out.push_back(sse(&self.head.delta(json!({}), Some(finish))));
         if self.include_usage {
-            let billed = self.inner.usage();
             let usage = if billed.total() > 0 {
                 billed
             } else {
                 self.usage
             };
-            self.pending.push_back(sse(&self.head.usage(&usage)));
+            out.push_back(sse(&self.head.usage(&usage)));
         }
-        self.pending.push_back(Bytes::from_static(DONE));
-        self.done = true;
+        out.push_back(Bytes::from_static(DONE));
     }
 
-    /// The unfinished end: an error chunk and no `[DONE]`.
-    fn fail(&mut self, message: &str, code: &str) {
-        tracing::warn!(target: "steadfast_gateway", code, "stream ended with an in-band error");
-        self.pending
-            .push_back(sse(&stream_error(message, "api_error", code)));
-        self.done = true;
+    /// An error chunk and no `[DONE]`.
+    fn fail(&mut self, failure: &Failure<'_>, out: &mut VecDeque<Bytes>) {
+        out.push_back(sse(&stream_error(
+            failure.message,
+            "api_error",
+            failure.code,
+        )));
     }
 }

@@ -11,18 +11,13 @@ use steadfast_gateway::GatewayConfig;
 use steadfast_providers_mock::{Fault, FaultServer};
 
 fn client() -> reqwest::Client {
-    reqwest::Client::new()
+    common::client()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_whole_answer_is_a_chat_completion_with_the_verification_headers() {
     let s = start("", GatewayConfig::default()).await;
-    let resp = client()
-        .post(s.url("/v1/chat/completions"))
-        .json(&body(false))
-        .send()
-        .await
-        .unwrap();
+    let resp = s.chat(&body(false)).await;
     assert_eq!(resp.status(), 200);
     let h = resp.headers().clone();
     assert_eq!(h["x-steadfast-provider"], "primary");
@@ -62,12 +57,7 @@ async fn fields_pass_through_to_the_provider() {
         "response_format": {"type": "json_object"},
         "user": "user-7",
     });
-    let resp = client()
-        .post(s.url("/v1/chat/completions"))
-        .json(&request)
-        .send()
-        .await
-        .unwrap();
+    let resp = s.chat(&request).await;
     assert_eq!(resp.status(), 200);
     let sent = s.primary.requests()[0].json().unwrap();
     assert_eq!(sent["tools"][0]["function"]["name"], "get_weather");
@@ -94,12 +84,7 @@ async fn a_stream_is_openai_chunks_ending_in_done_with_a_usage_chunk() {
     let s = start("", GatewayConfig::default()).await;
     let mut b = body(true);
     b["stream_options"] = json!({"include_usage": true});
-    let resp = client()
-        .post(s.url("/v1/chat/completions"))
-        .json(&b)
-        .send()
-        .await
-        .unwrap();
+    let resp = s.chat(&b).await;
     assert_eq!(resp.status(), 200);
     assert_eq!(resp.headers()["content-type"], "text/event-stream");
     assert_eq!(resp.headers()["x-steadfast-provider"], "primary");
@@ -122,15 +107,7 @@ async fn streamed_tool_calls_arrive_as_tool_call_deltas() {
     let s = start("", GatewayConfig::default()).await;
     let mut b = body(true);
     b["tools"] = json!([{"type": "function", "function": {"name": "count", "parameters": {"type": "object"}}}]);
-    let text = client()
-        .post(s.url("/v1/chat/completions"))
-        .json(&b)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = s.chat(&b).await.text().await.unwrap();
     let (name, args) = FaultServer::tool_call(20);
     let chunks: Vec<Value> = events(&text)
         .iter()
@@ -161,24 +138,14 @@ async fn a_primary_failing_before_the_first_token_falls_back() {
     let s = start("", GatewayConfig::default()).await;
     s.primary.push(Fault::status(503));
     s.primary.push(Fault::status(503));
-    let resp = client()
-        .post(s.url("/v1/chat/completions"))
-        .json(&body(false))
-        .send()
-        .await
-        .unwrap();
+    let resp = s.chat(&body(false)).await;
     assert_eq!(resp.status(), 200);
     assert_eq!(resp.headers()["x-steadfast-provider"], "secondary");
     assert_eq!(resp.headers()["x-steadfast-fallbacks"], "1");
     assert_eq!(resp.headers()["x-steadfast-attempts"], "2");
     let v: Value = resp.json().await.unwrap();
     assert_eq!(v["choices"][0]["message"]["content"], s.secondary.answer());
-    let resp = client()
-        .post(s.url("/v1/chat/completions"))
-        .json(&body(true))
-        .send()
-        .await
-        .unwrap();
+    let resp = s.chat(&body(true)).await;
     assert_eq!(resp.headers()["x-steadfast-provider"], "secondary");
     let text = resp.text().await.unwrap();
     assert_eq!(streamed_text(&text), s.secondary.answer());
@@ -189,15 +156,7 @@ async fn a_primary_failing_before_the_first_token_falls_back() {
 async fn a_primary_cut_after_the_first_token_is_resumed_without_a_duplicate() {
     let s = start("", GatewayConfig::default()).await;
     s.primary.push(Fault::CutAfter { chunks: 5 });
-    let text = client()
-        .post(s.url("/v1/chat/completions"))
-        .json(&body(true))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = s.chat(&body(true)).await.text().await.unwrap();
     // The whole answer, once: the five tokens the primary sent, then the rest.
     assert_eq!(streamed_text(&text), s.primary.answer());
     assert_eq!(events(&text).last().unwrap(), "[DONE]");
@@ -209,12 +168,7 @@ async fn a_stream_that_cannot_be_finished_ends_with_an_error_chunk_and_no_done()
     let s = start("", GatewayConfig::default()).await;
     s.primary.set_default_fault(Fault::CutAfter { chunks: 3 });
     s.secondary.set_default_fault(Fault::status(503));
-    let resp = client()
-        .post(s.url("/v1/chat/completions"))
-        .json(&body(true))
-        .send()
-        .await
-        .unwrap();
+    let resp = s.chat(&body(true)).await;
     assert_eq!(resp.status(), 200);
     let text = resp.text().await.unwrap();
     let ev = events(&text);
@@ -238,12 +192,7 @@ async fn every_provider_down_is_a_503_listing_each_attempt() {
     s.primary.set_default_fault(Fault::status(500));
     s.secondary.set_default_fault(Fault::status(503));
     for stream in [false, true] {
-        let resp = client()
-            .post(s.url("/v1/chat/completions"))
-            .json(&body(stream))
-            .send()
-            .await
-            .unwrap();
+        let resp = s.chat(&body(stream)).await;
         assert_eq!(resp.status(), 503);
         assert_eq!(resp.headers()["x-steadfast-attempts"], "2");
         let v: Value = resp.json().await.unwrap();
@@ -261,55 +210,20 @@ async fn every_provider_down_is_a_503_listing_each_attempt() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_missing_or_wrong_gateway_key_is_401() {
     let s = start("", common::keyed(&["gw-key-1", "gw-key-2"])).await;
-    let url = s.url("/v1/chat/completions");
-    let none = client().post(&url).json(&body(false)).send().await.unwrap();
+    let none = s.chat(&body(false)).await;
     assert_eq!(none.status(), 401);
     let v: Value = none.json().await.unwrap();
     assert_eq!(v["error"]["type"], "authentication_error");
-    let wrong = client()
-        .post(&url)
-        .bearer_auth("gw-key-3")
-        .json(&body(false))
-        .send()
-        .await
-        .unwrap();
+    let wrong = s.chat_as("gw-key-3", &body(false)).await;
     assert_eq!(wrong.status(), 401);
-    let prefix = client()
-        .post(&url)
-        .bearer_auth("gw-key")
-        .json(&body(false))
-        .send()
-        .await
-        .unwrap();
+    let prefix = s.chat_as("gw-key", &body(false)).await;
     assert_eq!(prefix.status(), 401);
-    let right = client()
-        .post(&url)
-        .bearer_auth("gw-key-2")
-        .json(&body(false))
-        .send()
-        .await
-        .unwrap();
+    let right = s.chat_as("gw-key-2", &body(false)).await;
     assert_eq!(right.status(), 200);
     assert_eq!(s.primary.request_count(), 1);
     // Liveness answers without a key; the rest does not.
-    assert_eq!(
-        client()
-            .get(s.url("/health"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
-    assert_eq!(
-        client()
-            .get(s.url("/v1/models"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        401
-    );
+    assert_eq!(s.get("/health").await.status(), 200);
+    assert_eq!(s.get("/v1/models").await.status(), 401);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -317,24 +231,14 @@ async fn an_unknown_group_is_404_and_a_bad_field_is_400_with_its_name() {
     let s = start("", GatewayConfig::default()).await;
     let mut b = body(false);
     b["model"] = json!("gpt-5");
-    let resp = client()
-        .post(s.url("/v1/chat/completions"))
-        .json(&b)
-        .send()
-        .await
-        .unwrap();
+    let resp = s.chat(&b).await;
     assert_eq!(resp.status(), 404);
     let v: Value = resp.json().await.unwrap();
     assert_eq!(v["error"]["code"], "model_not_found");
     assert_eq!(v["error"]["param"], "model");
     let mut b = body(false);
     b["temperature"] = json!("hot");
-    let resp = client()
-        .post(s.url("/v1/chat/completions"))
-        .json(&b)
-        .send()
-        .await
-        .unwrap();
+    let resp = s.chat(&b).await;
     assert_eq!(resp.status(), 400);
     let v: Value = resp.json().await.unwrap();
     assert_eq!(v["error"]["param"], "temperature");
@@ -346,12 +250,11 @@ async fn an_unknown_group_is_404_and_a_bad_field_is_400_with_its_name() {
 async fn a_local_rate_limit_is_429_with_retry_after() {
     // Both deployments allow one request a minute: the third call is refused locally.
     let s = common::start_limited(GatewayConfig::default()).await;
-    let url = s.url("/v1/chat/completions");
     for _ in 0..2 {
-        let ok = client().post(&url).json(&body(false)).send().await.unwrap();
+        let ok = s.chat(&body(false)).await;
         assert_eq!(ok.status(), 200);
     }
-    let refused = client().post(&url).json(&body(false)).send().await.unwrap();
+    let refused = s.chat(&body(false)).await;
     assert_eq!(refused.status(), 429);
     let after: u64 = refused.headers()["retry-after"]
         .to_str()
@@ -374,12 +277,7 @@ async fn an_oversized_body_is_413_whether_declared_or_chunked() {
     let s = start("", config).await;
     let mut b = body(false);
     b["messages"][0]["content"] = json!("x".repeat(4096));
-    let resp = client()
-        .post(s.url("/v1/chat/completions"))
-        .json(&b)
-        .send()
-        .await
-        .unwrap();
+    let resp = s.chat(&b).await;
     assert_eq!(resp.status(), 413);
     let v: Value = resp.json().await.unwrap();
     assert_eq!(v["error"]["code"], "request_too_large");
@@ -402,40 +300,14 @@ async fn an_oversized_body_is_413_whether_declared_or_chunked() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn models_health_and_providers_answer() {
     let s = start("", GatewayConfig::default()).await;
-    let v: Value = client()
-        .get(s.url("/v1/models"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let v: Value = s.get("/v1/models").await.json().await.unwrap();
     assert_eq!(v["object"], "list");
     assert_eq!(v["data"][0]["id"], "chat");
-    let v: Value = client()
-        .get(s.url("/health"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let v: Value = s.get("/health").await.json().await.unwrap();
     assert_eq!(v["status"], "ok");
     s.primary.push(Fault::status(500));
-    let _ = client()
-        .post(s.url("/v1/chat/completions"))
-        .json(&body(false))
-        .send()
-        .await
-        .unwrap();
-    let v: Value = client()
-        .get(s.url("/health/providers"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let _ = s.chat(&body(false)).await;
+    let v: Value = s.get("/health/providers").await.json().await.unwrap();
     let d = v["deployments"].as_array().unwrap();
     assert_eq!(d.len(), 2);
     let primary = d.iter().find(|d| d["deployment"] == "primary").unwrap();

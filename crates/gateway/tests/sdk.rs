@@ -1,8 +1,10 @@
-//! The real openai-python SDK (from PyPI, in the venv `.ci/python-venv` makes) and `curl -N`
-//! against the gateway over loopback, with two fault servers as upstreams.
+//! The real openai-python and anthropic-sdk-python SDKs (from PyPI, in the venv
+//! `.ci/python-venv` makes) and `curl -N` against the gateway over loopback, with two fault
+//! servers as upstreams.
 //!
 //! The venv is `$STEADFAST_PY_VENV`, else `target/py-venv` at the workspace root. Without
-//! it the SDK test fails under `CI=true` and is skipped (with a note on stderr) elsewhere.
+//! it (or without an SDK in it) the SDK tests fail under `CI=true` and are skipped (with a
+//! note on stderr) elsewhere.
 
 #![allow(clippy::print_stderr)] // a skipped test says so
 
@@ -29,22 +31,85 @@ fn venv_python() -> Option<PathBuf> {
     python.exists().then_some(python)
 }
 
-fn script() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/python/test_sdk.py")
+/// One SDK's python script and the base URL it is given.
+#[derive(Clone, Copy)]
+enum Sdk {
+    /// openai-python, `base_url` ending in `/v1`.
+    OpenAi,
+    /// anthropic-sdk-python, `base_url` without `/v1` (the SDK adds `/v1/messages`).
+    Anthropic,
 }
 
-/// Runs one case of the python script against `s`, and fails the test with its output
-/// when the case fails.
-async fn case(python: &PathBuf, s: &Setup, name: &str) {
+impl Sdk {
+    fn script(self) -> PathBuf {
+        let name = match self {
+            Sdk::OpenAi => "test_sdk.py",
+            Sdk::Anthropic => "test_anthropic_sdk.py",
+        };
+        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/python")
+            .join(name)
+    }
+
+    fn base_url(self, s: &Setup) -> String {
+        match self {
+            Sdk::OpenAi => s.url("/v1"),
+            Sdk::Anthropic => s.url(""),
+        }
+    }
+
+    fn module(self) -> &'static str {
+        match self {
+            Sdk::OpenAi => "openai",
+            Sdk::Anthropic => "anthropic",
+        }
+    }
+
+    /// The venv's python when it has this SDK; `None` (a skip) outside CI, a failure in CI.
+    fn python(self) -> Option<PathBuf> {
+        let Some(python) = venv_python() else {
+            assert!(
+                !in_ci(),
+                "the python venv is missing: run `bash .ci/python-venv` (CI must)"
+            );
+            eprintln!("skipped: no python venv (run `bash .ci/python-venv`)");
+            return None;
+        };
+        let has = Command::new(&python)
+            .args(["-c", &format!("import {}", self.module())])
+            .output()
+            .is_ok_and(|o| o.status.success());
+        if !has {
+            assert!(
+                !in_ci(),
+                "the python venv has no `{}`: run `bash .ci/python-venv` (CI must)",
+                self.module()
+            );
+            eprintln!(
+                "skipped: no `{}` in the python venv (run `bash .ci/python-venv`)",
+                self.module()
+            );
+            return None;
+        }
+        Some(python)
+    }
+}
+
+/// Runs one case of `sdk`'s python script against `s`, and fails the test with its
+/// output when the case fails.
+async fn run(sdk: Sdk, python: &PathBuf, s: &Setup, name: &str) {
     let mut cmd = Command::new(python);
-    cmd.arg(script())
+    cmd.arg(sdk.script())
         .arg(name)
-        .arg(s.url("/v1"))
+        .arg(sdk.base_url(s))
         .arg(KEY)
         .arg(s.primary.answer())
         .arg(FaultServer::tool_call(s.primary.config().answer_tokens).1)
         .env_remove("OPENAI_API_KEY")
-        .env_remove("OPENAI_BASE_URL");
+        .env_remove("OPENAI_BASE_URL")
+        .env_remove("ANTHROPIC_API_KEY")
+        .env_remove("ANTHROPIC_AUTH_TOKEN")
+        .env_remove("ANTHROPIC_BASE_URL");
     let out = tokio::task::spawn_blocking(move || cmd.output())
         .await
         .unwrap()
@@ -57,14 +122,13 @@ async fn case(python: &PathBuf, s: &Setup, name: &str) {
     );
 }
 
+async fn case(python: &PathBuf, s: &Setup, name: &str) {
+    run(Sdk::OpenAi, python, s, name).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_openai_python_sdk_sees_one_whole_answer_or_the_right_exception() {
-    let Some(python) = venv_python() else {
-        assert!(
-            !in_ci(),
-            "the python venv is missing: run `bash .ci/python-venv` (CI must)"
-        );
-        eprintln!("skipped: no python venv (run `bash .ci/python-venv`)");
+    let Some(python) = Sdk::OpenAi.python() else {
         return;
     };
     let s = start("", keyed(&[KEY])).await;
@@ -102,6 +166,41 @@ async fn the_openai_python_sdk_sees_one_whole_answer_or_the_right_exception() {
     // A local limit (one request a minute on each deployment): RateLimitError 429.
     let limited = start_limited(keyed(&[KEY])).await;
     case(&python, &limited, "rate_limited").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_anthropic_python_sdk_sees_one_whole_answer_or_the_right_exception() {
+    let Some(python) = Sdk::Anthropic.python() else {
+        return;
+    };
+    let s = start("", keyed(&[KEY])).await;
+    let case = |name| run(Sdk::Anthropic, &python, &s, name);
+    // The cases without faults, in one python process.
+    case("whole,stream,raw_events,tools,x_api_key,wrong_key,unknown_model,no_max_tokens").await;
+
+    // The primary fails before the first token: the secondary answers.
+    s.primary.push_all([Fault::status(503), Fault::status(503)]);
+    case("fail_before").await;
+    assert_eq!(s.primary.queued(), 0);
+
+    // The primary is cut after five tokens: the SDK still sees the whole answer, once.
+    s.primary.push(Fault::CutAfter { chunks: 5 });
+    let continued = s.secondary.continuation_count() + s.primary.continuation_count();
+    case("fail_after").await;
+    assert!(s.secondary.continuation_count() + s.primary.continuation_count() > continued);
+
+    // Cut, and nobody can finish it: an error event the SDK raises on, not a clean end.
+    s.primary.set_default_fault(Fault::CutAfter { chunks: 3 });
+    s.secondary.set_default_fault(Fault::status(503));
+    case("stream_error").await;
+
+    // Every provider down: InternalServerError 503 listing the attempts.
+    s.primary.set_default_fault(Fault::status(503));
+    case("all_down").await;
+
+    // A local limit (one request a minute on each deployment): RateLimitError 429.
+    let limited = start_limited(keyed(&[KEY])).await;
+    run(Sdk::Anthropic, &python, &limited, "rate_limited").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

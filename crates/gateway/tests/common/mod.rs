@@ -21,11 +21,53 @@ pub struct Setup {
     pub addr: SocketAddr,
     pub stop: Option<oneshot::Sender<()>>,
     pub task: JoinHandle<std::io::Result<()>>,
+    pub client: reqwest::Client,
+}
+
+/// A client (one per test: a pool's connections belong to the runtime that opened them).
+pub fn client() -> reqwest::Client {
+    reqwest::Client::new()
 }
 
 impl Setup {
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
+    }
+
+    /// `POST path` with `body` as JSON and the request's `headers`.
+    pub async fn post(
+        &self,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &serde_json::Value,
+    ) -> reqwest::Response {
+        let mut request = self.client.post(self.url(path)).json(body);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        request.send().await.unwrap()
+    }
+
+    /// `POST /v1/chat/completions` without a key.
+    pub async fn chat(&self, body: &serde_json::Value) -> reqwest::Response {
+        self.post("/v1/chat/completions", &[], body).await
+    }
+
+    /// `POST /v1/chat/completions` with `Authorization: Bearer <key>`.
+    pub async fn chat_as(&self, key: &str, body: &serde_json::Value) -> reqwest::Response {
+        let auth = format!("Bearer {key}");
+        self.post("/v1/chat/completions", &[("authorization", &auth)], body)
+            .await
+    }
+
+    /// `POST /v1/messages` (Anthropic's format) without a key.
+    pub async fn messages(&self, body: &serde_json::Value) -> reqwest::Response {
+        self.post("/v1/messages", &[], body).await
+    }
+
+    /// `GET path` without a key.
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client.get(self.url(path)).send().await.unwrap()
     }
 
     /// Stops accepting and waits for the server to return.
@@ -121,6 +163,7 @@ pub async fn start_text(
         addr,
         stop: Some(tx),
         task,
+        client: client(),
     }
 }
 
@@ -157,6 +200,45 @@ pub fn streamed_text(text: &str) -> String {
                 .as_str()
                 .map(str::to_owned)
         })
+        .collect()
+}
+
+/// A Messages request for the `chat` group.
+pub fn messages_body(stream: bool) -> serde_json::Value {
+    serde_json::json!({
+        "model": "chat",
+        "max_tokens": 256,
+        "messages": [{"role": "user", "content": "count"}],
+        "stream": stream,
+    })
+}
+
+/// The `(event, data)` pairs of an Anthropic SSE body, in order; the `data` parsed.
+pub fn named_events(text: &str) -> Vec<(String, serde_json::Value)> {
+    text.split("\n\n")
+        .filter(|e| !e.trim().is_empty())
+        .map(|e| {
+            let mut name = String::new();
+            let mut data = serde_json::Value::Null;
+            for line in e.lines() {
+                if let Some(n) = line.strip_prefix("event: ") {
+                    name = n.to_owned();
+                } else if let Some(d) = line.strip_prefix("data: ") {
+                    data = serde_json::from_str(d)
+                        .unwrap_or_else(|err| panic!("bad data `{d}`: {err}"));
+                }
+            }
+            (name, data)
+        })
+        .collect()
+}
+
+/// The text the `text_delta` events of an Anthropic SSE body carry.
+pub fn messages_text(text: &str) -> String {
+    named_events(text)
+        .iter()
+        .filter(|(_, d)| d["delta"]["type"] == "text_delta")
+        .filter_map(|(_, d)| d["delta"]["text"].as_str().map(str::to_owned))
         .collect()
 }
 
