@@ -422,6 +422,9 @@ struct Forced {
     forced: bool,
     /// When the local breaker last tripped on its own.
     tripped_at: Option<Instant>,
+    /// Whether that trip reached the shared state (a failed publish leaves the cluster
+    /// unaware of it, so a `closed` read afterwards is not a verdict on it).
+    published: bool,
     /// When this instance last won the probe lock.
     claimed_at: Option<Instant>,
 }
@@ -462,7 +465,7 @@ pub(crate) fn spawn(shared: &Arc<Shared>) {
                 }
                 _ = ticks.tick() => {
                     let Some(shared) = weak.upgrade() else { return };
-                    sync.refresh(&shared).await;
+                    sync.refresh(&shared, &mut news).await;
                 }
             }
         }
@@ -478,16 +481,20 @@ struct SyncTask {
 impl SyncTask {
     async fn publish(&mut self, shared: &Shared, id: &str, news: BreakerNews) {
         let Some(link) = &shared.link else { return };
-        if matches!(news, BreakerNews::Opened(_)) {
+        let opened = matches!(news, BreakerNews::Opened(_));
+        if opened {
             let mark = self.marks.entry(id.to_owned()).or_default();
             mark.tripped_at = Some(Instant::now());
             mark.forced = false;
         }
-        let _ = link.bounded(link.state.publish(id, news)).await;
+        let published = link.bounded(link.state.publish(id, news)).await.is_ok();
+        if opened && let Some(mark) = self.marks.get_mut(id) {
+            mark.published = published;
+        }
     }
 
     /// Settles owed usage, then reads the cluster view and applies it.
-    async fn refresh(&mut self, shared: &Shared) {
+    async fn refresh(&mut self, shared: &Shared, news: &mut mpsc::Receiver<(String, BreakerNews)>) {
         let Some(link) = &shared.link else { return };
         self.providers = link.followed();
         let providers = Arc::clone(&self.providers);
@@ -557,6 +564,7 @@ impl SyncTask {
             asked.push(w.clone());
         }
         let ids: Vec<&str> = self.providers.iter().map(|(p, _)| p.id()).collect();
+        let read_at = Instant::now();
         let view = if ok {
             link.bounded(link.state.view(&asked, &ids)).await.ok()
         } else {
@@ -593,13 +601,24 @@ impl SyncTask {
         if let Some((b, _, _)) = &global {
             b.set_cluster(sums.next().unwrap_or(0.0));
         }
+        // Trips made while the view was read are published first, so that the view's
+        // `closed` is never taken as the verdict on a trip it could not know of.
+        while let Ok((id, item)) = news.try_recv() {
+            self.publish(shared, &id, item).await;
+        }
         for (i, remote) in view.breakers.iter().enumerate() {
-            self.apply(link, i, *remote).await;
+            self.apply(link, i, *remote, read_at).await;
         }
     }
 
     /// Brings provider `i`'s local breaker in line with what the cluster published.
-    async fn apply(&mut self, link: &Link, i: usize, remote: Option<SharedBreaker>) {
+    async fn apply(
+        &mut self,
+        link: &Link,
+        i: usize,
+        remote: Option<SharedBreaker>,
+        read_at: Instant,
+    ) {
         let (p, Some(breaker)) = &self.providers[i] else {
             return;
         };
@@ -619,9 +638,12 @@ impl SyncTask {
                 }
             }
             Some(SharedBreaker::Closed) => {
-                let fresh_trip = mark
-                    .tripped_at
-                    .is_some_and(|t| t.elapsed() < slack + link.config.timeout);
+                // The cluster's `closed` is a verdict on this instance's own trip only when
+                // the view was read after that trip was published. A trip whose publish
+                // failed is held for a bounded while (the cluster never heard of it).
+                let fresh_trip = mark.tripped_at.is_some_and(|t| {
+                    t >= read_at || (!mark.published && t.elapsed() < slack + link.config.timeout)
+                });
                 if snapshot.state != State::Closed && !fresh_trip {
                     breaker.reset();
                     mark.forced = false;

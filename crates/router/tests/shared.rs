@@ -148,3 +148,94 @@ async fn a_local_trip_is_published() {
     assert_eq!(news[0].0, "a");
     assert!(matches!(news[0].1, BreakerNews::Opened(d) if d > Duration::ZERO));
 }
+
+/// A state that answers: it holds what was published and can be told another instance's
+/// probe closed the breaker.
+#[derive(Debug, Default)]
+struct Answering {
+    open: Mutex<Option<Duration>>,
+    closed_elsewhere: std::sync::atomic::AtomicBool,
+}
+
+#[async_trait]
+impl SharedState for Answering {
+    async fn reserve(&self, _: &WindowRef, _: f64, _: f64, _: Check) -> Result<bool, SharedError> {
+        Ok(true)
+    }
+    async fn settle(&self, _: &WindowRef, _: f64) -> Result<(), SharedError> {
+        Ok(())
+    }
+    async fn publish(&self, _: &str, news: BreakerNews) -> Result<(), SharedError> {
+        if let BreakerNews::Opened(d) = news {
+            *self.open.lock().unwrap() = Some(d);
+        }
+        Ok(())
+    }
+    async fn view(&self, _: &[WindowRef], ids: &[&str]) -> Result<ClusterView, SharedError> {
+        use steadfast_router::shared::SharedBreaker;
+        let breaker = if self.closed_elsewhere.load(Ordering::Relaxed) {
+            Some(SharedBreaker::Closed)
+        } else {
+            self.open.lock().unwrap().map(SharedBreaker::Open)
+        };
+        Ok(ClusterView {
+            sums: Vec::new(),
+            breakers: ids.iter().map(|_| breaker).collect(),
+        })
+    }
+    async fn claim_probe(&self, _: &str, _: Duration) -> Result<bool, SharedError> {
+        Ok(false)
+    }
+}
+
+/// The instance that tripped closes on the next refresh after another instance's probe
+/// closed the breaker, like every other instance: its own trip was published before that
+/// view was read, so the view's `closed` is the verdict on it.
+#[tokio::test(start_paused = true)]
+async fn the_tripping_instance_takes_the_clusters_recovery_at_the_next_refresh() {
+    let state = Arc::new(Answering::default());
+    let entry = steadfast_fallback::EntryConfig {
+        retry: steadfast_retry::RetryConfig {
+            max_attempts: 1,
+            ..Default::default()
+        },
+        breaker: steadfast_circuit::Config {
+            consecutive_failures: Some(1),
+            open_duration: Duration::from_secs(30),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let mut shared = SharedConfig::default();
+    shared.refresh_interval = Duration::from_millis(50);
+    shared.timeout = Duration::from_millis(500);
+    let router = Router::builder()
+        .provider(
+            mock("a", Outcome::Error(ErrorKind::Server)),
+            ProviderConfig {
+                entry,
+                ..ProviderConfig::default()
+            },
+        )
+        .shared_state(state.clone(), shared)
+        .build();
+    let breaker = |r: &Router| r.stats().providers[0].breaker;
+    let _ = router.chat(&request(), RouteOptions::default()).await;
+    // Published, and read back as open for two refreshes.
+    for _ in 0..2 {
+        tokio::time::advance(Duration::from_millis(50)).await;
+        tokio::task::yield_now().await;
+    }
+    assert!(
+        state.open.lock().unwrap().is_some(),
+        "the trip was published"
+    );
+    assert_eq!(breaker(&router), steadfast_circuit::State::Open);
+    // Another instance probes and closes it; this one takes that at its next refresh.
+    state.closed_elsewhere.store(true, Ordering::Relaxed);
+    for _ in 0..2 {
+        tokio::time::advance(Duration::from_millis(50)).await;
+        tokio::task::yield_now().await;
+    }
+    assert_eq!(breaker(&router), steadfast_circuit::State::Closed);
+}
