@@ -8,19 +8,26 @@
 //! [`EntryConfig::context_window`]: steadfast_fallback::EntryConfig::context_window
 //! [`ModelInfo`]: steadfast_providers_core::ModelInfo
 
-use std::collections::HashSet;
-use std::sync::{LazyLock, Mutex};
+use std::collections::{HashMap, HashSet};
+use std::sync::{LazyLock, PoisonError, RwLock};
 
 use steadfast_providers_core::{ChatProvider, ModelInfo, Pricing, Usage};
 
 use crate::config::ProviderConfig;
-use crate::stats::lock;
 
 /// The most distinct (provider, model) pairs remembered as warned; past it no more warnings
 /// are logged, so a stream of made-up model names cannot grow memory without bound.
 const MAX_WARNED: usize = 1024;
 
-static WARNED: LazyLock<Mutex<HashSet<(String, String)>>> = LazyLock::new(Mutex::default);
+/// The models warned of, by provider: looked up by borrowed names, so a call to a model
+/// already warned of takes a shared read lock and allocates nothing.
+static WARNED: LazyLock<RwLock<Warned>> = LazyLock::new(RwLock::default);
+
+#[derive(Default)]
+struct Warned {
+    by_provider: HashMap<String, HashSet<String>>,
+    count: usize,
+}
 
 /// The prices of `model` (for the cheapest strategy), when known.
 pub(crate) fn pricing(
@@ -77,10 +84,25 @@ pub(crate) fn context_window(
 
 /// Logs, once per (`provider`, `model`), that `model` has no known price and is billed at 0.
 fn warn_unpriced(provider: &str, model: &str) {
-    let mut warned = lock(&WARNED);
-    if warned.len() >= MAX_WARNED || !warned.insert((provider.to_owned(), model.to_owned())) {
+    let seen = |w: &Warned| {
+        w.count >= MAX_WARNED
+            || w.by_provider
+                .get(provider)
+                .is_some_and(|m| m.contains(model))
+    };
+    if seen(&WARNED.read().unwrap_or_else(PoisonError::into_inner)) {
         return;
     }
+    let mut warned = WARNED.write().unwrap_or_else(PoisonError::into_inner);
+    if seen(&warned) {
+        return;
+    }
+    warned
+        .by_provider
+        .entry(provider.to_owned())
+        .or_default()
+        .insert(model.to_owned());
+    warned.count += 1;
     drop(warned);
     tracing::warn!(
         provider,
