@@ -455,8 +455,10 @@ impl Router {
         let first_choice = first_of(&call);
         let after = options.hedge_after.or(self.inner.hedge_after);
         let ctx = Arc::new(CallCtx::new(estimated));
+        // Boxed: the chain's future holds the provider's, several KiB in all, and the scope
+        // and the span would each move it by value (two copies of it per call).
         let hedged = CALL
-            .scope(Arc::clone(&ctx), hedge(call, after, run))
+            .scope(Arc::clone(&ctx), Box::pin(hedge(call, after, run)))
             .instrument(span.clone())
             .await;
         let _entered = span.enter();
