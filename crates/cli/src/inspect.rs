@@ -40,7 +40,7 @@ pub(crate) async fn status(sf: &Steadfast, as_json: bool) -> Result<(), Failure>
             out,
             "{:<16} {:<18} {:<9} {:<9} {:<9} {:>6.1}% {:>6.1}% {:>6} {:>8.1}ms  {}",
             r.name,
-            r.kind.as_str(),
+            r.kind.map_or("code", Kind::as_str),
             r.enabled,
             name("health"),
             name("breaker"),
@@ -83,11 +83,13 @@ pub(crate) async fn status(sf: &Steadfast, as_json: bool) -> Result<(), Failure>
 pub(crate) fn models(sf: Option<&Steadfast>, as_json: bool) -> Result<(), Failure> {
     let mut out = std::io::stdout().lock();
     let catalog = steadfast_catalog::models();
-    let deployments: &[_] = sf.map_or(&[], Steadfast::deployments);
+    let deployments = sf.map(Steadfast::deployments).unwrap_or_default();
     let deployed = |m: &steadfast_catalog::Model| -> Vec<&str> {
         deployments
             .iter()
-            .filter(|d| m.answers_to(&d.model) && kind_provider(d.kind) == Some(m.provider))
+            .filter(|d| {
+                m.answers_to(&d.model) && d.kind.and_then(kind_provider) == Some(m.provider)
+            })
             .map(|d| d.name.as_str())
             .collect()
     };
@@ -129,7 +131,7 @@ pub(crate) fn models(sf: Option<&Steadfast>, as_json: bool) -> Result<(), Failur
             out,
             "{:<16} {:<18} {:<28} {:>10} {:>9} {:>9}  {}",
             d.name,
-            d.kind.as_str(),
+            d.kind.map_or("code", Kind::as_str),
             d.model,
             window(d.context_window),
             price(d.pricing.map(|p| p.input_per_mtok)),

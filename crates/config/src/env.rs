@@ -62,7 +62,7 @@ impl Steadfast {
     ///     _ => None,
     /// };
     /// let sf = Steadfast::build(&env_config(&env), &env).unwrap();
-    /// let names: Vec<&str> = sf.deployments().iter().map(|d| d.name.as_str()).collect();
+    /// let names: Vec<String> = sf.deployments().into_iter().map(|d| d.name).collect();
     /// assert_eq!(names, ["anthropic", "deepseek"]);
     /// ```
     pub fn from_env() -> Result<Steadfast, ConfigError> {

@@ -26,8 +26,8 @@ pub const STATUS_PROBE_TIMEOUT: Duration = Duration::from_secs(10);
 pub struct DeploymentStatus {
     /// The deployment.
     pub name: String,
-    /// Its kind.
-    pub kind: Kind,
+    /// Its kind in the config; `None` for a provider added in code at run time.
+    pub kind: Option<Kind>,
     /// The model it asks for.
     pub model: String,
     /// Whether it takes traffic.
@@ -112,6 +112,7 @@ impl Steadfast {
     /// router tries them (from [`video_router`](Self::video_router) and
     /// [`image_router`](Self::image_router), as [`media_stats`](Self::media_stats)).
     pub fn media_status(&self) -> Vec<MediaStatus> {
+        let infos = self.deployments();
         let video = self
             .video_router()
             .stats()
@@ -125,10 +126,10 @@ impl Steadfast {
         video
             .chain(images)
             .filter_map(|(media, s): (Media, MediaStats)| {
-                let info = self.deployments().iter().find(|d| d.name == s.id)?;
+                let info = infos.iter().find(|d| d.name == s.id)?;
                 Some(MediaStatus {
                     name: s.id,
-                    kind: info.kind,
+                    kind: info.kind?,
                     media,
                     model: info.model.clone(),
                     enabled: s.enabled,
@@ -165,10 +166,11 @@ impl Steadfast {
             (name.clone(), error, latency, checked_at_unix_ms)
         });
         let results = futures_util::future::join_all(checks).await;
+        let infos = self.deployments();
         results
             .into_iter()
             .filter_map(|(name, error, latency, at)| {
-                let info = self.deployments().iter().find(|d| d.name == name)?;
+                let info = infos.iter().find(|d| d.name == name)?;
                 let p = stats
                     .values()
                     .flat_map(|s| s.providers.iter())

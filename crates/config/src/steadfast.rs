@@ -35,9 +35,11 @@ pub const DEFAULT_GROUP: &str = "default";
 pub struct DeploymentInfo {
     /// Its name (the provider id).
     pub name: String,
-    /// Its kind.
-    pub kind: Kind,
-    /// The model it asks for.
+    /// Its kind in the config; `None` for a provider added in code at run time
+    /// ([`Steadfast::add_deployment`]).
+    pub kind: Option<Kind>,
+    /// The model it asks for (empty for a provider added in code that asks for the model
+    /// each request names).
     pub model: String,
     /// The groups it serves.
     pub groups: Vec<String>,
@@ -149,7 +151,8 @@ impl CallError {
 pub struct Steadfast {
     groups: BTreeMap<String, RwLock<Group>>,
     default_group: String,
-    deployments: Vec<DeploymentInfo>,
+    /// The roster as it stands: the config's deployments, then those added at run time.
+    deployments: RwLock<Vec<DeploymentInfo>>,
     video: MediaRouter<dyn VideoProvider>,
     images: MediaRouter<dyn ImageProvider>,
     fallback: AtomicBool,
@@ -160,7 +163,7 @@ impl fmt::Debug for Steadfast {
         f.debug_struct("Steadfast")
             .field("groups", &self.groups.keys().collect::<Vec<_>>())
             .field("default_group", &self.default_group)
-            .field("deployments", &self.deployments)
+            .field("deployments", &*read(&self.deployments))
             .finish_non_exhaustive()
     }
 }
@@ -214,9 +217,12 @@ impl Steadfast {
         self.groups.get(name).map(|g| read(g).router.clone())
     }
 
-    /// Every deployment the config declared, chat and video, by name.
-    pub fn deployments(&self) -> &[DeploymentInfo] {
-        &self.deployments
+    /// Every deployment, chat and media, by name: the config's, with each chat deployment's
+    /// groups as they stand after [`add_deployment`](Self::add_deployment) and
+    /// [`remove_deployment`](Self::remove_deployment) (one removed from its last group is no
+    /// longer listed; one added in code is, with no [`kind`](DeploymentInfo::kind)).
+    pub fn deployments(&self) -> Vec<DeploymentInfo> {
+        read(&self.deployments).clone()
     }
 
     /// The video job deployments (`runway`, `xai-video`), in the order they are tried
@@ -426,6 +432,19 @@ impl Steadfast {
         {
             return false;
         }
+        let mut infos = write(&self.deployments);
+        match infos.iter_mut().find(|i| i.name == provider.id()) {
+            Some(info) => {
+                if !info.groups.iter().any(|n| n == group) {
+                    info.groups.push(group.to_owned());
+                }
+            }
+            None => {
+                let mut info = chat_info(provider.id(), None, &*provider, &config, None);
+                info.groups.push(group.to_owned());
+                infos.push(info);
+            }
+        }
         g.members.push(Member { provider, config });
         true
     }
@@ -443,6 +462,11 @@ impl Steadfast {
             return false;
         }
         g.members.retain(|m| m.provider.id() != id);
+        let mut infos = write(&self.deployments);
+        if let Some(info) = infos.iter_mut().find(|i| i.name == id) {
+            info.groups.retain(|n| n != group);
+        }
+        infos.retain(|i| i.name != id || !i.groups.is_empty());
         true
     }
 
@@ -493,23 +517,13 @@ fn build_all(file: &ConfigFile, lookup: Lookup<'_>) -> Result<Steadfast, ConfigE
         }
         match build(name, d, lookup)? {
             Built::Chat(provider, config) => {
-                let model = config.model.clone().unwrap_or_default();
-                let listed = provider.models().iter().find(|m| m.id == model);
-                let catalog = steadfast_catalog::lookup(provider.kind(), &model);
-                infos.push(DeploymentInfo {
-                    name: name.clone(),
-                    kind: d.kind,
-                    pricing: config
-                        .pricing
-                        .or_else(|| listed.and_then(|m| m.pricing))
-                        .or_else(|| catalog.and_then(|m| m.pricing)),
-                    context_window: d
-                        .context_window
-                        .or_else(|| listed.and_then(|m| m.context_window))
-                        .or_else(|| catalog.and_then(|m| m.context_window)),
-                    model,
-                    groups: Vec::new(),
-                });
+                infos.push(chat_info(
+                    name,
+                    Some(d.kind),
+                    &*provider,
+                    &config,
+                    d.context_window,
+                ));
                 chat.insert(
                     name,
                     Member {
@@ -521,7 +535,7 @@ fn build_all(file: &ConfigFile, lookup: Lookup<'_>) -> Result<Steadfast, ConfigE
             Built::Image(p) => {
                 infos.push(DeploymentInfo {
                     name: name.clone(),
-                    kind: d.kind,
+                    kind: Some(d.kind),
                     model: d.model.clone().unwrap_or_default(),
                     groups: Vec::new(),
                     pricing: None,
@@ -532,7 +546,7 @@ fn build_all(file: &ConfigFile, lookup: Lookup<'_>) -> Result<Steadfast, ConfigE
             Built::Video(p) => {
                 infos.push(DeploymentInfo {
                     name: name.clone(),
-                    kind: d.kind,
+                    kind: Some(d.kind),
                     model: d.model.clone().unwrap_or_default(),
                     groups: Vec::new(),
                     pricing: d.pricing,
@@ -629,11 +643,38 @@ fn build_all(file: &ConfigFile, lookup: Lookup<'_>) -> Result<Steadfast, ConfigE
     Ok(Steadfast {
         groups,
         default_group,
-        deployments: infos,
+        deployments: RwLock::new(infos),
         video: media_router(video),
         images: media_router(images),
         fallback: AtomicBool::new(defaults.fallback),
     })
+}
+
+/// The listing of chat deployment `name` (no groups yet): prices from the config, else the
+/// provider's for the model, else the catalog's; the context window likewise.
+fn chat_info(
+    name: &str,
+    kind: Option<Kind>,
+    provider: &dyn ChatProvider,
+    config: &ProviderConfig,
+    context_window: Option<u32>,
+) -> DeploymentInfo {
+    let model = config.model.clone().unwrap_or_default();
+    let listed = provider.models().iter().find(|m| m.id == model);
+    let catalog = steadfast_catalog::lookup(provider.kind(), &model);
+    DeploymentInfo {
+        name: name.to_owned(),
+        kind,
+        pricing: config
+            .pricing
+            .or_else(|| listed.and_then(|m| m.pricing))
+            .or_else(|| catalog.and_then(|m| m.pricing)),
+        context_window: context_window
+            .or_else(|| listed.and_then(|m| m.context_window))
+            .or_else(|| catalog.and_then(|m| m.context_window)),
+        model,
+        groups: Vec::new(),
+    }
 }
 
 /// How a media deployment runs: its retry policy and breaker (the router's defaults when

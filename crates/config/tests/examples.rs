@@ -31,20 +31,13 @@ fn the_providers_example_builds_when_its_keys_are_set() {
     let groups: Vec<&str> = sf.groups().collect();
     assert_eq!(groups, ["cheap", "local", "smart"]);
     assert_eq!(sf.video_providers().count(), 1);
-    let gpt = sf
-        .deployments()
-        .iter()
-        .find(|d| d.name == "gpt-mini")
-        .unwrap();
+    let deployments = sf.deployments();
+    let gpt = deployments.iter().find(|d| d.name == "gpt-mini").unwrap();
     assert!(
         gpt.pricing.is_some() && gpt.context_window.is_some(),
         "from the catalog: {gpt:?}"
     );
-    let deepseek = sf
-        .deployments()
-        .iter()
-        .find(|d| d.name == "deepseek")
-        .unwrap();
+    let deepseek = deployments.iter().find(|d| d.name == "deepseek").unwrap();
     assert_eq!(
         deepseek.pricing.unwrap().input_per_mtok,
         0.27,

@@ -59,8 +59,8 @@ fn every_kind_builds() {
     assert_eq!(images, ["openai-image", "pollinations-image", "xai-image"]);
     let cli = sf
         .deployments()
-        .iter()
-        .find(|d| d.kind == Kind::LlamaCppCli)
+        .into_iter()
+        .find(|d| d.kind == Some(Kind::LlamaCppCli))
         .unwrap();
     assert_eq!(cli.model, "tiny");
     assert_eq!(cli.groups, ["default"]);

@@ -171,3 +171,43 @@ async fn an_added_deployment_is_tried_next_and_a_duplicate_is_refused() {
         .unwrap();
     assert_eq!((answer.provider.as_str(), b.calls()), ("b", 1));
 }
+
+#[tokio::test(start_paused = true)]
+async fn the_listing_and_status_follow_the_roster() {
+    let sf = build();
+    let names = |sf: &Steadfast| -> Vec<(String, Vec<String>)> {
+        sf.deployments()
+            .into_iter()
+            .map(|d| (d.name, d.groups))
+            .collect()
+    };
+    let g = || vec!["g".to_owned()];
+    assert_eq!(names(&sf), [("a".to_owned(), g()), ("c".to_owned(), g())]);
+
+    let mut config = pc(2);
+    config.model = Some("gpt-4o-mini".into());
+    assert!(sf.add_deployment("g", mock("b", vec![Outcome::text("from b")]), config));
+    assert!(sf.remove_deployment("g", "c"));
+    assert_eq!(names(&sf), [("a".to_owned(), g()), ("b".to_owned(), g())]);
+    let b = sf
+        .deployments()
+        .into_iter()
+        .find(|d| d.name == "b")
+        .unwrap();
+    assert_eq!((b.kind, b.model.as_str()), (None, "gpt-4o-mini"));
+
+    let status: Vec<_> = sf
+        .status()
+        .await
+        .into_iter()
+        .map(|s| (s.name, s.kind))
+        .collect();
+    assert_eq!(
+        status,
+        [
+            ("a".to_owned(), Some(steadfast_config::Kind::Mock)),
+            ("b".to_owned(), None)
+        ],
+        "the added deployment is probed and listed, the removed one is not"
+    );
+}
