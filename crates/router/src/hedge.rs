@@ -58,10 +58,25 @@ pub(crate) async fn hedge<T, Fut>(
 where
     Fut: Future<Output = Result<T, FallbackError>>,
 {
+    let several = call.order.as_ref().is_some_and(|o| o.len() > 1);
+    match after.filter(|_| call.fallback && several) {
+        None => Hedged::plain(run(call).await, false),
+        // Boxed: the hedged run holds two calls' futures at once, and this future (moved
+        // into a box on every call) would otherwise be that size for plain calls too.
+        Some(after) => Box::pin(hedged(call, after, run)).await,
+    }
+}
+
+/// The hedged run of [`hedge`]: `call`'s order has several providers.
+async fn hedged<T, Fut>(
+    call: CallOptions,
+    after: Duration,
+    run: impl Fn(CallOptions) -> Fut,
+) -> Hedged<T>
+where
+    Fut: Future<Output = Result<T, FallbackError>>,
+{
     let order = call.order.clone().unwrap_or_default();
-    let Some(after) = after.filter(|_| call.fallback && order.len() > 1) else {
-        return Hedged::plain(run(call).await, false);
-    };
     let t0 = Instant::now();
     let primary = CallOptions {
         order: Some(order[..1].to_vec()),
