@@ -69,11 +69,13 @@ pub(crate) fn deadline_error(provider: &str, model: &str) -> ProviderError {
 /// `request` with its own timeout, if it has one, capped at `left`. A request without one
 /// keeps none, so that the provider's configured timeout applies: replacing it with the
 /// time left would let one slow provider eat the whole deadline (the attempt is cut at the
-/// deadline separately).
-pub(crate) fn capped(request: &ChatRequest, left: Duration) -> ChatRequest {
-    let mut capped = request.clone();
-    capped.timeout = request.timeout.map(|t| t.min(left));
-    capped
+/// deadline separately). `None` when that is `request` as it is (no timeout of its own,
+/// or one within `left`): no copy is made.
+pub(crate) fn capped(request: &ChatRequest, left: Duration) -> Option<Box<ChatRequest>> {
+    let timeout = request.timeout.filter(|t| *t > left)?;
+    let mut capped = Box::new(request.clone());
+    capped.timeout = Some(timeout.min(left));
+    Some(capped)
 }
 
 /// Who an attempt was made on, and where it stands in the call.

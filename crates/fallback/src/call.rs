@@ -107,8 +107,8 @@ async fn run_on<O: Op>(
     let Turn { fallback, lone } = turn;
     let started = Instant::now();
     let policy = entry.policy_within(plan.remaining());
-    let base = entry.request_for(request);
-    let base: &ChatRequest = &base;
+    let owned = entry.request_for(request);
+    let base: &ChatRequest = owned.as_deref().unwrap_or(request);
     let model = base.model.as_str();
     let id = entry.id();
     // The last provider error, for when the breaker refuses a later attempt.
@@ -165,7 +165,8 @@ async fn run_on<O: Op>(
                 }
                 Some(left) => {
                     let req = capped(base, left);
-                    let call = op.call(&*entry.provider, &req).instrument(span.clone());
+                    let req = req.as_deref().unwrap_or(base);
+                    let call = op.call(&*entry.provider, req).instrument(span.clone());
                     match tokio::time::timeout(left, call).await {
                         Ok(result) => result,
                         Err(_) => {

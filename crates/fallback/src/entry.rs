@@ -73,15 +73,17 @@ impl Entry {
         self.config.model.as_deref().unwrap_or(&request.model)
     }
 
-    /// The request as this entry sends it (its model, when it overrides the request's).
-    pub(crate) fn request_for<'a>(&self, request: &'a ChatRequest) -> Cow<'a, ChatRequest> {
+    /// The request as this entry sends it, when that is not `request` itself: a copy with
+    /// the entry's model, when it overrides the request's. Boxed, so that a call's future,
+    /// which holds it across the attempts, stays small when it is `None`.
+    pub(crate) fn request_for(&self, request: &ChatRequest) -> Option<Box<ChatRequest>> {
         match &self.config.model {
             Some(model) if *model != request.model => {
-                let mut owned = request.clone();
+                let mut owned = Box::new(request.clone());
                 owned.model.clone_from(model);
-                Cow::Owned(owned)
+                Some(owned)
             }
-            _ => Cow::Borrowed(request),
+            _ => None,
         }
     }
 

@@ -77,9 +77,10 @@ async fn reopen(
                 continue;
             }
         };
-        let base = entry.request_for(&shared.request);
+        let owned = entry.request_for(&shared.request);
         let request = if continuing {
-            match entry.provider.continuation(&base, delivered.text()) {
+            let base = owned.as_deref().unwrap_or(&shared.request);
+            match entry.provider.continuation(base, delivered.text()) {
                 Some(request) => request,
                 None => {
                     permit.cancel();
@@ -88,7 +89,7 @@ async fn reopen(
                 }
             }
         } else {
-            base.into_owned()
+            owned.map_or_else(|| shared.request.clone(), |b| *b)
         };
         let started = Instant::now();
         let span = attempt_span(&*entry.provider, model, resume, true);
@@ -101,10 +102,10 @@ async fn reopen(
                     .await,
             ),
             Some(left) => {
-                let request = capped(&request, left);
+                let capped = capped(&request, left);
                 let open = entry
                     .provider
-                    .chat_stream(&request)
+                    .chat_stream(capped.as_deref().unwrap_or(&request))
                     .instrument(span.clone());
                 tokio::time::timeout(left, open).await.ok()
             }
