@@ -59,6 +59,9 @@ pub(crate) struct Row {
     p50: Duration,
     p99: Duration,
     per_sec: f64,
+    /// The client thread's CPU time per call over the c=64 bursts: what throughput would be
+    /// with that CPU to itself, whatever else the machine runs.
+    cpu_per_call: Duration,
     first: Duration,
     last: Duration,
 }
@@ -333,6 +336,7 @@ fn measure(addr: &str, calls: usize, streams: usize) -> Vec<Row> {
         let rounds = 4;
         let mut latencies = vec![Vec::new(); SUBJECTS.len()];
         let mut busy = [Duration::ZERO; SUBJECTS.len()];
+        let mut cpu = [Duration::ZERO; SUBJECTS.len()];
         let mut firsts = vec![Vec::new(); SUBJECTS.len()];
         let mut lasts = vec![Vec::new(); SUBJECTS.len()];
         // Rounds alternate the subjects so drift touches all alike.
@@ -344,6 +348,7 @@ fn measure(addr: &str, calls: usize, streams: usize) -> Vec<Row> {
                     latencies[i].push(t.elapsed());
                 }
                 let t = Instant::now();
+                let c = thread_cpu();
                 let ok = futures_util::stream::iter(0..calls / rounds)
                     .map(|_| clients.call(s))
                     .buffer_unordered(CONCURRENCY)
@@ -352,6 +357,7 @@ fn measure(addr: &str, calls: usize, streams: usize) -> Vec<Row> {
                     .await;
                 assert_eq!(ok, calls / rounds, "{} failed under load", s.name());
                 busy[i] += t.elapsed();
+                cpu[i] += thread_cpu().saturating_sub(c);
                 for _ in 0..streams / rounds {
                     let (first, last) = clients.stream(s).await.expect("a complete stream");
                     firsts[i].push(first);
@@ -370,12 +376,22 @@ fn measure(addr: &str, calls: usize, streams: usize) -> Vec<Row> {
                     p50: percentile(&l, 0.5),
                     p99: percentile(&l, 0.99),
                     per_sec: (calls / rounds * rounds) as f64 / busy[i].as_secs_f64(),
+                    cpu_per_call: cpu[i] / u32::try_from(calls / rounds * rounds).unwrap_or(1),
                     first: median(std::mem::take(&mut firsts[i])),
                     last: median(std::mem::take(&mut lasts[i])),
                 }
             })
             .collect()
     })
+}
+
+/// This thread's CPU time so far (user and system).
+fn thread_cpu() -> Duration {
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::ThreadCPUTime);
+    Duration::new(
+        u64::try_from(t.tv_sec).unwrap_or(0),
+        u32::try_from(t.tv_nsec).unwrap_or(0),
+    )
 }
 
 /// Instructions per call of each of `subjects`, counted by callgrind in a child run of this
@@ -489,18 +505,30 @@ pub(crate) fn print(report: &Report) {
     };
     println!("out of process ({pinning}; {calls} calls per subject at c=1 and at c={CONCURRENCY})");
     println!(
-        "{:<32} {:>8} {:>8} {:>8} {:>10} {:>7} {:>10} {:>10}",
-        "subject", "p50 us", "p99 us", "+p50 us", "calls/s", "vs raw", "first us", "last us"
+        "{:<32} {:>8} {:>8} {:>8} {:>10} {:>7} {:>8} {:>7} {:>10} {:>10}",
+        "subject",
+        "p50 us",
+        "p99 us",
+        "+p50 us",
+        "calls/s",
+        "vs raw",
+        "cpu us",
+        "vs raw",
+        "first us",
+        "last us"
     );
     for r in rows {
         println!(
-            "{:<32} {:>8.1} {:>8.1} {:>8.1} {:>10.0} {:>6.1}% {:>10.1} {:>10.1}",
+            "{:<32} {:>8.1} {:>8.1} {:>8.1} {:>10.0} {:>6.1}% {:>8.2} {:>6.1}% {:>10.1} {:>10.1}",
             r.subject.name(),
             us(r.p50),
             us(r.p99),
             us(r.p50) - us(raw.p50),
             r.per_sec,
             100.0 * r.per_sec / raw.per_sec,
+            us(r.cpu_per_call),
+            // Throughput the CPU allows, as a share of raw's: raw's CPU per call over this.
+            100.0 * us(raw.cpu_per_call) / us(r.cpu_per_call).max(f64::MIN_POSITIVE),
             us(r.first),
             us(r.last),
         );
