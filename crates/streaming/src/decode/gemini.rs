@@ -7,9 +7,10 @@
 //! the stream started arrives as a raw, pretty-printed `{"error":…}` object appended
 //! *outside* SSE framing; the framer reports its lines as `Other` and they are gathered here.
 //!
-//! An event holding one object is read into borrowed typed structs; anything the typed
-//! reading cannot take (an error, a blocked prompt, an array of chunks, an unknown shape) is
-//! read again as a `serde_json::Value`, the reference reading, so both give the same events.
+//! An event holding one common chunk is read by a hand-written scanner (`gemini_scan`); one
+//! it declines is read into borrowed typed structs; anything the typed reading cannot take
+//! (an error, a blocked prompt, an array of chunks, an unknown shape) is read again as a
+//! `serde_json::Value`, the reference reading, so all three give the same events.
 
 use std::borrow::Cow;
 
@@ -19,6 +20,7 @@ use serde_json::Value;
 use steadfast_errors::{ErrorKind, Provider, ProviderError};
 use steadfast_providers_core::{FinishReason, StreamEvent, ToolCallDelta, Usage};
 
+use super::gemini_scan;
 use super::typed::{First, Obj, any_value, nullable, present};
 use super::{Flow, Item, in_band, malformed};
 use crate::sse::Frame;
@@ -160,27 +162,35 @@ struct UsageMetadata {
 impl UsageMetadata {
     fn usage(&self) -> Usage {
         let n = |v: Option<u64>| v.unwrap_or(0);
-        Usage {
-            input_tokens: n(self.prompt_token_count),
-            output_tokens: n(self.candidates_token_count)
-                .saturating_add(n(self.thoughts_token_count)),
-            cache_read_tokens: n(self.cached_content_token_count),
-            cache_write_tokens: 0,
-            reasoning_tokens: n(self.thoughts_token_count),
-        }
+        usage_from(
+            n(self.prompt_token_count),
+            n(self.candidates_token_count),
+            n(self.thoughts_token_count),
+            n(self.cached_content_token_count),
+        )
     }
 }
 
 /// Gemini's usage metadata in provider-neutral counts.
 pub(crate) fn usage_of(m: &Value) -> Usage {
     let n = |k: &str| m.get(k).and_then(Value::as_u64).unwrap_or(0);
+    usage_from(
+        n("promptTokenCount"),
+        n("candidatesTokenCount"),
+        n("thoughtsTokenCount"),
+        n("cachedContentTokenCount"),
+    )
+}
+
+/// Neutral counts from Gemini's prompt, candidates, thoughts and cached-content counts.
+pub(crate) fn usage_from(prompt: u64, candidates: u64, thoughts: u64, cached: u64) -> Usage {
     Usage {
-        input_tokens: n("promptTokenCount"),
+        input_tokens: prompt,
         // Saturating: the counts are whatever the server sent.
-        output_tokens: n("candidatesTokenCount").saturating_add(n("thoughtsTokenCount")),
-        cache_read_tokens: n("cachedContentTokenCount"),
+        output_tokens: candidates.saturating_add(thoughts),
+        cache_read_tokens: cached,
         cache_write_tokens: 0,
-        reasoning_tokens: n("thoughtsTokenCount"),
+        reasoning_tokens: thoughts,
     }
 }
 
@@ -197,12 +207,55 @@ impl GeminiStream {
                 if data.is_empty() {
                     return Flow::Continue;
                 }
+                if let Some(flow) = self.scanned(data, out) {
+                    return flow;
+                }
                 if let Some(flow) = self.typed(data, out) {
                     return flow;
                 }
                 self.value(provider, data, out)
             }
         }
+    }
+
+    /// The scanned reading of one event's data (see `gemini_scan`); `None` (nothing
+    /// pushed, nothing changed) when the event is for the serde readings.
+    pub(crate) fn scanned(&mut self, data: &str, out: &mut Vec<Item>) -> Option<Flow> {
+        let mark = out.len();
+        let v = gemini_scan::scan(data, out)?;
+        if !self.started {
+            self.started = true;
+            out.insert(
+                mark,
+                Ok(StreamEvent::Start {
+                    id: v.response_id.map(Cow::into_owned),
+                    model: v.model_version.map(Cow::into_owned),
+                }),
+            );
+        }
+        if let Some(usage) = v.usage {
+            out.push(Ok(StreamEvent::Usage(usage)));
+        }
+        if let Some(raw) = v.finish {
+            self.finish_with(&raw, out);
+        }
+        Some(Flow::Continue)
+    }
+
+    /// Pushes the stream's finish, once.
+    fn finish_with(&mut self, raw: &str, out: &mut Vec<Item>) {
+        if self.finished {
+            return;
+        }
+        self.finished = true;
+        let reason = match FinishReason::from_gemini(raw) {
+            FinishReason::Stop if self.tool_calls > 0 => FinishReason::ToolCalls,
+            r => r,
+        };
+        out.push(Ok(StreamEvent::Finish {
+            reason,
+            raw: raw.to_owned(),
+        }));
     }
 
     /// The typed reading of one event's data; `None` (nothing pushed, nothing changed) when
@@ -259,18 +312,8 @@ impl GeminiStream {
                 .unwrap_or_else(|| usage_of(&Value::Null));
             out.push(Ok(StreamEvent::Usage(usage)));
         }
-        if let Some(raw) = finish
-            && !self.finished
-        {
-            self.finished = true;
-            let reason = match FinishReason::from_gemini(&raw) {
-                FinishReason::Stop if self.tool_calls > 0 => FinishReason::ToolCalls,
-                r => r,
-            };
-            out.push(Ok(StreamEvent::Finish {
-                reason,
-                raw: raw.into_owned(),
-            }));
+        if let Some(raw) = finish {
+            self.finish_with(&raw, out);
         }
         Some(Flow::Continue)
     }
@@ -408,18 +451,8 @@ impl GeminiStream {
         if let Some(m) = v.get("usageMetadata") {
             out.push(Ok(StreamEvent::Usage(usage_of(m))));
         }
-        if let Some(raw) = finish
-            && !self.finished
-        {
-            self.finished = true;
-            let reason = match FinishReason::from_gemini(raw) {
-                FinishReason::Stop if self.tool_calls > 0 => FinishReason::ToolCalls,
-                r => r,
-            };
-            out.push(Ok(StreamEvent::Finish {
-                reason,
-                raw: raw.to_owned(),
-            }));
+        if let Some(raw) = finish {
+            self.finish_with(raw, out);
         }
         Flow::Continue
     }

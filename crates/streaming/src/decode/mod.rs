@@ -11,6 +11,7 @@
 
 mod anthropic;
 mod gemini;
+mod gemini_scan;
 mod ollama;
 mod openai;
 pub(crate) mod typed;
