@@ -1,6 +1,8 @@
 //! The OpenAI chat completions request, read into steadfast's [`ChatRequest`]; every
 //! refusal names the field at fault.
 
+use serde::Deserialize;
+use serde::de::{Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 use steadfast_providers_core::{
     ChatRequest, ContentPart, Message, Role, Tool, ToolCall, ToolChoice,
@@ -59,11 +61,11 @@ pub(crate) fn bad(param: impl Into<String>, message: impl Into<String>) -> Reque
 /// assert_eq!(err.param, "messages[0].role");
 /// ```
 pub fn parse(body: &[u8]) -> Result<Incoming> {
-    let map = object(body)?;
-    let group = model(&map)?;
-    let messages = match map.get("messages") {
+    let f = fields(body)?;
+    let group = model_of(f.model)?;
+    let messages = match f.messages {
         Some(Value::Array(items)) if !items.is_empty() => items
-            .iter()
+            .into_iter()
             .enumerate()
             .map(|(i, m)| message(i, m))
             .collect::<Result<Vec<_>>>()?,
@@ -72,18 +74,18 @@ pub fn parse(body: &[u8]) -> Result<Incoming> {
         None => return Err(bad("messages", "`messages` is required")),
     };
     let mut request = ChatRequest::new(group.clone(), messages);
-    request.temperature = float(&map, "temperature", 0.0, 2.0)?;
-    request.top_p = float(&map, "top_p", 0.0, 1.0)?;
-    request.max_tokens = match uint(&map, "max_completion_tokens")? {
+    request.temperature = float_of("temperature", f.temperature.as_ref(), 0.0, 2.0)?;
+    request.top_p = float_of("top_p", f.top_p.as_ref(), 0.0, 1.0)?;
+    request.max_tokens = match uint_of("max_completion_tokens", f.max_completion_tokens.as_ref())? {
         Some(n) => Some(n),
-        None => uint(&map, "max_tokens")?,
+        None => uint_of("max_tokens", f.max_tokens.as_ref())?,
     };
-    request.stop = stop(map.get("stop"))?;
-    request.tools = tools(map.get("tools"))?;
-    request.tool_choice = tool_choice(map.get("tool_choice"))?;
-    request.response_format = match map.get("response_format") {
+    request.stop = stop(f.stop.as_ref())?;
+    request.tools = tools(f.tools.as_ref())?;
+    request.tool_choice = tool_choice(f.tool_choice.as_ref())?;
+    request.response_format = match f.response_format {
         None | Some(Value::Null) => None,
-        Some(v @ Value::Object(_)) => Some(v.clone()),
+        Some(v @ Value::Object(_)) => Some(v),
         Some(_) => {
             return Err(bad(
                 "response_format",
@@ -91,16 +93,18 @@ pub fn parse(body: &[u8]) -> Result<Incoming> {
             ));
         }
     };
-    if uint(&map, "n")?.is_some_and(|n| n != 1) {
+    if uint_of("n", f.n.as_ref())?.is_some_and(|n| n != 1) {
         return Err(bad("n", "only `n: 1` is supported"));
     }
     // Typed, so each provider sends what its API has and leaves out what it would refuse
     // (Anthropic has no `seed`; `user` becomes its `metadata.user_id`).
     // Not an OpenAI field, but what OpenAI-compatible servers (vLLM, llama.cpp) read.
-    request.top_k = uint(&map, "top_k")?;
-    request.presence_penalty = float(&map, "presence_penalty", -2.0, 2.0)?;
-    request.frequency_penalty = float(&map, "frequency_penalty", -2.0, 2.0)?;
-    request.seed = match map.get("seed") {
+    request.top_k = uint_of("top_k", f.top_k.as_ref())?;
+    request.presence_penalty =
+        float_of("presence_penalty", f.presence_penalty.as_ref(), -2.0, 2.0)?;
+    request.frequency_penalty =
+        float_of("frequency_penalty", f.frequency_penalty.as_ref(), -2.0, 2.0)?;
+    request.seed = match f.seed {
         None | Some(Value::Null) => None,
         Some(Value::Number(n)) => Some(
             n.as_i64()
@@ -108,14 +112,14 @@ pub fn parse(body: &[u8]) -> Result<Incoming> {
         ),
         Some(_) => return Err(bad("seed", "`seed` must be an integer")),
     };
-    request.user = match map.get("user") {
+    request.user = match f.user {
         None | Some(Value::Null) => None,
-        Some(Value::String(s)) => Some(s.clone()),
+        Some(Value::String(s)) => Some(s),
         Some(_) => return Err(bad("user", "`user` must be a string")),
     };
-    request.parallel_tool_calls = match map.get("parallel_tool_calls") {
+    request.parallel_tool_calls = match f.parallel_tool_calls {
         None | Some(Value::Null) => None,
-        Some(Value::Bool(b)) => Some(*b),
+        Some(Value::Bool(b)) => Some(b),
         Some(_) => {
             return Err(bad(
                 "parallel_tool_calls",
@@ -123,13 +127,13 @@ pub fn parse(body: &[u8]) -> Result<Incoming> {
             ));
         }
     };
-    request.logit_bias = match map.get("logit_bias") {
+    request.logit_bias = match f.logit_bias {
         None | Some(Value::Null) => None,
-        Some(Value::Object(o)) => Some(o.clone()),
+        Some(Value::Object(o)) => Some(o),
         Some(_) => return Err(bad("logit_bias", "`logit_bias` must be an object")),
     };
-    let stream = boolean(&map, "stream")?;
-    let include_usage = match map.get("stream_options") {
+    let stream = boolean_of("stream", f.stream.as_ref())?;
+    let include_usage = match f.stream_options {
         None | Some(Value::Null) => false,
         Some(Value::Object(o)) => match o.get("include_usage") {
             None | Some(Value::Null) => false,
@@ -151,6 +155,149 @@ pub fn parse(body: &[u8]) -> Result<Incoming> {
     })
 }
 
+/// The fields of a chat completions body that [`parse`] reads, each as sent (`None`:
+/// absent). Read straight from the body: no `String` per key nor a map to look them up
+/// in. Other keys are read (so the body is checked as a whole) and dropped; a key sent
+/// twice keeps its last value, as a JSON object read whole does.
+#[derive(Debug, Default, PartialEq)]
+struct Fields {
+    model: Option<Value>,
+    messages: Option<Value>,
+    temperature: Option<Value>,
+    top_p: Option<Value>,
+    max_completion_tokens: Option<Value>,
+    max_tokens: Option<Value>,
+    stop: Option<Value>,
+    tools: Option<Value>,
+    tool_choice: Option<Value>,
+    response_format: Option<Value>,
+    n: Option<Value>,
+    top_k: Option<Value>,
+    presence_penalty: Option<Value>,
+    frequency_penalty: Option<Value>,
+    seed: Option<Value>,
+    user: Option<Value>,
+    parallel_tool_calls: Option<Value>,
+    logit_bias: Option<Value>,
+    stream: Option<Value>,
+    stream_options: Option<Value>,
+}
+
+/// A key of the body: one of [`Fields`], or another.
+#[derive(Deserialize)]
+#[serde(field_identifier, rename_all = "snake_case")]
+enum Key {
+    Model,
+    Messages,
+    Temperature,
+    TopP,
+    MaxCompletionTokens,
+    MaxTokens,
+    Stop,
+    Tools,
+    ToolChoice,
+    ResponseFormat,
+    N,
+    TopK,
+    PresencePenalty,
+    FrequencyPenalty,
+    Seed,
+    User,
+    ParallelToolCalls,
+    LogitBias,
+    Stream,
+    StreamOptions,
+    #[serde(other)]
+    Other,
+}
+
+/// A body read as JSON: its fields when it is an object, `None` when it is another value.
+struct Body(Option<Fields>);
+
+impl<'de> Deserialize<'de> for Body {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Body, D::Error> {
+        d.deserialize_any(BodyVisitor)
+    }
+}
+
+struct BodyVisitor;
+
+impl<'de> Visitor<'de> for BodyVisitor {
+    type Value = Body;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> std::result::Result<Body, A::Error> {
+        let mut f = Fields::default();
+        while let Some(key) = map.next_key::<Key>()? {
+            let value = map.next_value::<Value>()?;
+            let slot = match key {
+                Key::Model => &mut f.model,
+                Key::Messages => &mut f.messages,
+                Key::Temperature => &mut f.temperature,
+                Key::TopP => &mut f.top_p,
+                Key::MaxCompletionTokens => &mut f.max_completion_tokens,
+                Key::MaxTokens => &mut f.max_tokens,
+                Key::Stop => &mut f.stop,
+                Key::Tools => &mut f.tools,
+                Key::ToolChoice => &mut f.tool_choice,
+                Key::ResponseFormat => &mut f.response_format,
+                Key::N => &mut f.n,
+                Key::TopK => &mut f.top_k,
+                Key::PresencePenalty => &mut f.presence_penalty,
+                Key::FrequencyPenalty => &mut f.frequency_penalty,
+                Key::Seed => &mut f.seed,
+                Key::User => &mut f.user,
+                Key::ParallelToolCalls => &mut f.parallel_tool_calls,
+                Key::LogitBias => &mut f.logit_bias,
+                Key::Stream => &mut f.stream,
+                Key::StreamOptions => &mut f.stream_options,
+                Key::Other => continue,
+            };
+            *slot = Some(value);
+        }
+        Ok(Body(Some(f)))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> std::result::Result<Body, A::Error> {
+        while seq.next_element::<Value>()?.is_some() {}
+        Ok(Body(None))
+    }
+
+    fn visit_bool<E>(self, _: bool) -> std::result::Result<Body, E> {
+        Ok(Body(None))
+    }
+
+    fn visit_i64<E>(self, _: i64) -> std::result::Result<Body, E> {
+        Ok(Body(None))
+    }
+
+    fn visit_u64<E>(self, _: u64) -> std::result::Result<Body, E> {
+        Ok(Body(None))
+    }
+
+    fn visit_f64<E>(self, _: f64) -> std::result::Result<Body, E> {
+        Ok(Body(None))
+    }
+
+    fn visit_str<E>(self, _: &str) -> std::result::Result<Body, E> {
+        Ok(Body(None))
+    }
+
+    fn visit_unit<E>(self) -> std::result::Result<Body, E> {
+        Ok(Body(None))
+    }
+}
+
+/// The body's fields, with [`object`]'s refusals.
+fn fields(body: &[u8]) -> Result<Fields> {
+    let Body(fields) = serde_json::from_slice(body)
+        .map_err(|e| bad("body", format!("the body is not valid JSON: {e}")))?;
+    fields.ok_or_else(|| bad("body", "the body must be a JSON object"))
+}
+
 /// The body as a JSON object.
 pub(crate) fn object(body: &[u8]) -> Result<Map<String, Value>> {
     let value: Value = serde_json::from_slice(body)
@@ -163,8 +310,12 @@ pub(crate) fn object(body: &[u8]) -> Result<Map<String, Value>> {
 
 /// `model`: the model group.
 pub(crate) fn model(map: &Map<String, Value>) -> Result<String> {
-    match map.get("model") {
-        Some(Value::String(s)) if !s.is_empty() => Ok(s.clone()),
+    model_of(map.get("model").cloned())
+}
+
+fn model_of(v: Option<Value>) -> Result<String> {
+    match v {
+        Some(Value::String(s)) if !s.is_empty() => Ok(s),
         Some(_) => Err(bad("model", "`model` must be a non-empty string")),
         None => Err(bad("model", "`model` is required: name a model group")),
     }
@@ -172,7 +323,11 @@ pub(crate) fn model(map: &Map<String, Value>) -> Result<String> {
 
 /// A boolean field, false when absent.
 pub(crate) fn boolean(map: &Map<String, Value>, key: &str) -> Result<bool> {
-    match map.get(key) {
+    boolean_of(key, map.get(key))
+}
+
+fn boolean_of(key: &str, v: Option<&Value>) -> Result<bool> {
+    match v {
         None | Some(Value::Null) => Ok(false),
         Some(Value::Bool(b)) => Ok(*b),
         Some(_) => Err(bad(key, format!("`{key}` must be a boolean"))),
@@ -185,7 +340,11 @@ pub(crate) fn float(
     min: f64,
     max: f64,
 ) -> Result<Option<f32>> {
-    match map.get(key) {
+    float_of(key, map.get(key), min, max)
+}
+
+fn float_of(key: &str, v: Option<&Value>, min: f64, max: f64) -> Result<Option<f32>> {
+    match v {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Number(n)) => match n.as_f64() {
             #[allow(clippy::cast_possible_truncation)]
@@ -197,7 +356,11 @@ pub(crate) fn float(
 }
 
 pub(crate) fn uint(map: &Map<String, Value>, key: &str) -> Result<Option<u32>> {
-    match map.get(key) {
+    uint_of(key, map.get(key))
+}
+
+fn uint_of(key: &str, v: Option<&Value>) -> Result<Option<u32>> {
+    match v {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Number(n)) => n
             .as_u64()
@@ -225,45 +388,54 @@ fn stop(v: Option<&Value>) -> Result<Vec<String>> {
     }
 }
 
-fn role(at: &str, v: Option<&Value>) -> Result<Role> {
+/// A message's role; `at` names the message, formatted only for a refusal.
+fn role(at: &dyn Fn() -> String, v: Option<&Value>) -> Result<Role> {
     match v.and_then(Value::as_str) {
         Some("system" | "developer") => Ok(Role::System),
         Some("user") => Ok(Role::User),
         Some("assistant") => Ok(Role::Assistant),
         Some("tool") => Ok(Role::Tool),
         _ => Err(bad(
-            format!("{at}.role"),
+            format!("{}.role", at()),
             "`role` must be one of system, developer, user, assistant, tool",
         )),
     }
 }
 
-fn message(i: usize, v: &Value) -> Result<Message> {
-    let at = format!("messages[{i}]");
-    let Value::Object(m) = v else {
-        return Err(bad(at, "a message must be an object"));
+/// Message `i`, taken apart: its strings move into the core message, uncopied.
+fn message(i: usize, v: Value) -> Result<Message> {
+    let at = || format!("messages[{i}]");
+    let Value::Object(mut m) = v else {
+        return Err(bad(at(), "a message must be an object"));
     };
     let role = role(&at, m.get("role"))?;
-    let content = content(&at, m.get("content"))?;
+    let content = content(&at, m.remove("content"))?;
     let tool_calls = match (role, m.get("tool_calls")) {
         (_, None | Some(Value::Null)) => Vec::new(),
         (Role::Assistant, Some(Value::Array(calls))) => calls
             .iter()
             .enumerate()
-            .map(|(j, c)| tool_call(&format!("{at}.tool_calls[{j}]"), c))
+            .map(|(j, c)| {
+                tool_call(c).ok_or_else(|| {
+                    bad(
+                        format!("{}.tool_calls[{j}]", at()),
+                        "a tool call needs `id` and `function.name`",
+                    )
+                })
+            })
             .collect::<Result<_>>()?,
         _ => {
             return Err(bad(
-                format!("{at}.tool_calls"),
+                format!("{}.tool_calls", at()),
                 "`tool_calls` must be an array on an assistant message",
             ));
         }
     };
-    let tool_call_id = match (role, m.get("tool_call_id")) {
-        (Role::Tool, Some(Value::String(id))) => Some(id.clone()),
+    let tool_call_id = match (role, m.remove("tool_call_id")) {
+        (Role::Tool, Some(Value::String(id))) => Some(id),
         (Role::Tool, _) => {
             return Err(bad(
-                format!("{at}.tool_call_id"),
+                format!("{}.tool_call_id", at()),
                 "a tool message needs the `tool_call_id` it answers",
             ));
         }
@@ -277,22 +449,24 @@ fn message(i: usize, v: &Value) -> Result<Message> {
     })
 }
 
-fn content(at: &str, v: Option<&Value>) -> Result<Vec<ContentPart>> {
-    let param = format!("{at}.content");
+fn content(at: &dyn Fn() -> String, v: Option<Value>) -> Result<Vec<ContentPart>> {
+    let param = || format!("{}.content", at());
     match v {
         None | Some(Value::Null) => Ok(Vec::new()),
-        Some(Value::String(s)) => Ok(vec![ContentPart::Text { text: s.clone() }]),
+        Some(Value::String(text)) => Ok(vec![ContentPart::Text { text }]),
         Some(Value::Array(parts)) => parts
             .iter()
             .enumerate()
             .map(|(j, p)| {
-                let param = format!("{param}[{j}]");
+                let param = || format!("{}[{j}]", param());
                 match p.get("type").and_then(Value::as_str) {
                     Some("text") => p
                         .get("text")
                         .and_then(Value::as_str)
                         .map(|t| ContentPart::Text { text: t.to_owned() })
-                        .ok_or_else(|| bad(format!("{param}.text"), "a text part needs `text`")),
+                        .ok_or_else(|| {
+                            bad(format!("{}.text", param()), "a text part needs `text`")
+                        }),
                     Some("image_url") => p
                         .get("image_url")
                         .and_then(|u| u.get("url").or(Some(u)))
@@ -300,37 +474,35 @@ fn content(at: &str, v: Option<&Value>) -> Result<Vec<ContentPart>> {
                         .map(|u| ContentPart::Image { url: u.to_owned() })
                         .ok_or_else(|| {
                             bad(
-                                format!("{param}.image_url"),
+                                format!("{}.image_url", param()),
                                 "an image part needs `image_url.url`",
                             )
                         }),
                     _ => Err(bad(
-                        format!("{param}.type"),
+                        format!("{}.type", param()),
                         "a content part's `type` must be `text` or `image_url`",
                     )),
                 }
             })
             .collect(),
         Some(_) => Err(bad(
-            param,
+            param(),
             "`content` must be a string or an array of parts",
         )),
     }
 }
 
-fn tool_call(at: &str, v: &Value) -> Result<ToolCall> {
+/// A tool call of an assistant message; `None` without `id` or `function.name`.
+fn tool_call(v: &Value) -> Option<ToolCall> {
     let f = v.get("function");
-    let id = v.get("id").and_then(Value::as_str);
-    let name = f.and_then(|f| f.get("name")).and_then(Value::as_str);
+    let id = v.get("id").and_then(Value::as_str)?;
+    let name = f.and_then(|f| f.get("name")).and_then(Value::as_str)?;
     let arguments = f.and_then(|f| f.get("arguments")).and_then(Value::as_str);
-    match (id, name) {
-        (Some(id), Some(name)) => Ok(ToolCall {
-            id: id.to_owned(),
-            name: name.to_owned(),
-            arguments: arguments.unwrap_or("").to_owned(),
-        }),
-        _ => Err(bad(at, "a tool call needs `id` and `function.name`")),
-    }
+    Some(ToolCall {
+        id: id.to_owned(),
+        name: name.to_owned(),
+        arguments: arguments.unwrap_or("").to_owned(),
+    })
 }
 
 fn tools(v: Option<&Value>) -> Result<Vec<Tool>> {
@@ -396,7 +568,117 @@ fn tool_choice(v: Option<&Value>) -> Result<Option<ToolChoice>> {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
+
+    /// What the body's fields were when it was read as a whole `Map` first.
+    fn fields_of_map(mut m: Map<String, Value>) -> Fields {
+        let mut take = |k: &str| m.remove(k);
+        Fields {
+            model: take("model"),
+            messages: take("messages"),
+            temperature: take("temperature"),
+            top_p: take("top_p"),
+            max_completion_tokens: take("max_completion_tokens"),
+            max_tokens: take("max_tokens"),
+            stop: take("stop"),
+            tools: take("tools"),
+            tool_choice: take("tool_choice"),
+            response_format: take("response_format"),
+            n: take("n"),
+            top_k: take("top_k"),
+            presence_penalty: take("presence_penalty"),
+            frequency_penalty: take("frequency_penalty"),
+            seed: take("seed"),
+            user: take("user"),
+            parallel_tool_calls: take("parallel_tool_calls"),
+            logit_bias: take("logit_bias"),
+            stream: take("stream"),
+            stream_options: take("stream_options"),
+        }
+    }
+
+    /// JSON text: scalars, small arrays and objects, and now and then a broken piece.
+    fn json_text() -> impl Strategy<Value = String> {
+        let leaf = prop_oneof![
+            Just("null".to_owned()),
+            Just("true".to_owned()),
+            Just("-1.5e3".to_owned()),
+            (0u64..u64::MAX).prop_map(|n| n.to_string()),
+            "[a-z\\u{e9}]{0,6}".prop_map(|s| format!("{:?}", s)),
+            Just(r#""\u00e9\n""#.to_owned()),
+            Just("[1,".to_owned()),
+            Just(r#""\ud800""#.to_owned()),
+        ];
+        leaf.prop_recursive(3, 16, 4, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..4)
+                    .prop_map(|items| format!("[{}]", items.join(","))),
+                proptest::collection::vec(("[a-z_]{1,8}", inner), 0..4).prop_map(|kv| {
+                    let kv: Vec<String> =
+                        kv.into_iter().map(|(k, v)| format!("{k:?}:{v}")).collect();
+                    format!("{{{}}}", kv.join(","))
+                }),
+            ]
+        })
+    }
+
+    fn key() -> impl Strategy<Value = String> {
+        prop_oneof![
+            Just("model"),
+            Just("messages"),
+            Just("stream"),
+            Just("stream_options"),
+            Just("max_tokens"),
+            Just("temperature"),
+            Just("user"),
+            Just("top_p"),
+            Just("other"),
+            Just("mod\\u0065l"),
+        ]
+        .prop_map(str::to_owned)
+    }
+
+    proptest! {
+        #[test]
+        fn fields_are_what_a_whole_map_holds(
+            pairs in proptest::collection::vec((key(), json_text()), 0..8),
+            top in prop_oneof![Just(None), json_text().prop_map(Some)],
+        ) {
+            let body = match top {
+                Some(other) => other,
+                None => {
+                    let kv: Vec<String> = pairs.iter().map(|(k, v)| format!("\"{k}\":{v}")).collect();
+                    format!("{{{}}}", kv.join(","))
+                }
+            };
+            let direct = fields(body.as_bytes());
+            let whole = object(body.as_bytes()).map(fields_of_map);
+            prop_assert_eq!(direct, whole, "{}", body);
+        }
+    }
+
+    #[test]
+    fn a_key_sent_twice_keeps_its_last_value_and_others_are_dropped() {
+        let body = br#"{"model": "a", "extra": {"x": [1, 2]}, "model": "b", "messages": [{"role": "user", "content": "hi"}]}"#;
+        assert_eq!(parse(body).unwrap().group, "b");
+        for (body, message) in [
+            (&br#"["model"]"#[..], "the body must be a JSON object"),
+            (b"\"text\"", "the body must be a JSON object"),
+            (b"null", "the body must be a JSON object"),
+        ] {
+            assert_eq!(parse(body).unwrap_err().message, message);
+        }
+        let broken = parse(br#"{"model": "g", "extra": [1,}"#).unwrap_err();
+        assert_eq!(broken.param, "body");
+        assert!(
+            broken.message.starts_with("the body is not valid JSON"),
+            "{broken}"
+        );
+        let null_messages = parse(br#"{"model": "g", "messages": null}"#).unwrap_err();
+        assert_eq!(null_messages.message, "`messages` must be an array");
+    }
 
     #[test]
     fn tools_calls_and_results_come_through() {
