@@ -1,14 +1,13 @@
-//! The HTTP routes: chat completions, Anthropic messages, models, health, metrics — and the
-//! middleware that checks the gateway key and counts every answer.
+//! The HTTP routes: chat completions, Anthropic messages, models, health, metrics, under
+//! the layers that check the gateway key and count every answer ([`crate::layer`]).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{MatchedPath, Request, State};
+use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
-use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
@@ -18,6 +17,7 @@ use steadfast_fallback::AttemptRecord;
 use steadfast_providers_core::ChatResponse;
 
 use crate::error::{ApiError, Wire};
+use crate::layer::{Auth, Count};
 use crate::messages::response::message_id;
 use crate::messages::stream::Events;
 use crate::request::{Incoming, RequestError, parse};
@@ -39,20 +39,6 @@ pub const FALLBACKS_HEADER: &str = "x-steadfast-fallbacks";
 /// The header giving the time spent outside provider calls, in milliseconds.
 pub const OVERHEAD_HEADER: &str = "x-steadfast-overhead-ms";
 
-/// The `route` labels kept as static strings (the routes above and `unmatched`); any other
-/// is copied.
-const ROUTES: [&str; 9] = [
-    "/health",
-    "/v1/chat/completions",
-    "/chat/completions",
-    "/v1/models",
-    "/models",
-    "/health/providers",
-    "/metrics",
-    "/v1/messages",
-    "unmatched",
-];
-
 pub(crate) fn router(shared: Arc<Shared>) -> Router {
     let open = Router::new().route("/health", get(health));
     let guarded = Router::new()
@@ -62,81 +48,15 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/models", get(models))
         .route("/health/providers", get(providers))
         .route("/metrics", get(metrics_text))
-        .route_layer(middleware::from_fn_with_state(Arc::clone(&shared), auth));
+        .route_layer(Auth::new(&shared, Wire::OpenAi));
     let anthropic = Router::new()
         .route("/v1/messages", post(messages))
-        .route_layer(middleware::from_fn_with_state(
-            Arc::clone(&shared),
-            auth_anthropic,
-        ));
+        .route_layer(Auth::new(&shared, Wire::Anthropic));
     open.merge(guarded)
         .merge(anthropic)
         .fallback(not_found)
-        .layer(middleware::from_fn(count))
+        .layer(Count)
         .with_state(shared)
-}
-
-/// The gateway key, from `Authorization: Bearer` or `x-api-key` (what Anthropic's SDKs
-/// send); a 401 in the route's wire format without it.
-async fn check(s: &Shared, req: Request, next: Next, wire: Wire) -> Response {
-    let headers = req.headers();
-    let bearer = headers
-        .get(header::AUTHORIZATION)
-        .map(HeaderValue::as_bytes);
-    let api_key = headers.get("x-api-key").map(HeaderValue::as_bytes);
-    if s.authorized(bearer, api_key) {
-        next.run(req).await
-    } else {
-        ApiError::unauthorized().respond(wire)
-    }
-}
-
-async fn auth(State(s): State<Arc<Shared>>, req: Request, next: Next) -> Response {
-    check(&s, req, next, Wire::OpenAi).await
-}
-
-async fn auth_anthropic(State(s): State<Arc<Shared>>, req: Request, next: Next) -> Response {
-    check(&s, req, next, Wire::Anthropic).await
-}
-
-/// The `route` label of a request: its route as registered, `unmatched` without one.
-fn route_label(path: Option<&MatchedPath>) -> metrics::SharedString {
-    let path = path.map_or("unmatched", MatchedPath::as_str);
-    match ROUTES.iter().find(|r| **r == path) {
-        Some(known) => metrics::SharedString::const_str(known),
-        None => metrics::SharedString::from_owned(path.to_owned()),
-    }
-}
-
-/// The `status` label of an answer: its three digits.
-fn status_label(status: StatusCode) -> metrics::SharedString {
-    const COMMON: [(u16, &str); 11] = [
-        (200, "200"),
-        (400, "400"),
-        (401, "401"),
-        (404, "404"),
-        (405, "405"),
-        (413, "413"),
-        (429, "429"),
-        (500, "500"),
-        (502, "502"),
-        (503, "503"),
-        (504, "504"),
-    ];
-    match COMMON.iter().find(|(code, _)| *code == status.as_u16()) {
-        Some((_, text)) => metrics::SharedString::const_str(text),
-        None => metrics::SharedString::from_owned(status.as_str().to_owned()),
-    }
-}
-
-async fn count(req: Request, next: Next) -> Response {
-    let route = route_label(req.extensions().get::<MatchedPath>());
-    let start = Instant::now();
-    let response = next.run(req).await;
-    let status = status_label(response.status());
-    metrics::counter!(REQUESTS, "route" => route.clone(), "status" => status).increment(1);
-    metrics::histogram!(DURATION, "route" => route).record(start.elapsed().as_secs_f64());
-    response
 }
 
 async fn not_found() -> Response {
@@ -464,7 +384,7 @@ mod tests {
 
     use axum::http::StatusCode;
 
-    use super::{millis, status_label};
+    use super::millis;
 
     #[test]
     fn overhead_is_milliseconds_with_three_decimals() {
@@ -480,13 +400,5 @@ mod tests {
             assert_eq!(millis(d).to_str().unwrap(), text, "{d:?}");
         }
         assert_eq!(millis(Duration::MAX).to_str().unwrap().len(), 21);
-    }
-
-    #[test]
-    fn status_labels_are_the_three_digits() {
-        for code in [200, 201, 401, 418, 503, 599] {
-            let status = StatusCode::from_u16(code).unwrap();
-            assert_eq!(&*status_label(status), code.to_string());
-        }
     }
 }
