@@ -382,8 +382,6 @@ fn failed(e: &steadfast_config::CallError, started: Instant, wire: Wire) -> Resp
 mod tests {
     use std::time::Duration;
 
-    use axum::http::StatusCode;
-
     use super::millis;
 
     #[test]
