@@ -10,7 +10,7 @@ use crate::error::ApiError;
 
 mod fields;
 
-use fields::fields;
+use fields::{Messages, Sent, fields};
 
 /// A request refused before any provider was asked: the field at fault and why.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -66,13 +66,13 @@ pub fn parse(body: &[u8]) -> Result<Incoming> {
     let f = fields(body)?;
     let group = model_of(f.model)?;
     let messages = match f.messages {
-        Some(Value::Array(items)) if !items.is_empty() => items
+        Some(Messages::List(items)) if !items.is_empty() => items
             .into_iter()
             .enumerate()
             .map(|(i, m)| message(i, m))
             .collect::<Result<Vec<_>>>()?,
-        Some(Value::Array(_)) => return Err(bad("messages", "`messages` must not be empty")),
-        Some(_) => return Err(bad("messages", "`messages` must be an array")),
+        Some(Messages::List(_)) => return Err(bad("messages", "`messages` must not be empty")),
+        Some(Messages::Other) => return Err(bad("messages", "`messages` must be an array")),
         None => return Err(bad("messages", "`messages` is required")),
     };
     let mut request = ChatRequest::new(group.clone(), messages);
@@ -262,14 +262,14 @@ fn role(at: &dyn Fn() -> String, v: Option<&Value>) -> Result<Role> {
 }
 
 /// Message `i`, taken apart: its strings move into the core message, uncopied.
-fn message(i: usize, v: Value) -> Result<Message> {
+fn message(i: usize, sent: Sent) -> Result<Message> {
     let at = || format!("messages[{i}]");
-    let Value::Object(mut m) = v else {
+    let Sent::Message(m) = sent else {
         return Err(bad(at(), "a message must be an object"));
     };
-    let role = role(&at, m.get("role"))?;
-    let content = content(&at, m.remove("content"))?;
-    let tool_calls = match (role, m.get("tool_calls")) {
+    let role = role(&at, m.role.as_ref())?;
+    let content = content(&at, m.content)?;
+    let tool_calls = match (role, &m.tool_calls) {
         (_, None | Some(Value::Null)) => Vec::new(),
         (Role::Assistant, Some(Value::Array(calls))) => calls
             .iter()
@@ -290,7 +290,7 @@ fn message(i: usize, v: Value) -> Result<Message> {
             ));
         }
     };
-    let tool_call_id = match (role, m.remove("tool_call_id")) {
+    let tool_call_id = match (role, m.tool_call_id) {
         (Role::Tool, Some(Value::String(id))) => Some(id),
         (Role::Tool, _) => {
             return Err(bad(

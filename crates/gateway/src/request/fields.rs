@@ -7,6 +7,36 @@ use serde_json::Value;
 
 use super::{Result, bad};
 
+/// The `visit_*` methods of a visitor for the JSON values other than objects and arrays:
+/// each gives `$value`.
+macro_rules! not_an_object {
+    ($value:expr) => {
+        fn visit_bool<E>(self, _: bool) -> std::result::Result<Self::Value, E> {
+            Ok($value)
+        }
+
+        fn visit_i64<E>(self, _: i64) -> std::result::Result<Self::Value, E> {
+            Ok($value)
+        }
+
+        fn visit_u64<E>(self, _: u64) -> std::result::Result<Self::Value, E> {
+            Ok($value)
+        }
+
+        fn visit_f64<E>(self, _: f64) -> std::result::Result<Self::Value, E> {
+            Ok($value)
+        }
+
+        fn visit_str<E>(self, _: &str) -> std::result::Result<Self::Value, E> {
+            Ok($value)
+        }
+
+        fn visit_unit<E>(self) -> std::result::Result<Self::Value, E> {
+            Ok($value)
+        }
+    };
+}
+
 /// The fields of a chat completions body that [`parse`](super::parse) reads, each as sent (`None`:
 /// absent). Read straight from the body: no `String` per key nor a map to look them up
 /// in. Other keys are read (so the body is checked as a whole) and dropped; a key sent
@@ -14,7 +44,7 @@ use super::{Result, bad};
 #[derive(Debug, Default, PartialEq)]
 pub(super) struct Fields {
     pub(super) model: Option<Value>,
-    pub(super) messages: Option<Value>,
+    pub(super) messages: Option<Messages>,
     pub(super) temperature: Option<Value>,
     pub(super) top_p: Option<Value>,
     pub(super) max_completion_tokens: Option<Value>,
@@ -84,10 +114,13 @@ impl<'de> Visitor<'de> for BodyVisitor {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> std::result::Result<Body, A::Error> {
         let mut f = Fields::default();
         while let Some(key) = map.next_key::<Key>()? {
+            if matches!(key, Key::Messages) {
+                f.messages = Some(map.next_value()?);
+                continue;
+            }
             let value = map.next_value::<Value>()?;
             let slot = match key {
                 Key::Model => &mut f.model,
-                Key::Messages => &mut f.messages,
                 Key::Temperature => &mut f.temperature,
                 Key::TopP => &mut f.top_p,
                 Key::MaxCompletionTokens => &mut f.max_completion_tokens,
@@ -106,7 +139,7 @@ impl<'de> Visitor<'de> for BodyVisitor {
                 Key::LogitBias => &mut f.logit_bias,
                 Key::Stream => &mut f.stream,
                 Key::StreamOptions => &mut f.stream_options,
-                Key::Other => continue,
+                Key::Messages | Key::Other => continue,
             };
             *slot = Some(value);
         }
@@ -118,29 +151,7 @@ impl<'de> Visitor<'de> for BodyVisitor {
         Ok(Body(None))
     }
 
-    fn visit_bool<E>(self, _: bool) -> std::result::Result<Body, E> {
-        Ok(Body(None))
-    }
-
-    fn visit_i64<E>(self, _: i64) -> std::result::Result<Body, E> {
-        Ok(Body(None))
-    }
-
-    fn visit_u64<E>(self, _: u64) -> std::result::Result<Body, E> {
-        Ok(Body(None))
-    }
-
-    fn visit_f64<E>(self, _: f64) -> std::result::Result<Body, E> {
-        Ok(Body(None))
-    }
-
-    fn visit_str<E>(self, _: &str) -> std::result::Result<Body, E> {
-        Ok(Body(None))
-    }
-
-    fn visit_unit<E>(self) -> std::result::Result<Body, E> {
-        Ok(Body(None))
-    }
+    not_an_object!(Body(None));
 }
 
 /// The body's fields, with [`object`](super::object)'s refusals.
@@ -150,12 +161,118 @@ pub(super) fn fields(body: &[u8]) -> Result<Fields> {
     fields.ok_or_else(|| bad("body", "the body must be a JSON object"))
 }
 
+/// `messages` as sent: an array of messages, or another value.
+#[derive(Debug, PartialEq)]
+pub(super) enum Messages {
+    List(Vec<Sent>),
+    Other,
+}
+
+/// One entry of `messages`: its fields when it is an object.
+#[derive(Debug, PartialEq)]
+pub(super) enum Sent {
+    Message(MessageFields),
+    Other,
+}
+
+/// The fields of a message that [`parse`](super::parse) reads, each as sent; other keys
+/// are read and dropped, and a key sent twice keeps its last value.
+#[derive(Debug, Default, PartialEq)]
+pub(super) struct MessageFields {
+    pub(super) role: Option<Value>,
+    pub(super) content: Option<Value>,
+    pub(super) tool_calls: Option<Value>,
+    pub(super) tool_call_id: Option<Value>,
+}
+
+/// A key of a message: one of [`MessageFields`], or another.
+#[derive(Deserialize)]
+#[serde(field_identifier, rename_all = "snake_case")]
+enum MessageKey {
+    Role,
+    Content,
+    ToolCalls,
+    ToolCallId,
+    #[serde(other)]
+    Other,
+}
+
+impl<'de> Deserialize<'de> for Messages {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Messages, D::Error> {
+        d.deserialize_any(MessagesVisitor)
+    }
+}
+
+struct MessagesVisitor;
+
+impl<'de> Visitor<'de> for MessagesVisitor {
+    type Value = Messages;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> std::result::Result<Messages, A::Error> {
+        let mut list = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(64));
+        while let Some(sent) = seq.next_element::<Sent>()? {
+            list.push(sent);
+        }
+        Ok(Messages::List(list))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> std::result::Result<Messages, A::Error> {
+        while map.next_entry::<String, Value>()?.is_some() {}
+        Ok(Messages::Other)
+    }
+
+    not_an_object!(Messages::Other);
+}
+
+impl<'de> Deserialize<'de> for Sent {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Sent, D::Error> {
+        d.deserialize_any(SentVisitor)
+    }
+}
+
+struct SentVisitor;
+
+impl<'de> Visitor<'de> for SentVisitor {
+    type Value = Sent;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> std::result::Result<Sent, A::Error> {
+        let mut m = MessageFields::default();
+        while let Some(key) = map.next_key::<MessageKey>()? {
+            let value = map.next_value::<Value>()?;
+            let slot = match key {
+                MessageKey::Role => &mut m.role,
+                MessageKey::Content => &mut m.content,
+                MessageKey::ToolCalls => &mut m.tool_calls,
+                MessageKey::ToolCallId => &mut m.tool_call_id,
+                MessageKey::Other => continue,
+            };
+            *slot = Some(value);
+        }
+        Ok(Sent::Message(m))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> std::result::Result<Sent, A::Error> {
+        while seq.next_element::<Value>()?.is_some() {}
+        Ok(Sent::Other)
+    }
+
+    not_an_object!(Sent::Other);
+}
+
 #[cfg(test)]
 mod tests {
     use proptest::prelude::*;
     use serde_json::{Map, Value};
 
-    use super::{Fields, fields};
+    use super::{Fields, MessageFields, Messages, Sent, fields};
     use crate::request::object;
 
     /// What the body's fields were when it was read as a whole `Map` first.
@@ -163,7 +280,7 @@ mod tests {
         let mut take = |k: &str| m.remove(k);
         Fields {
             model: take("model"),
-            messages: take("messages"),
+            messages: take("messages").map(messages_of),
             temperature: take("temperature"),
             top_p: take("top_p"),
             max_completion_tokens: take("max_completion_tokens"),
@@ -185,17 +302,57 @@ mod tests {
         }
     }
 
+    /// What `messages` was when it was read as a whole value first.
+    fn messages_of(v: Value) -> Messages {
+        match v {
+            Value::Array(items) => Messages::List(
+                items
+                    .into_iter()
+                    .map(|m| match m {
+                        Value::Object(mut o) => Sent::Message(MessageFields {
+                            role: o.remove("role"),
+                            content: o.remove("content"),
+                            tool_calls: o.remove("tool_calls"),
+                            tool_call_id: o.remove("tool_call_id"),
+                        }),
+                        _ => Sent::Other,
+                    })
+                    .collect(),
+            ),
+            _ => Messages::Other,
+        }
+    }
+
+    /// A `messages` array as text: objects with message keys (some twice), and others.
+    fn message_list() -> impl Strategy<Value = String> {
+        let key = prop_oneof![
+            Just("role"),
+            Just("content"),
+            Just("tool_calls"),
+            Just("tool_call_id"),
+            Just("name"),
+        ];
+        let message = prop_oneof![
+            4 => proptest::collection::vec((key, json_text()), 0..5).prop_map(|kv| {
+                let kv: Vec<String> = kv.into_iter().map(|(k, v)| format!("\"{k}\":{v}")).collect();
+                format!("{{{}}}", kv.join(","))
+            }),
+            1 => json_text(),
+        ];
+        proptest::collection::vec(message, 0..4).prop_map(|m| format!("[{}]", m.join(",")))
+    }
+
     /// JSON text: scalars, small arrays and objects, and now and then a broken piece.
     fn json_text() -> impl Strategy<Value = String> {
         let leaf = prop_oneof![
-            Just("null".to_owned()),
-            Just("true".to_owned()),
-            Just("-1.5e3".to_owned()),
-            (0u64..u64::MAX).prop_map(|n| n.to_string()),
-            "[a-z\\u{e9}]{0,6}".prop_map(|s| format!("{:?}", s)),
-            Just(r#""\u00e9\n""#.to_owned()),
-            Just("[1,".to_owned()),
-            Just(r#""\ud800""#.to_owned()),
+            8 => Just("null".to_owned()),
+            8 => Just("true".to_owned()),
+            8 => Just("-1.5e3".to_owned()),
+            8 => (0u64..u64::MAX).prop_map(|n| n.to_string()),
+            16 => "[a-z\\u{e9}]{0,6}".prop_map(|s| format!("{:?}", s)),
+            8 => Just(r#""\u00e9\n""#.to_owned()),
+            1 => Just("[1,".to_owned()),
+            1 => Just(r#""\ud800""#.to_owned()),
         ];
         leaf.prop_recursive(3, 16, 4, |inner| {
             prop_oneof![
@@ -229,8 +386,8 @@ mod tests {
     proptest! {
         #[test]
         fn fields_are_what_a_whole_map_holds(
-            pairs in proptest::collection::vec((key(), json_text()), 0..8),
-            top in prop_oneof![Just(None), json_text().prop_map(Some)],
+            pairs in proptest::collection::vec((key(), prop_oneof![json_text(), message_list()]), 0..8),
+            top in prop_oneof![6 => Just(None), 1 => json_text().prop_map(Some)],
         ) {
             let body = match top {
                 Some(other) => other,
