@@ -138,10 +138,19 @@ impl Verify<'_> {
         if let Ok(v) = HeaderValue::from_str(self.provider) {
             headers.insert(PROVIDER, v);
         }
-        headers.insert(ATTEMPTS, HeaderValue::from(attempts));
-        headers.insert(FALLBACKS, HeaderValue::from(fallbacks));
+        headers.insert(ATTEMPTS, count(u64::from(attempts)));
+        headers.insert(FALLBACKS, count(fallbacks as u64));
         headers.insert(OVERHEAD, millis(overhead));
     }
+}
+
+/// `n` as a header value; the usual small counts without an allocation.
+fn count(n: u64) -> HeaderValue {
+    const SMALL: [&str; 10] = ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"];
+    usize::try_from(n)
+        .ok()
+        .and_then(|i| SMALL.get(i))
+        .map_or_else(|| HeaderValue::from(n), |s| HeaderValue::from_static(s))
 }
 
 /// `d` in milliseconds with three decimals (`12.345`), rounded to the microsecond.
@@ -382,7 +391,14 @@ fn failed(e: &steadfast_config::CallError, started: Instant, wire: Wire) -> Resp
 mod tests {
     use std::time::Duration;
 
-    use super::millis;
+    use super::{count, millis};
+
+    #[test]
+    fn counts_are_their_digits() {
+        for n in [0, 1, 9, 10, 11, 12_345, u64::MAX] {
+            assert_eq!(count(n).to_str().unwrap(), n.to_string());
+        }
+    }
 
     #[test]
     fn overhead_is_milliseconds_with_three_decimals() {
