@@ -4,9 +4,18 @@
 //! when `target/litellm-venv` exists or `--litellm` asks, through LiteLLM's proxy as well.
 //! Added latency p50/p99 at c=1 and c=64, throughput at c=64, streamed time to first and
 //! last chunk, each as a difference or ratio to the direct run. Printed, never asserted.
+//!
+//! A second c=64 run asks an upstream that waits [`DELAY_MS`] before each answer, as a
+//! model would (real ones take hundreds of milliseconds): there the proxies' throughput is
+//! bounded by the upstream's latency, not by their CPU, as in published gateway
+//! benchmarks that mock the provider with a latency.
+
+mod litellm;
+mod print;
+
+pub(crate) use print::print;
 
 use std::io::{BufRead, BufReader};
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -14,10 +23,16 @@ use std::time::{Duration, Instant};
 use futures_util::StreamExt;
 
 use crate::outofprocess::{
-    Upstream, has, median, percentile, pin_self, start_upstream, upstream_binary,
+    Upstream, has, median, percentile, pin_self, start_upstream, start_upstream_with,
+    upstream_binary,
 };
+use litellm::{litellm_venv, litellm_version, start_litellm};
 
 const CONCURRENCY: usize = 64;
+/// The delayed upstream's wait before each answer, in milliseconds.
+const DELAY_MS: u64 = 20;
+/// The model group (gateway) or model name (LiteLLM) routed to the delayed upstream.
+const DELAYED_GROUP: &str = "bench-delayed";
 /// Rounds alternate the subjects so drift touches all alike.
 const ROUNDS: usize = 4;
 /// Targets of issue 14, printed next to the figures.
@@ -66,10 +81,20 @@ struct Target {
     url: String,
     body: String,
     stream_body: String,
+    /// The same call, answered by the delayed upstream.
+    delayed_url: String,
+    delayed_body: String,
 }
 
 impl Target {
-    fn new(subject: Subject, pid: Option<u32>, base: &str, model: &str) -> Target {
+    /// A subject at `base` asked for `model`, and at `delayed.0` for `delayed.1` to reach
+    /// the delayed upstream.
+    fn new(
+        subject: Subject,
+        pid: Option<u32>,
+        (base, model): (&str, &str),
+        (delayed_base, delayed_model): (&str, &str),
+    ) -> Target {
         let messages = r#"[{"role":"user","content":"count"}]"#;
         Target {
             subject,
@@ -77,9 +102,14 @@ impl Target {
             url: format!("{base}/chat/completions"),
             body: format!(r#"{{"model":"{model}","messages":{messages}}}"#),
             stream_body: format!(r#"{{"model":"{model}","messages":{messages},"stream":true}}"#),
+            delayed_url: format!("{delayed_base}/chat/completions"),
+            delayed_body: format!(r#"{{"model":"{delayed_model}","messages":{messages}}}"#),
         }
     }
 }
+
+/// Calls per subject: at c=1, at c=64, streams, at c=64 to the delayed upstream.
+type Calls = (usize, usize, usize, usize);
 
 /// One subject's figures.
 pub(crate) struct Row {
@@ -95,6 +125,11 @@ pub(crate) struct Row {
     self_reported: Option<Duration>,
     /// The proxy process's CPU time (user + system) per call at c=64.
     cpu_per_call: Option<Duration>,
+    /// At c=64 with the delayed upstream: latency p50, p99, calls per second, CPU per call.
+    delayed_p50: Duration,
+    delayed_p99: Duration,
+    delayed_per_sec: f64,
+    delayed_cpu_per_call: Option<Duration>,
 }
 
 /// What the section measured, or why it could not.
@@ -106,7 +141,7 @@ pub(crate) enum Report {
         /// Why LiteLLM has no row, when it was looked for and has none.
         litellm_note: Option<String>,
         litellm_version: Option<String>,
-        calls: (usize, usize, usize),
+        calls: Calls,
     },
 }
 
@@ -154,19 +189,31 @@ fn temp_file(name: &str, text: &str) -> Result<PathBuf, String> {
     Ok(path)
 }
 
-/// The config `steadfast serve` gets: one OpenAI-compatible deployment on the upstream.
-fn gateway_config(upstream: &str) -> String {
+/// The config `steadfast serve` gets: one OpenAI-compatible deployment on each upstream,
+/// in groups `bench` (the immediate one) and [`DELAYED_GROUP`].
+fn gateway_config(upstream: &str, delayed: &str) -> String {
+    let deployment = |name: &str, at: &str| {
+        format!(
+            "[deployments.{name}]\nkind = \"openai-compatible\"\nmodel = \"mock-model\"\n\
+             base_url = \"http://{at}/v1\"\napi_key = \"env:{KEY_VAR}\"\n\n"
+        )
+    };
     format!(
-        "[router]\ndefault_group = \"bench\"\n\n\
-         [deployments.upstream]\nkind = \"openai-compatible\"\nmodel = \"mock-model\"\n\
-         base_url = \"http://{upstream}/v1\"\napi_key = \"env:{KEY_VAR}\"\n\n\
+        "[router]\ndefault_group = \"bench\"\n\n{}{}\
          [groups.bench]\ndeployments = [\"upstream\"]\n\n\
-         [gateway]\nkeys = [\"env:{GATEWAY_KEY_VAR}\"]\n"
+         [groups.{DELAYED_GROUP}]\ndeployments = [\"delayed\"]\n\n\
+         [gateway]\nkeys = [\"env:{GATEWAY_KEY_VAR}\"]\n",
+        deployment("upstream", upstream),
+        deployment("delayed", delayed),
     )
 }
 
-fn start_gateway(bin: &Path, upstream: &str, cpu: Option<usize>) -> Result<Proxy, String> {
-    let config = temp_file("gateway.toml", &gateway_config(upstream))?;
+fn start_gateway(
+    bin: &Path,
+    (upstream, delayed): (&str, &str),
+    cpu: Option<usize>,
+) -> Result<Proxy, String> {
+    let config = temp_file("gateway.toml", &gateway_config(upstream, delayed))?;
     let mut child = pinned(bin, cpu)
         .arg("--config")
         .arg(&config)
@@ -193,102 +240,19 @@ fn start_gateway(bin: &Path, upstream: &str, cpu: Option<usize>) -> Result<Proxy
     Ok(proxy)
 }
 
-/// `target/litellm-venv`, beside this binary's target directory or under the working one.
-fn litellm_venv() -> Option<PathBuf> {
-    let exe = std::env::current_exe().ok()?;
-    let beside = exe.parent()?.parent()?.join("litellm-venv");
-    [beside, PathBuf::from("target/litellm-venv")]
-        .into_iter()
-        .find(|v| v.join("bin/litellm").exists())
-}
-
-fn litellm_version(venv: &Path) -> Option<String> {
-    let out = Command::new(venv.join("bin/python"))
-        .args([
-            "-c",
-            "import importlib.metadata as m; print(m.version('litellm'))",
-        ])
-        .output()
-        .ok()?;
-    out.status
-        .success()
-        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
-}
-
-/// LiteLLM's proxy (`litellm --config`) on a free port, one worker, its model list pointing
-/// at the upstream; waits until its liveness route answers.
-fn start_litellm(venv: &Path, upstream: &str, cpu: Option<usize>) -> Result<Proxy, String> {
-    let yaml = format!(
-        "model_list:\n  - model_name: bench\n    litellm_params:\n      model: openai/mock-model\n      \
-         api_base: http://{upstream}/v1\n      api_key: k\n\
-         general_settings:\n  master_key: {CLIENT_KEY}\n"
-    );
-    let config = temp_file("litellm.yaml", &yaml)?;
-    let port = TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map_err(|e| format!("finding a free port: {e}"))?
-        .port();
-    let log = std::fs::File::create(std::env::temp_dir().join("steadfast-bench-litellm.log"))
-        .map_err(|e| format!("creating LiteLLM's log: {e}"))?;
-    let mut cmd = pinned(&venv.join("bin/litellm"), cpu);
-    cmd.arg("--config")
-        .arg(&config)
-        .args(["--host", "127.0.0.1", "--port", &port.to_string()])
-        .args(["--num_workers", "1"])
-        // The bundled price map, not a download at start-up.
-        .env("LITELLM_LOCAL_MODEL_COST_MAP", "True")
-        .stdin(Stdio::null())
-        .stdout(log.try_clone().map_err(|e| e.to_string())?)
-        .stderr(log);
-    #[cfg(unix)]
-    std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
-    let child = cmd.spawn().map_err(|e| format!("starting litellm: {e}"))?;
-    let mut proxy = Proxy {
-        child,
-        addr: format!("127.0.0.1:{port}"),
-        config,
+/// One whole call (to the delayed upstream when `delayed`): send, read, parse the JSON
+/// answer; what the proxy's overhead header said.
+async fn call(client: &reqwest::Client, t: &Target, delayed: bool) -> Result<Option<f64>, String> {
+    let (url, body) = if delayed {
+        (&t.delayed_url, &t.delayed_body)
+    } else {
+        (&t.url, &t.body)
     };
-    let ready = Instant::now();
-    loop {
-        if let Ok(Some(status)) = proxy.child.try_wait() {
-            return Err(format!(
-                "litellm exited at start-up ({status}); see its log in the temp dir"
-            ));
-        }
-        if answers_ok(&proxy.addr, "/health/liveliness") {
-            return Ok(proxy);
-        }
-        if ready.elapsed() > Duration::from_secs(180) {
-            return Err("litellm did not answer within 180 s".into());
-        }
-        std::thread::sleep(Duration::from_millis(250));
-    }
-}
-
-/// Whether `GET path` on `addr` answers 200, within a second.
-fn answers_ok(addr: &str, path: &str) -> bool {
-    use std::io::{Read, Write};
-    let Ok(addr) = addr.parse() else {
-        return false;
-    };
-    let Ok(mut s) = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(1)) else {
-        return false;
-    };
-    let _ = s.set_read_timeout(Some(Duration::from_secs(1)));
-    let request = format!("GET {path} HTTP/1.0\r\nhost: {addr}\r\n\r\n");
-    let mut head = [0u8; 12];
-    s.write_all(request.as_bytes()).is_ok()
-        && s.read_exact(&mut head).is_ok()
-        && head.ends_with(b" 200")
-}
-
-/// One whole call: send, read, parse the JSON answer; what the proxy's overhead header said.
-async fn call(client: &reqwest::Client, t: &Target) -> Result<Option<f64>, String> {
     let r = client
-        .post(&t.url)
+        .post(url)
         .bearer_auth(CLIENT_KEY)
         .header("content-type", "application/json")
-        .body(t.body.clone())
+        .body(body.clone())
         .send()
         .await
         .map_err(|e| format!("{}: {e}", t.subject.name()))?;
@@ -352,6 +316,10 @@ struct Samples {
     self_reported: Vec<Duration>,
     /// CPU clock ticks of the subject's process during the c=64 bursts.
     cpu_ticks: Option<u64>,
+    /// The same three for the bursts to the delayed upstream.
+    delayed: Vec<Duration>,
+    delayed_busy: Duration,
+    delayed_ticks: Option<u64>,
 }
 
 /// User + system CPU clock ticks of process `pid` so far (Linux `/proc`), when readable.
@@ -375,46 +343,67 @@ fn ticks_per_second() -> f64 {
         .unwrap_or(100.0)
 }
 
+/// `n` calls at c=64 (to the delayed upstream when `delayed`): each one's latency, the
+/// time the burst took, the subject's CPU ticks over it.
+async fn burst(
+    client: &reqwest::Client,
+    t: &Target,
+    n: usize,
+    delayed: bool,
+) -> Result<(Vec<Duration>, Duration, Option<u64>), String> {
+    let ticks_before = t.pid.and_then(cpu_ticks);
+    let start = Instant::now();
+    let timed: Vec<Result<Duration, String>> = futures_util::stream::iter(0..n)
+        .map(|_| async {
+            let t0 = Instant::now();
+            call(client, t, delayed).await.map(|_| t0.elapsed())
+        })
+        .buffer_unordered(CONCURRENCY)
+        .collect()
+        .await;
+    let busy = start.elapsed();
+    let ticks = match (ticks_before, t.pid.and_then(cpu_ticks)) {
+        (Some(before), Some(after)) => Some(after.saturating_sub(before)),
+        _ => None,
+    };
+    Ok((timed.into_iter().collect::<Result<_, _>>()?, busy, ticks))
+}
+
 async fn round(
     client: &reqwest::Client,
     t: &Target,
-    (c1, c64, streams): (usize, usize, usize),
+    (c1, c64, streams, delayed): Calls,
     s: &mut Samples,
 ) -> Result<(), String> {
     for _ in 0..c1 {
         let start = Instant::now();
-        let overhead = call(client, t).await?;
+        let overhead = call(client, t, false).await?;
         s.c1.push(start.elapsed());
         if let Some(ms) = overhead {
             s.self_reported.push(Duration::from_secs_f64(ms / 1e3));
         }
     }
-    let ticks_before = t.pid.and_then(cpu_ticks);
-    let start = Instant::now();
-    let timed: Vec<Result<Duration, String>> = futures_util::stream::iter(0..c64)
-        .map(|_| async {
-            let t0 = Instant::now();
-            call(client, t).await.map(|_| t0.elapsed())
-        })
-        .buffer_unordered(CONCURRENCY)
-        .collect()
-        .await;
-    s.busy += start.elapsed();
-    if let (Some(before), Some(after)) = (ticks_before, t.pid.and_then(cpu_ticks)) {
-        *s.cpu_ticks.get_or_insert(0) += after.saturating_sub(before);
-    }
-    for d in timed {
-        s.c64.push(d?);
+    let (timed, busy, ticks) = burst(client, t, c64, false).await?;
+    s.c64.extend(timed);
+    s.busy += busy;
+    if let Some(n) = ticks {
+        *s.cpu_ticks.get_or_insert(0) += n;
     }
     for _ in 0..streams {
         let (first, last) = stream(client, t).await?;
         s.firsts.push(first);
         s.lasts.push(last);
     }
+    let (timed, busy, ticks) = burst(client, t, delayed, true).await?;
+    s.delayed.extend(timed);
+    s.delayed_busy += busy;
+    if let Some(n) = ticks {
+        *s.delayed_ticks.get_or_insert(0) += n;
+    }
     Ok(())
 }
 
-fn measure(targets: &[Target], calls: (usize, usize, usize)) -> Result<Vec<Row>, String> {
+fn measure(targets: &[Target], calls: Calls) -> Result<Vec<Row>, String> {
     // One client thread: its CPU is shared alike by every subject.
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -432,12 +421,17 @@ fn measure(targets: &[Target], calls: (usize, usize, usize)) -> Result<Vec<Row>,
             round(
                 &client,
                 t,
-                (20, CONCURRENCY * 2, 5),
+                (20, CONCURRENCY * 2, 5, CONCURRENCY * 2),
                 &mut Samples::default(),
             )
             .await?;
         }
-        let per_round = (calls.0 / ROUNDS, calls.1 / ROUNDS, calls.2 / ROUNDS);
+        let per_round = (
+            calls.0 / ROUNDS,
+            calls.1 / ROUNDS,
+            calls.2 / ROUNDS,
+            calls.3 / ROUNDS,
+        );
         let mut samples: Vec<Samples> = targets.iter().map(|_| Samples::default()).collect();
         for _ in 0..ROUNDS {
             for (t, s) in targets.iter().zip(&mut samples) {
@@ -451,6 +445,10 @@ fn measure(targets: &[Target], calls: (usize, usize, usize)) -> Result<Vec<Row>,
             .map(|(t, mut s)| {
                 s.c1.sort();
                 s.c64.sort();
+                s.delayed.sort();
+                let per_call = |ticks: Option<u64>, calls: usize| {
+                    ticks.map(|n| Duration::from_secs_f64(n as f64 / tick / calls.max(1) as f64))
+                };
                 Row {
                     subject: t.subject,
                     c1_p50: percentile(&s.c1, 0.5),
@@ -460,10 +458,12 @@ fn measure(targets: &[Target], calls: (usize, usize, usize)) -> Result<Vec<Row>,
                     per_sec: s.c64.len() as f64 / s.busy.as_secs_f64(),
                     first: median(s.firsts),
                     last: median(s.lasts),
-                    cpu_per_call: s.cpu_ticks.map(|n| {
-                        Duration::from_secs_f64(n as f64 / tick / s.c64.len().max(1) as f64)
-                    }),
+                    cpu_per_call: per_call(s.cpu_ticks, s.c64.len()),
                     self_reported: (!s.self_reported.is_empty()).then(|| median(s.self_reported)),
+                    delayed_p50: percentile(&s.delayed, 0.5),
+                    delayed_p99: percentile(&s.delayed, 0.99),
+                    delayed_per_sec: s.delayed.len() as f64 / s.delayed_busy.as_secs_f64(),
+                    delayed_cpu_per_call: per_call(s.delayed_ticks, s.delayed.len()),
                 }
             })
             .collect())
@@ -493,36 +493,47 @@ pub(crate) fn run(quick: bool, litellm: bool) -> Report {
         Ok(u) => u,
         Err(e) => return Report::Skipped(e),
     };
-    let gateway = match start_gateway(&gw_bin, &upstream.addr, proxy_cpu) {
+    // The delayed upstream shares the immediate one's CPU: it does the same work, later.
+    let delay = DELAY_MS.to_string();
+    let delayed = match start_upstream_with(&up_bin, up_cpu, &["--delay-ms", &delay]) {
+        Ok(u) => u,
+        Err(e) => return Report::Skipped(e),
+    };
+    let upstreams = (upstream.addr.as_str(), delayed.addr.as_str());
+    let gateway = match start_gateway(&gw_bin, upstreams, proxy_cpu) {
         Ok(g) => g,
         Err(e) => return Report::Skipped(e),
     };
+    let direct = format!("http://{}/v1", upstream.addr);
+    let direct_delayed = format!("http://{}/v1", delayed.addr);
+    let gateway_base = format!("http://{}/v1", gateway.addr);
     let mut targets = vec![
         Target::new(
             Subject::Direct,
             Some(upstream.pid()),
-            &format!("http://{}/v1", upstream.addr),
-            "mock-model",
+            (&direct, "mock-model"),
+            (&direct_delayed, "mock-model"),
         ),
         Target::new(
             Subject::Steadfast,
             Some(gateway.child.id()),
-            &format!("http://{}/v1", gateway.addr),
-            "bench",
+            (&gateway_base, "bench"),
+            (&gateway_base, DELAYED_GROUP),
         ),
     ];
     let venv = litellm_venv();
     let mut litellm_note = None;
     let mut litellm_version_seen = None;
     let lite = match (&venv, litellm) {
-        (Some(venv), _) => match start_litellm(venv, &upstream.addr, proxy_cpu) {
+        (Some(venv), _) => match start_litellm(venv, upstreams, proxy_cpu) {
             Ok(p) => {
                 litellm_version_seen = litellm_version(venv);
+                let base = format!("http://{}", p.addr);
                 targets.push(Target::new(
                     Subject::LiteLlm,
                     Some(p.child.id()),
-                    &format!("http://{}", p.addr),
-                    "bench",
+                    (&base, "bench"),
+                    (&base, DELAYED_GROUP),
                 ));
                 Some(p)
             }
@@ -545,10 +556,12 @@ pub(crate) fn run(quick: bool, litellm: bool) -> Report {
         _ if !has("taskset", "--version") => "not pinned: taskset is missing".to_owned(),
         _ => format!("not pinned: {cpus} CPU(s)"),
     };
+    // With the delay, c=64 passes at most 64 calls per DELAY_MS: quick's 1 280 take about
+    // 0.4 s per subject.
     let calls = if quick {
-        (400, 2_000, 80)
+        (400, 2_000, 80, 1_280)
     } else {
-        (4_000, 20_000, 800)
+        (4_000, 20_000, 800, 12_800)
     };
     let measured = measure(&targets, calls);
     if client_cpu.is_some() {
@@ -565,109 +578,5 @@ pub(crate) fn run(quick: bool, litellm: bool) -> Report {
             calls,
         },
         Err(e) => Report::Skipped(e),
-    }
-}
-
-fn us(d: Duration) -> f64 {
-    d.as_secs_f64() * 1e6
-}
-
-pub(crate) fn print(report: &Report) {
-    let Report::Done {
-        pinning,
-        rows,
-        litellm_note,
-        litellm_version,
-        calls: (c1, c64, streams),
-    } = report
-    else {
-        if let Report::Skipped(why) = report {
-            println!("gateway benchmark skipped: {why}");
-        }
-        return;
-    };
-    let Some(direct) = rows.iter().find(|r| r.subject == Subject::Direct) else {
-        return;
-    };
-    println!(
-        "gateway, out of process ({pinning}; per subject {c1} calls at c=1, {c64} at \
-         c={CONCURRENCY}, {streams} streams of 16 chunks)"
-    );
-    println!(
-        "{:<34} {:>8} {:>8} {:>8} {:>8} {:>9} {:>9} {:>9} {:>7} {:>8} {:>8} {:>9} {:>8}",
-        "subject",
-        "c1 p50",
-        "c1 p99",
-        "+p50",
-        "+p99",
-        "c64 p50",
-        "c64 p99",
-        "calls/s",
-        "vs dir",
-        "first",
-        "last",
-        "self-rep",
-        "CPU/call"
-    );
-    for r in rows {
-        let name = match (r.subject, litellm_version) {
-            (Subject::LiteLlm, Some(v)) => format!("LiteLLM {v} proxy -> upstream"),
-            _ => r.subject.name().to_owned(),
-        };
-        println!(
-            "{:<34} {:>8.1} {:>8.1} {:>8.1} {:>8.1} {:>9.1} {:>9.1} {:>9.0} {:>6.1}% {:>8.1} {:>8.1} {:>9} {:>8}",
-            name,
-            us(r.c1_p50),
-            us(r.c1_p99),
-            us(r.c1_p50) - us(direct.c1_p50),
-            us(r.c1_p99) - us(direct.c1_p99),
-            us(r.c64_p50),
-            us(r.c64_p99),
-            r.per_sec,
-            100.0 * r.per_sec / direct.per_sec,
-            us(r.first),
-            us(r.last),
-            r.self_reported
-                .map_or("-".to_owned(), |d| format!("{:.1}", us(d))),
-            r.cpu_per_call
-                .map_or("-".to_owned(), |d| format!("{:.1}", us(d))),
-        );
-    }
-    println!(
-        "(microseconds; +p50/+p99: minus direct at c=1; self-rep: the proxy's own overhead header, median at c=1;\n CPU/call: the answering process's CPU time per call at c=64 — the upstream's for direct)"
-    );
-    if let Some(gw) = rows.iter().find(|r| r.subject == Subject::Steadfast) {
-        let added = gw.c1_p99.saturating_sub(direct.c1_p99);
-        let share = gw.per_sec / direct.per_sec;
-        let verdict = |ok: bool| if ok { "met" } else { "missed" };
-        println!(
-            "targets: added p99 at c=1 {:.0} us (<= {} us: {}); throughput at c={CONCURRENCY} {:.1} % of direct (>= {:.0} %: {})",
-            us(added),
-            TARGET_ADDED_P99_C1.as_micros(),
-            verdict(added <= TARGET_ADDED_P99_C1),
-            100.0 * share,
-            100.0 * TARGET_THROUGHPUT,
-            verdict(share >= TARGET_THROUGHPUT),
-        );
-        if let Some(lite) = rows.iter().find(|r| r.subject == Subject::LiteLlm) {
-            let added = |r: &Row, p: fn(&Row) -> Duration, d: Duration| us(p(r)) - us(d);
-            let (lite_p50, gw_p50) = (
-                added(lite, |r| r.c1_p50, direct.c1_p50),
-                added(gw, |r| r.c1_p50, direct.c1_p50),
-            );
-            let (lite_p99, gw_p99) = (
-                added(lite, |r| r.c1_p99, direct.c1_p99),
-                added(gw, |r| r.c1_p99, direct.c1_p99),
-            );
-            println!(
-                "LiteLLM / steadfast: added p50 {:.1}x, added p99 {:.1}x, throughput {:.2}x",
-                lite_p50 / gw_p50.max(1.0),
-                lite_p99 / gw_p99.max(1.0),
-                lite.per_sec / gw.per_sec,
-            );
-        }
-    }
-    if let Some(note) = litellm_note {
-        println!("LiteLLM proxy: no row ({note})");
     }
 }

@@ -117,6 +117,15 @@ pub(crate) fn start_upstream(
     bin: &std::path::Path,
     cpu: Option<usize>,
 ) -> Result<Upstream, String> {
+    start_upstream_with(bin, cpu, &[])
+}
+
+/// [`start_upstream`] with extra arguments for `fake-upstream` (`--delay-ms N`).
+pub(crate) fn start_upstream_with(
+    bin: &std::path::Path,
+    cpu: Option<usize>,
+    args: &[&str],
+) -> Result<Upstream, String> {
     let mut cmd = match cpu {
         Some(cpu) => {
             let mut c = Command::new("taskset");
@@ -126,6 +135,7 @@ pub(crate) fn start_upstream(
         None => Command::new(bin),
     };
     let mut child = cmd
+        .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())

@@ -5,9 +5,13 @@
 //! `"stream":true` (or `"stream": true`) — with a chunked SSE stream of [`STREAM_TOKENS`] chunks and `[DONE]`, one
 //! write per chunk. It prints `listening on <addr>` once bound and exits when its standard
 //! input closes, so it never outlives the benchmark that started it.
+//!
+//! `--delay-ms N` makes it wait N milliseconds (a timer, not a busy loop: every connection
+//! waits at once) before each answer, as a model's latency would; 0 by default.
 #![allow(clippy::print_stdout)]
 
 use std::io::{Read, Write};
+use std::time::Duration;
 
 use tokio::net::{TcpListener, TcpStream};
 
@@ -20,12 +24,17 @@ const CHUNK: &str = r#"{"id":"chatcmpl-bench","object":"chat.completion.chunk","
 
 const LAST: &str = r#"{"id":"chatcmpl-bench","object":"chat.completion.chunk","created":1,"model":"mock-model","choices":[{"index":0,"delta":{},"finish_reason":"stop"}],"usage":{"prompt_tokens":5,"completion_tokens":16,"total_tokens":21}}"#;
 
-fn main() {
-    let port: u16 = std::env::args()
-        .skip_while(|a| a != "--port")
+/// The value after `flag` on the command line, parsed; `None` when absent or unreadable.
+fn arg<T: std::str::FromStr>(flag: &str) -> Option<T> {
+    std::env::args()
+        .skip_while(|a| a != flag)
         .nth(1)
-        .and_then(|p| p.parse().ok())
-        .unwrap_or(0);
+        .and_then(|v| v.parse().ok())
+}
+
+fn main() {
+    let port: u16 = arg("--port").unwrap_or(0);
+    let delay = Duration::from_millis(arg("--delay-ms").unwrap_or(0));
     // The parent holds our stdin; when it goes away, so do we.
     std::thread::spawn(|| {
         let mut sink = [0u8; 64];
@@ -34,6 +43,7 @@ fn main() {
     });
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_io()
+        .enable_time()
         .build()
         .expect("a runtime");
     rt.block_on(async move {
@@ -47,7 +57,7 @@ fn main() {
         loop {
             if let Ok((socket, _)) = listener.accept().await {
                 let _ = socket.set_nodelay(true);
-                tokio::spawn(serve(socket));
+                tokio::spawn(serve(socket, delay));
             }
         }
     });
@@ -100,7 +110,7 @@ fn content_length(head: &[u8]) -> usize {
         .unwrap_or(0)
 }
 
-async fn serve(socket: TcpStream) {
+async fn serve(socket: TcpStream, delay: Duration) {
     let mut buf = Vec::with_capacity(16 * 1024);
     loop {
         let head_end = loop {
@@ -121,6 +131,9 @@ async fn serve(socket: TcpStream) {
         // Compact JSON (serde) or with a space after the colon (Python clients).
         let stream =
             find(body, b"\"stream\":true").is_some() || find(body, b"\"stream\": true").is_some();
+        if !delay.is_zero() {
+            tokio::time::sleep(delay).await;
+        }
         let ok = if stream {
             answer_stream(&socket).await
         } else {

@@ -39,6 +39,7 @@
 
 mod config;
 mod error;
+mod layer;
 pub mod messages;
 pub mod request;
 pub mod response;

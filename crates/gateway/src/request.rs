@@ -8,6 +8,10 @@ use steadfast_providers_core::{
 
 use crate::error::ApiError;
 
+mod fields;
+
+use fields::{Messages, Sent, fields};
+
 /// A request refused before any provider was asked: the field at fault and why.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{param}: {message}")]
@@ -59,31 +63,31 @@ pub(crate) fn bad(param: impl Into<String>, message: impl Into<String>) -> Reque
 /// assert_eq!(err.param, "messages[0].role");
 /// ```
 pub fn parse(body: &[u8]) -> Result<Incoming> {
-    let map = object(body)?;
-    let group = model(&map)?;
-    let messages = match map.get("messages") {
-        Some(Value::Array(items)) if !items.is_empty() => items
-            .iter()
+    let f = fields(body)?;
+    let group = model_of(f.model)?;
+    let messages = match f.messages {
+        Some(Messages::List(items)) if !items.is_empty() => items
+            .into_iter()
             .enumerate()
             .map(|(i, m)| message(i, m))
             .collect::<Result<Vec<_>>>()?,
-        Some(Value::Array(_)) => return Err(bad("messages", "`messages` must not be empty")),
-        Some(_) => return Err(bad("messages", "`messages` must be an array")),
+        Some(Messages::List(_)) => return Err(bad("messages", "`messages` must not be empty")),
+        Some(Messages::Other) => return Err(bad("messages", "`messages` must be an array")),
         None => return Err(bad("messages", "`messages` is required")),
     };
     let mut request = ChatRequest::new(group.clone(), messages);
-    request.temperature = float(&map, "temperature", 0.0, 2.0)?;
-    request.top_p = float(&map, "top_p", 0.0, 1.0)?;
-    request.max_tokens = match uint(&map, "max_completion_tokens")? {
+    request.temperature = float_of("temperature", f.temperature.as_ref(), 0.0, 2.0)?;
+    request.top_p = float_of("top_p", f.top_p.as_ref(), 0.0, 1.0)?;
+    request.max_tokens = match uint_of("max_completion_tokens", f.max_completion_tokens.as_ref())? {
         Some(n) => Some(n),
-        None => uint(&map, "max_tokens")?,
+        None => uint_of("max_tokens", f.max_tokens.as_ref())?,
     };
-    request.stop = stop(map.get("stop"))?;
-    request.tools = tools(map.get("tools"))?;
-    request.tool_choice = tool_choice(map.get("tool_choice"))?;
-    request.response_format = match map.get("response_format") {
+    request.stop = stop(f.stop.as_ref())?;
+    request.tools = tools(f.tools.as_ref())?;
+    request.tool_choice = tool_choice(f.tool_choice.as_ref())?;
+    request.response_format = match f.response_format {
         None | Some(Value::Null) => None,
-        Some(v @ Value::Object(_)) => Some(v.clone()),
+        Some(v @ Value::Object(_)) => Some(v),
         Some(_) => {
             return Err(bad(
                 "response_format",
@@ -91,16 +95,18 @@ pub fn parse(body: &[u8]) -> Result<Incoming> {
             ));
         }
     };
-    if uint(&map, "n")?.is_some_and(|n| n != 1) {
+    if uint_of("n", f.n.as_ref())?.is_some_and(|n| n != 1) {
         return Err(bad("n", "only `n: 1` is supported"));
     }
     // Typed, so each provider sends what its API has and leaves out what it would refuse
     // (Anthropic has no `seed`; `user` becomes its `metadata.user_id`).
     // Not an OpenAI field, but what OpenAI-compatible servers (vLLM, llama.cpp) read.
-    request.top_k = uint(&map, "top_k")?;
-    request.presence_penalty = float(&map, "presence_penalty", -2.0, 2.0)?;
-    request.frequency_penalty = float(&map, "frequency_penalty", -2.0, 2.0)?;
-    request.seed = match map.get("seed") {
+    request.top_k = uint_of("top_k", f.top_k.as_ref())?;
+    request.presence_penalty =
+        float_of("presence_penalty", f.presence_penalty.as_ref(), -2.0, 2.0)?;
+    request.frequency_penalty =
+        float_of("frequency_penalty", f.frequency_penalty.as_ref(), -2.0, 2.0)?;
+    request.seed = match f.seed {
         None | Some(Value::Null) => None,
         Some(Value::Number(n)) => Some(
             n.as_i64()
@@ -108,14 +114,14 @@ pub fn parse(body: &[u8]) -> Result<Incoming> {
         ),
         Some(_) => return Err(bad("seed", "`seed` must be an integer")),
     };
-    request.user = match map.get("user") {
+    request.user = match f.user {
         None | Some(Value::Null) => None,
-        Some(Value::String(s)) => Some(s.clone()),
+        Some(Value::String(s)) => Some(s),
         Some(_) => return Err(bad("user", "`user` must be a string")),
     };
-    request.parallel_tool_calls = match map.get("parallel_tool_calls") {
+    request.parallel_tool_calls = match f.parallel_tool_calls {
         None | Some(Value::Null) => None,
-        Some(Value::Bool(b)) => Some(*b),
+        Some(Value::Bool(b)) => Some(b),
         Some(_) => {
             return Err(bad(
                 "parallel_tool_calls",
@@ -123,13 +129,13 @@ pub fn parse(body: &[u8]) -> Result<Incoming> {
             ));
         }
     };
-    request.logit_bias = match map.get("logit_bias") {
+    request.logit_bias = match f.logit_bias {
         None | Some(Value::Null) => None,
-        Some(Value::Object(o)) => Some(o.clone()),
+        Some(Value::Object(o)) => Some(o),
         Some(_) => return Err(bad("logit_bias", "`logit_bias` must be an object")),
     };
-    let stream = boolean(&map, "stream")?;
-    let include_usage = match map.get("stream_options") {
+    let stream = boolean_of("stream", f.stream.as_ref())?;
+    let include_usage = match f.stream_options {
         None | Some(Value::Null) => false,
         Some(Value::Object(o)) => match o.get("include_usage") {
             None | Some(Value::Null) => false,
@@ -163,8 +169,12 @@ pub(crate) fn object(body: &[u8]) -> Result<Map<String, Value>> {
 
 /// `model`: the model group.
 pub(crate) fn model(map: &Map<String, Value>) -> Result<String> {
-    match map.get("model") {
-        Some(Value::String(s)) if !s.is_empty() => Ok(s.clone()),
+    model_of(map.get("model").cloned())
+}
+
+fn model_of(v: Option<Value>) -> Result<String> {
+    match v {
+        Some(Value::String(s)) if !s.is_empty() => Ok(s),
         Some(_) => Err(bad("model", "`model` must be a non-empty string")),
         None => Err(bad("model", "`model` is required: name a model group")),
     }
@@ -172,7 +182,11 @@ pub(crate) fn model(map: &Map<String, Value>) -> Result<String> {
 
 /// A boolean field, false when absent.
 pub(crate) fn boolean(map: &Map<String, Value>, key: &str) -> Result<bool> {
-    match map.get(key) {
+    boolean_of(key, map.get(key))
+}
+
+fn boolean_of(key: &str, v: Option<&Value>) -> Result<bool> {
+    match v {
         None | Some(Value::Null) => Ok(false),
         Some(Value::Bool(b)) => Ok(*b),
         Some(_) => Err(bad(key, format!("`{key}` must be a boolean"))),
@@ -185,7 +199,11 @@ pub(crate) fn float(
     min: f64,
     max: f64,
 ) -> Result<Option<f32>> {
-    match map.get(key) {
+    float_of(key, map.get(key), min, max)
+}
+
+fn float_of(key: &str, v: Option<&Value>, min: f64, max: f64) -> Result<Option<f32>> {
+    match v {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Number(n)) => match n.as_f64() {
             #[allow(clippy::cast_possible_truncation)]
@@ -197,7 +215,11 @@ pub(crate) fn float(
 }
 
 pub(crate) fn uint(map: &Map<String, Value>, key: &str) -> Result<Option<u32>> {
-    match map.get(key) {
+    uint_of(key, map.get(key))
+}
+
+fn uint_of(key: &str, v: Option<&Value>) -> Result<Option<u32>> {
+    match v {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Number(n)) => n
             .as_u64()
@@ -225,45 +247,54 @@ fn stop(v: Option<&Value>) -> Result<Vec<String>> {
     }
 }
 
-fn role(at: &str, v: Option<&Value>) -> Result<Role> {
+/// A message's role; `at` names the message, formatted only for a refusal.
+fn role(at: &dyn Fn() -> String, v: Option<&Value>) -> Result<Role> {
     match v.and_then(Value::as_str) {
         Some("system" | "developer") => Ok(Role::System),
         Some("user") => Ok(Role::User),
         Some("assistant") => Ok(Role::Assistant),
         Some("tool") => Ok(Role::Tool),
         _ => Err(bad(
-            format!("{at}.role"),
+            format!("{}.role", at()),
             "`role` must be one of system, developer, user, assistant, tool",
         )),
     }
 }
 
-fn message(i: usize, v: &Value) -> Result<Message> {
-    let at = format!("messages[{i}]");
-    let Value::Object(m) = v else {
-        return Err(bad(at, "a message must be an object"));
+/// Message `i`, taken apart: its strings move into the core message, uncopied.
+fn message(i: usize, sent: Sent) -> Result<Message> {
+    let at = || format!("messages[{i}]");
+    let Sent::Message(m) = sent else {
+        return Err(bad(at(), "a message must be an object"));
     };
-    let role = role(&at, m.get("role"))?;
-    let content = content(&at, m.get("content"))?;
-    let tool_calls = match (role, m.get("tool_calls")) {
+    let role = role(&at, m.role.as_ref())?;
+    let content = content(&at, m.content)?;
+    let tool_calls = match (role, &m.tool_calls) {
         (_, None | Some(Value::Null)) => Vec::new(),
         (Role::Assistant, Some(Value::Array(calls))) => calls
             .iter()
             .enumerate()
-            .map(|(j, c)| tool_call(&format!("{at}.tool_calls[{j}]"), c))
+            .map(|(j, c)| {
+                tool_call(c).ok_or_else(|| {
+                    bad(
+                        format!("{}.tool_calls[{j}]", at()),
+                        "a tool call needs `id` and `function.name`",
+                    )
+                })
+            })
             .collect::<Result<_>>()?,
         _ => {
             return Err(bad(
-                format!("{at}.tool_calls"),
+                format!("{}.tool_calls", at()),
                 "`tool_calls` must be an array on an assistant message",
             ));
         }
     };
-    let tool_call_id = match (role, m.get("tool_call_id")) {
-        (Role::Tool, Some(Value::String(id))) => Some(id.clone()),
+    let tool_call_id = match (role, m.tool_call_id) {
+        (Role::Tool, Some(Value::String(id))) => Some(id),
         (Role::Tool, _) => {
             return Err(bad(
-                format!("{at}.tool_call_id"),
+                format!("{}.tool_call_id", at()),
                 "a tool message needs the `tool_call_id` it answers",
             ));
         }
@@ -277,22 +308,24 @@ fn message(i: usize, v: &Value) -> Result<Message> {
     })
 }
 
-fn content(at: &str, v: Option<&Value>) -> Result<Vec<ContentPart>> {
-    let param = format!("{at}.content");
+fn content(at: &dyn Fn() -> String, v: Option<Value>) -> Result<Vec<ContentPart>> {
+    let param = || format!("{}.content", at());
     match v {
         None | Some(Value::Null) => Ok(Vec::new()),
-        Some(Value::String(s)) => Ok(vec![ContentPart::Text { text: s.clone() }]),
+        Some(Value::String(text)) => Ok(vec![ContentPart::Text { text }]),
         Some(Value::Array(parts)) => parts
             .iter()
             .enumerate()
             .map(|(j, p)| {
-                let param = format!("{param}[{j}]");
+                let param = || format!("{}[{j}]", param());
                 match p.get("type").and_then(Value::as_str) {
                     Some("text") => p
                         .get("text")
                         .and_then(Value::as_str)
                         .map(|t| ContentPart::Text { text: t.to_owned() })
-                        .ok_or_else(|| bad(format!("{param}.text"), "a text part needs `text`")),
+                        .ok_or_else(|| {
+                            bad(format!("{}.text", param()), "a text part needs `text`")
+                        }),
                     Some("image_url") => p
                         .get("image_url")
                         .and_then(|u| u.get("url").or(Some(u)))
@@ -300,37 +333,35 @@ fn content(at: &str, v: Option<&Value>) -> Result<Vec<ContentPart>> {
                         .map(|u| ContentPart::Image { url: u.to_owned() })
                         .ok_or_else(|| {
                             bad(
-                                format!("{param}.image_url"),
+                                format!("{}.image_url", param()),
                                 "an image part needs `image_url.url`",
                             )
                         }),
                     _ => Err(bad(
-                        format!("{param}.type"),
+                        format!("{}.type", param()),
                         "a content part's `type` must be `text` or `image_url`",
                     )),
                 }
             })
             .collect(),
         Some(_) => Err(bad(
-            param,
+            param(),
             "`content` must be a string or an array of parts",
         )),
     }
 }
 
-fn tool_call(at: &str, v: &Value) -> Result<ToolCall> {
+/// A tool call of an assistant message; `None` without `id` or `function.name`.
+fn tool_call(v: &Value) -> Option<ToolCall> {
     let f = v.get("function");
-    let id = v.get("id").and_then(Value::as_str);
-    let name = f.and_then(|f| f.get("name")).and_then(Value::as_str);
+    let id = v.get("id").and_then(Value::as_str)?;
+    let name = f.and_then(|f| f.get("name")).and_then(Value::as_str)?;
     let arguments = f.and_then(|f| f.get("arguments")).and_then(Value::as_str);
-    match (id, name) {
-        (Some(id), Some(name)) => Ok(ToolCall {
-            id: id.to_owned(),
-            name: name.to_owned(),
-            arguments: arguments.unwrap_or("").to_owned(),
-        }),
-        _ => Err(bad(at, "a tool call needs `id` and `function.name`")),
-    }
+    Some(ToolCall {
+        id: id.to_owned(),
+        name: name.to_owned(),
+        arguments: arguments.unwrap_or("").to_owned(),
+    })
 }
 
 fn tools(v: Option<&Value>) -> Result<Vec<Tool>> {
@@ -397,6 +428,27 @@ fn tool_choice(v: Option<&Value>) -> Result<Option<ToolChoice>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_key_sent_twice_keeps_its_last_value_and_others_are_dropped() {
+        let body = br#"{"model": "a", "extra": {"x": [1, 2]}, "model": "b", "messages": [{"role": "user", "content": "hi"}]}"#;
+        assert_eq!(parse(body).unwrap().group, "b");
+        for (body, message) in [
+            (&br#"["model"]"#[..], "the body must be a JSON object"),
+            (b"\"text\"", "the body must be a JSON object"),
+            (b"null", "the body must be a JSON object"),
+        ] {
+            assert_eq!(parse(body).unwrap_err().message, message);
+        }
+        let broken = parse(br#"{"model": "g", "extra": [1,}"#).unwrap_err();
+        assert_eq!(broken.param, "body");
+        assert!(
+            broken.message.starts_with("the body is not valid JSON"),
+            "{broken}"
+        );
+        let null_messages = parse(br#"{"model": "g", "messages": null}"#).unwrap_err();
+        assert_eq!(null_messages.message, "`messages` must be an array");
+    }
 
     #[test]
     fn tools_calls_and_results_come_through() {

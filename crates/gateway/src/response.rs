@@ -1,8 +1,11 @@
 //! OpenAI's `chat.completion` object and `chat.completion.chunk` pieces, built from
 //! steadfast's provider-neutral answer and stream events.
 
+use std::borrow::Cow;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use serde::Serialize;
+use serde::ser::{SerializeSeq, Serializer};
 use serde_json::{Value, json};
 use steadfast_providers_core::{ChatResponse, FinishReason, ToolCall, ToolCallDelta, Usage};
 
@@ -34,26 +37,8 @@ pub fn finish_str(reason: FinishReason) -> &'static str {
 
 /// OpenAI's `usage` object.
 pub fn usage_json(u: &Usage) -> Value {
-    let mut v = json!({
-        "prompt_tokens": u.input_tokens,
-        "completion_tokens": u.output_tokens,
-        "total_tokens": u.total(),
-    });
-    if u.cache_read_tokens > 0 {
-        v["prompt_tokens_details"] = json!({ "cached_tokens": u.cache_read_tokens });
-    }
-    if u.reasoning_tokens > 0 {
-        v["completion_tokens_details"] = json!({ "reasoning_tokens": u.reasoning_tokens });
-    }
-    v
-}
-
-fn tool_call_json(c: &ToolCall) -> Value {
-    json!({
-        "id": c.id,
-        "type": "function",
-        "function": { "name": c.name, "arguments": c.arguments },
-    })
+    // Integers only: it always serializes.
+    serde_json::to_value(UsageOut::new(u)).unwrap_or(Value::Null)
 }
 
 /// The whole answer as a `chat.completion` object.
@@ -69,41 +54,181 @@ fn tool_call_json(c: &ToolCall) -> Value {
 /// assert_eq!(json["choices"][0]["finish_reason"], "stop");
 /// ```
 pub fn completion(answer: &ChatResponse, model: &str) -> Value {
-    let mut message = json!({
-        "role": "assistant",
-        "content": if answer.text.is_empty() && !answer.tool_calls.is_empty() {
-            Value::Null
-        } else {
-            Value::String(answer.text.clone())
-        },
-    });
-    if !answer.tool_calls.is_empty() {
-        message["tool_calls"] = answer.tool_calls.iter().map(tool_call_json).collect();
+    // The typed object always serializes: its fields are strings, integers and nulls.
+    serde_json::to_value(Completion::new(answer, model, now_secs())).unwrap_or(Value::Null)
+}
+
+/// [`completion`] as JSON text, written straight from the answer: the same bytes that
+/// serializing [`completion`]'s value gives, without building the value first.
+///
+/// ```
+/// use steadfast_providers_core::ChatResponse;
+/// use steadfast_gateway::response::completion_json;
+///
+/// let answer = ChatResponse { id: Some("chatcmpl-1".into()), text: "hi".into(), ..ChatResponse::default() };
+/// let text = String::from_utf8(completion_json(&answer, "mock-small")).unwrap();
+/// assert!(text.starts_with(r#"{"choices":[{"finish_reason":"stop","index":0,"logprobs":null,"message":{"content":"hi","role":"assistant"}}]"#));
+/// ```
+pub fn completion_json(answer: &ChatResponse, model: &str) -> Vec<u8> {
+    completion_json_at(answer, model, now_secs())
+}
+
+fn completion_json_at(answer: &ChatResponse, model: &str, created: u64) -> Vec<u8> {
+    let texts = answer.text.len() + answer.reasoning.len() + answer.refusal.len();
+    let calls: usize = answer
+        .tool_calls
+        .iter()
+        .map(|c| c.id.len() + c.name.len() + c.arguments.len() + 64)
+        .sum();
+    let mut out = Vec::with_capacity(320 + model.len() + texts + calls);
+    // As in `completion`: nothing in the object can fail to serialize.
+    let _ = serde_json::to_writer(&mut out, &Completion::new(answer, model, created));
+    out
+}
+
+// The typed `chat.completion` object. Its fields are declared in alphabetical order, the
+// order in which a `serde_json::Value` object writes its keys, so both give the same text.
+
+#[derive(Serialize)]
+struct Completion<'a> {
+    choices: [Choice<'a>; 1],
+    created: u64,
+    id: Cow<'a, str>,
+    model: &'a str,
+    object: &'static str,
+    usage: UsageOut,
+}
+
+#[derive(Serialize)]
+struct Choice<'a> {
+    finish_reason: &'static str,
+    index: u32,
+    logprobs: (),
+    message: MessageOut<'a>,
+}
+
+#[derive(Serialize)]
+struct MessageOut<'a> {
+    /// `null` when the answer is only tool calls.
+    content: Option<&'a str>,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    reasoning_content: &'a str,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    refusal: &'a str,
+    role: &'static str,
+    #[serde(skip_serializing_if = "ToolCalls::is_empty")]
+    tool_calls: ToolCalls<'a>,
+}
+
+/// The answer's tool calls as OpenAI's `tool_calls` array.
+struct ToolCalls<'a>(&'a [ToolCall]);
+
+impl ToolCalls<'_> {
+    fn is_empty(&self) -> bool {
+        self.0.is_empty()
     }
-    if !answer.refusal.is_empty() {
-        message["refusal"] = json!(answer.refusal);
+}
+
+impl Serialize for ToolCalls<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut seq = serializer.serialize_seq(Some(self.0.len()))?;
+        for c in self.0 {
+            seq.serialize_element(&ToolCallOut {
+                function: FunctionOut {
+                    arguments: &c.arguments,
+                    name: &c.name,
+                },
+                id: &c.id,
+                kind: "function",
+            })?;
+        }
+        seq.end()
     }
-    if !answer.reasoning.is_empty() {
-        message["reasoning_content"] = json!(answer.reasoning);
+}
+
+#[derive(Serialize)]
+struct ToolCallOut<'a> {
+    function: FunctionOut<'a>,
+    id: &'a str,
+    #[serde(rename = "type")]
+    kind: &'static str,
+}
+
+#[derive(Serialize)]
+struct FunctionOut<'a> {
+    arguments: &'a str,
+    name: &'a str,
+}
+
+/// OpenAI's `usage` object, as [`usage_json`] builds it.
+#[derive(Serialize)]
+struct UsageOut {
+    completion_tokens: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    completion_tokens_details: Option<ReasoningTokens>,
+    prompt_tokens: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    prompt_tokens_details: Option<CachedTokens>,
+    total_tokens: u64,
+}
+
+#[derive(Serialize)]
+struct ReasoningTokens {
+    reasoning_tokens: u64,
+}
+
+#[derive(Serialize)]
+struct CachedTokens {
+    cached_tokens: u64,
+}
+
+impl UsageOut {
+    fn new(u: &Usage) -> UsageOut {
+        UsageOut {
+            completion_tokens: u.output_tokens,
+            completion_tokens_details: (u.reasoning_tokens > 0).then_some(ReasoningTokens {
+                reasoning_tokens: u.reasoning_tokens,
+            }),
+            prompt_tokens: u.input_tokens,
+            prompt_tokens_details: (u.cache_read_tokens > 0).then_some(CachedTokens {
+                cached_tokens: u.cache_read_tokens,
+            }),
+            total_tokens: u.total(),
+        }
     }
-    let finish = match answer.finish_reason {
-        Some(r) => finish_str(r),
-        None if !answer.tool_calls.is_empty() => "tool_calls",
-        None => "stop",
-    };
-    json!({
-        "id": answer.id.clone().unwrap_or_else(completion_id),
-        "object": "chat.completion",
-        "created": now_secs(),
-        "model": answer.model.as_deref().unwrap_or(model),
-        "choices": [{
-            "index": 0,
-            "message": message,
-            "finish_reason": finish,
-            "logprobs": null,
-        }],
-        "usage": usage_json(&answer.usage.unwrap_or_default()),
-    })
+}
+
+impl<'a> Completion<'a> {
+    fn new(answer: &'a ChatResponse, model: &'a str, created: u64) -> Completion<'a> {
+        let tools = !answer.tool_calls.is_empty();
+        let finish = match answer.finish_reason {
+            Some(r) => finish_str(r),
+            None if tools => "tool_calls",
+            None => "stop",
+        };
+        Completion {
+            choices: [Choice {
+                finish_reason: finish,
+                index: 0,
+                logprobs: (),
+                message: MessageOut {
+                    content: (!answer.text.is_empty() || !tools).then_some(answer.text.as_str()),
+                    reasoning_content: &answer.reasoning,
+                    refusal: &answer.refusal,
+                    role: "assistant",
+                    tool_calls: ToolCalls(&answer.tool_calls),
+                },
+            }],
+            created,
+            id: answer
+                .id
+                .as_deref()
+                .map_or_else(|| Cow::Owned(completion_id()), Cow::Borrowed),
+            model: answer.model.as_deref().unwrap_or(model),
+            object: "chat.completion",
+            usage: UsageOut::new(&answer.usage.unwrap_or_default()),
+        }
+    }
 }
 
 /// What every chunk of one stream shares: `id`, `created`, `model`.
@@ -170,4 +295,148 @@ pub fn sse(data: &Value) -> bytes::Bytes {
     let _ = serde_json::to_writer(&mut out, data);
     out.extend_from_slice(b"\n\n");
     out.into()
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+    use serde_json::{Value, json};
+    use steadfast_providers_core::{ChatResponse, FinishReason, ToolCall, Usage};
+
+    use super::{completion_json_at, finish_str};
+
+    /// The `json!` builder the gateway answered with before the typed object: the
+    /// reference the typed text must equal byte for byte.
+    fn reference(answer: &ChatResponse, model: &str, created: u64) -> Value {
+        let mut message = json!({
+            "role": "assistant",
+            "content": if answer.text.is_empty() && !answer.tool_calls.is_empty() {
+                Value::Null
+            } else {
+                Value::String(answer.text.clone())
+            },
+        });
+        if !answer.tool_calls.is_empty() {
+            message["tool_calls"] = answer
+                .tool_calls
+                .iter()
+                .map(|c| {
+                    json!({
+                        "id": c.id,
+                        "type": "function",
+                        "function": { "name": c.name, "arguments": c.arguments },
+                    })
+                })
+                .collect();
+        }
+        if !answer.refusal.is_empty() {
+            message["refusal"] = json!(answer.refusal);
+        }
+        if !answer.reasoning.is_empty() {
+            message["reasoning_content"] = json!(answer.reasoning);
+        }
+        let finish = match answer.finish_reason {
+            Some(r) => finish_str(r),
+            None if !answer.tool_calls.is_empty() => "tool_calls",
+            None => "stop",
+        };
+        let u = answer.usage.unwrap_or_default();
+        let mut usage = json!({
+            "prompt_tokens": u.input_tokens,
+            "completion_tokens": u.output_tokens,
+            "total_tokens": u.total(),
+        });
+        if u.cache_read_tokens > 0 {
+            usage["prompt_tokens_details"] = json!({ "cached_tokens": u.cache_read_tokens });
+        }
+        if u.reasoning_tokens > 0 {
+            usage["completion_tokens_details"] = json!({ "reasoning_tokens": u.reasoning_tokens });
+        }
+        json!({
+            "id": answer.id.clone().unwrap_or_else(|| "generated".to_owned()),
+            "object": "chat.completion",
+            "created": created,
+            "model": answer.model.as_deref().unwrap_or(model),
+            "choices": [{
+                "index": 0,
+                "message": message,
+                "finish_reason": finish,
+                "logprobs": null,
+            }],
+            "usage": usage,
+        })
+    }
+
+    fn text() -> impl Strategy<Value = String> {
+        prop_oneof![
+            Just(String::new()),
+            "[a-z \"\\\\\n\u{1}\u{e9}\u{1f600}]{1,12}"
+        ]
+    }
+
+    fn answer() -> impl Strategy<Value = ChatResponse> {
+        let call = (text(), text(), text()).prop_map(|(id, name, arguments)| ToolCall {
+            id,
+            name,
+            arguments,
+        });
+        let finish = prop_oneof![
+            Just(None),
+            Just(Some(FinishReason::Stop)),
+            Just(Some(FinishReason::Length)),
+            Just(Some(FinishReason::ToolCalls)),
+            Just(Some(FinishReason::ContentFilter)),
+        ];
+        let usage = proptest::option::of(
+            (0u64..1000, 0u64..1000, 0u64..3, 0u64..3, 0u64..3).prop_map(|(i, o, r, w, t)| Usage {
+                input_tokens: i,
+                output_tokens: o,
+                cache_read_tokens: r,
+                cache_write_tokens: w,
+                reasoning_tokens: t,
+            }),
+        );
+        (
+            proptest::option::of(text()),
+            proptest::option::of(text()),
+            (text(), text(), text()),
+            proptest::collection::vec(call, 0..3),
+            finish,
+            usage,
+        )
+            .prop_map(
+                |(id, model, (text, reasoning, refusal), tool_calls, finish, usage)| ChatResponse {
+                    id: Some(id.unwrap_or_else(|| "generated".to_owned())),
+                    model,
+                    text,
+                    reasoning,
+                    refusal,
+                    tool_calls,
+                    finish_reason: finish,
+                    usage,
+                    ..ChatResponse::default()
+                },
+            )
+    }
+
+    proptest! {
+        #[test]
+        fn typed_completion_is_the_json_builders_text(a in answer(), created in 0u64..u64::MAX) {
+            let typed = completion_json_at(&a, "group-model", created);
+            let built = serde_json::to_vec(&reference(&a, "group-model", created)).unwrap();
+            prop_assert_eq!(String::from_utf8(typed).unwrap(), String::from_utf8(built).unwrap());
+        }
+    }
+
+    #[test]
+    fn a_missing_id_is_generated() {
+        let a = ChatResponse::default();
+        let v: Value = serde_json::from_slice(&completion_json_at(&a, "m", 7)).unwrap();
+        let id = v["id"].as_str().unwrap();
+        assert!(id.starts_with("chatcmpl-") && id.len() == 9 + 24, "{id}");
+        assert_eq!(
+            (v["created"].as_u64(), v["model"].as_str()),
+            (Some(7), Some("m"))
+        );
+    }
 }

@@ -1,14 +1,13 @@
-//! The HTTP routes: chat completions, Anthropic messages, models, health, metrics — and the
-//! middleware that checks the gateway key and counts every answer.
+//! The HTTP routes: chat completions, Anthropic messages, models, health, metrics, under
+//! the layers that check the gateway key and count every answer ([`crate::layer`]).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{MatchedPath, Request, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::middleware::{self, Next};
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
@@ -18,10 +17,11 @@ use steadfast_fallback::AttemptRecord;
 use steadfast_providers_core::ChatResponse;
 
 use crate::error::{ApiError, Wire};
+use crate::layer::{Auth, Count};
 use crate::messages::response::message_id;
 use crate::messages::stream::Events;
 use crate::request::{Incoming, RequestError, parse};
-use crate::response::{ChunkHead, completion, completion_id, now_secs};
+use crate::response::{ChunkHead, completion_id, completion_json, now_secs};
 use crate::state::{InFlight, Shared};
 use crate::stream::{Chunks, Encode};
 
@@ -48,54 +48,15 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/models", get(models))
         .route("/health/providers", get(providers))
         .route("/metrics", get(metrics_text))
-        .route_layer(middleware::from_fn_with_state(Arc::clone(&shared), auth));
+        .route_layer(Auth::new(&shared, Wire::OpenAi));
     let anthropic = Router::new()
         .route("/v1/messages", post(messages))
-        .route_layer(middleware::from_fn_with_state(
-            Arc::clone(&shared),
-            auth_anthropic,
-        ));
+        .route_layer(Auth::new(&shared, Wire::Anthropic));
     open.merge(guarded)
         .merge(anthropic)
         .fallback(not_found)
-        .layer(middleware::from_fn(count))
+        .layer(Count)
         .with_state(shared)
-}
-
-/// The gateway key, from `Authorization: Bearer` or `x-api-key` (what Anthropic's SDKs
-/// send); a 401 in the route's wire format without it.
-async fn check(s: &Shared, req: Request, next: Next, wire: Wire) -> Response {
-    let headers = req.headers();
-    let bearer = headers
-        .get(header::AUTHORIZATION)
-        .map(HeaderValue::as_bytes);
-    let api_key = headers.get("x-api-key").map(HeaderValue::as_bytes);
-    if s.authorized(bearer, api_key) {
-        next.run(req).await
-    } else {
-        ApiError::unauthorized().respond(wire)
-    }
-}
-
-async fn auth(State(s): State<Arc<Shared>>, req: Request, next: Next) -> Response {
-    check(&s, req, next, Wire::OpenAi).await
-}
-
-async fn auth_anthropic(State(s): State<Arc<Shared>>, req: Request, next: Next) -> Response {
-    check(&s, req, next, Wire::Anthropic).await
-}
-
-async fn count(req: Request, next: Next) -> Response {
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
-    let start = Instant::now();
-    let response = next.run(req).await;
-    let status = response.status().as_u16().to_string();
-    metrics::counter!(REQUESTS, "route" => route.clone(), "status" => status).increment(1);
-    metrics::histogram!(DURATION, "route" => route).record(start.elapsed().as_secs_f64());
-    response
 }
 
 async fn not_found() -> Response {
@@ -165,25 +126,52 @@ struct Verify<'a> {
 
 impl Verify<'_> {
     fn apply(&self, headers: &mut HeaderMap) {
+        const PROVIDER: HeaderName = HeaderName::from_static(PROVIDER_HEADER);
+        const ATTEMPTS: HeaderName = HeaderName::from_static(ATTEMPTS_HEADER);
+        const FALLBACKS: HeaderName = HeaderName::from_static(FALLBACKS_HEADER);
+        const OVERHEAD: HeaderName = HeaderName::from_static(OVERHEAD_HEADER);
         let attempts: u32 = self.attempts.iter().map(AttemptRecord::attempts).sum();
         let fallbacks = self.attempts.len().saturating_sub(1);
         let in_providers: Duration = self.attempts.iter().map(|a| a.duration).sum();
         let overhead = self.started.elapsed().saturating_sub(in_providers);
-        let values = [
-            (PROVIDER_HEADER, self.provider.to_owned()),
-            (ATTEMPTS_HEADER, attempts.to_string()),
-            (FALLBACKS_HEADER, fallbacks.to_string()),
-            (
-                OVERHEAD_HEADER,
-                format!("{:.3}", overhead.as_secs_f64() * 1000.0),
-            ),
-        ];
-        for (name, value) in values {
-            if let Ok(v) = HeaderValue::from_str(&value) {
-                headers.insert(name, v);
-            }
+        // A deployment id a header cannot carry leaves the header out.
+        if let Ok(v) = HeaderValue::from_str(self.provider) {
+            headers.insert(PROVIDER, v);
+        }
+        headers.insert(ATTEMPTS, count(u64::from(attempts)));
+        headers.insert(FALLBACKS, count(fallbacks as u64));
+        headers.insert(OVERHEAD, millis(overhead));
+    }
+}
+
+/// `n` as a header value; the usual small counts without an allocation.
+fn count(n: u64) -> HeaderValue {
+    const SMALL: [&str; 10] = ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"];
+    usize::try_from(n)
+        .ok()
+        .and_then(|i| SMALL.get(i))
+        .map_or_else(|| HeaderValue::from(n), |s| HeaderValue::from_static(s))
+}
+
+/// `d` in milliseconds with three decimals (`12.345`), rounded to the microsecond.
+fn millis(d: Duration) -> HeaderValue {
+    let micros = u64::try_from(d.as_nanos().saturating_add(500) / 1000).unwrap_or(u64::MAX);
+    // u64's 20 digits at most and the point, written from the end.
+    let mut buf = [0u8; 24];
+    let mut at = buf.len();
+    let (mut n, mut digits) = (micros, 0);
+    while digits < 4 || n > 0 {
+        at -= 1;
+        buf[at] = b'0' + u8::try_from(n % 10).unwrap_or(0);
+        n /= 10;
+        digits += 1;
+        if digits == 3 {
+            at -= 1;
+            buf[at] = b'.';
         }
     }
+    // Digits and a point are valid header bytes.
+    HeaderValue::from_bytes(&buf[at..]).unwrap_or(HeaderValue::from_static("0.000"))
 }
 
 async fn read_body(body: Body, limit: usize) -> Result<bytes::Bytes, ApiError> {
@@ -259,13 +247,17 @@ fn sse_response<E: Encode>(
     response
 }
 
-/// A whole answer's response under the verification headers.
+/// A whole answer's response (its JSON text) under the verification headers.
 fn json_response(
-    body: Value,
+    body: Vec<u8>,
     routed: &steadfast_router::Routed<ChatResponse>,
     started: Instant,
 ) -> Response {
-    let mut response = axum::Json(body).into_response();
+    let mut response = Response::new(Body::from(body));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     Verify {
         provider: &routed.provider,
         attempts: &routed.attempts,
@@ -275,9 +267,11 @@ fn json_response(
     response
 }
 
-async fn chat(State(s): State<Arc<Shared>>, headers: HeaderMap, body: Body) -> Response {
+async fn chat(State(s): State<Arc<Shared>>, req: Request) -> Response {
     let started = Instant::now();
-    let (bytes, guard) = match admit(&s, &headers, body).await {
+    // The request itself, not a `HeaderMap` extractor: that would copy every header.
+    let (parts, body) = req.into_parts();
+    let (bytes, guard) = match admit(&s, &parts.headers, body).await {
         Ok(admitted) => admitted,
         Err(e) => return e.into_response(),
     };
@@ -307,7 +301,7 @@ async fn chat(State(s): State<Arc<Shared>>, headers: HeaderMap, body: Body) -> R
     } else {
         match s.sf.chat(Some(&group), &request, options).await {
             Ok(routed) => {
-                let body = completion(&routed.value, &routed.model);
+                let body = completion_json(&routed.value, &routed.model);
                 let response = json_response(body, &routed, started);
                 drop(guard);
                 response
@@ -318,9 +312,10 @@ async fn chat(State(s): State<Arc<Shared>>, headers: HeaderMap, body: Body) -> R
 }
 
 /// `POST /v1/messages`: the Anthropic wire format over the same routing.
-async fn messages(State(s): State<Arc<Shared>>, headers: HeaderMap, body: Body) -> Response {
+async fn messages(State(s): State<Arc<Shared>>, req: Request) -> Response {
     let started = Instant::now();
-    let (bytes, guard) = match admit(&s, &headers, body).await {
+    let (parts, body) = req.into_parts();
+    let (bytes, guard) = match admit(&s, &parts.headers, body).await {
         Ok(admitted) => admitted,
         Err(e) => return e.respond(Wire::Anthropic),
     };
@@ -347,7 +342,12 @@ async fn messages(State(s): State<Arc<Shared>>, headers: HeaderMap, body: Body) 
             Ok(routed) => {
                 let response =
                     match crate::messages::response::message(&routed.value, &routed.model) {
-                        Ok(body) => json_response(body, &routed, started),
+                        // A `Value` always serializes.
+                        Ok(body) => json_response(
+                            serde_json::to_vec(&body).unwrap_or_default(),
+                            &routed,
+                            started,
+                        ),
                         Err(why) => {
                             let mut e = ApiError::bad_request("content", why);
                             e.status = StatusCode::BAD_GATEWAY;
@@ -385,4 +385,34 @@ fn failed(e: &steadfast_config::CallError, started: Instant, wire: Wire) -> Resp
     }
     .apply(response.headers_mut());
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::{count, millis};
+
+    #[test]
+    fn counts_are_their_digits() {
+        for n in [0, 1, 9, 10, 11, 12_345, u64::MAX] {
+            assert_eq!(count(n).to_str().unwrap(), n.to_string());
+        }
+    }
+
+    #[test]
+    fn overhead_is_milliseconds_with_three_decimals() {
+        let cases = [
+            (Duration::ZERO, "0.000"),
+            (Duration::from_nanos(499), "0.000"),
+            (Duration::from_nanos(17_600), "0.018"),
+            (Duration::from_micros(12_345), "12.345"),
+            (Duration::from_micros(999_999_999), "999999.999"),
+            (Duration::from_secs(3), "3000.000"),
+        ];
+        for (d, text) in cases {
+            assert_eq!(millis(d).to_str().unwrap(), text, "{d:?}");
+        }
+        assert_eq!(millis(Duration::MAX).to_str().unwrap().len(), 21);
+    }
 }
