@@ -1,6 +1,7 @@
 //! Turning one [`Deployment`] into a provider through its own crate's config type, and into
 //! the router's [`ProviderConfig`].
 
+use crate::steadfast::DeploymentInfo;
 use std::ffi::OsString;
 use std::sync::Arc;
 
@@ -475,4 +476,31 @@ fn azure(
     c.api_key = key;
     c.auth = Auth::Header("api-key".to_owned());
     Ok(Arc::new(OpenAiProvider::with_client(c, client(d))))
+}
+
+/// The listing of chat deployment `name` (no groups yet): prices from the config, else the
+/// provider's for the model, else the catalog's; the context window likewise.
+pub(crate) fn chat_info(
+    name: &str,
+    kind: Option<Kind>,
+    provider: &dyn ChatProvider,
+    config: &ProviderConfig,
+    context_window: Option<u32>,
+) -> DeploymentInfo {
+    let model = config.model.clone().unwrap_or_default();
+    let listed = provider.models().iter().find(|m| m.id == model);
+    let catalog = steadfast_catalog::lookup(provider.kind(), &model);
+    DeploymentInfo {
+        name: name.to_owned(),
+        kind,
+        pricing: config
+            .pricing
+            .or_else(|| listed.and_then(|m| m.pricing))
+            .or_else(|| catalog.and_then(|m| m.pricing)),
+        context_window: context_window
+            .or_else(|| listed.and_then(|m| m.context_window))
+            .or_else(|| catalog.and_then(|m| m.context_window)),
+        model,
+        groups: Vec::new(),
+    }
 }

@@ -21,7 +21,7 @@ use steadfast_router::{
     RouterStream, StatsSnapshot, StrategyKind,
 };
 
-use crate::build::{Built, Lookup, build};
+use crate::build::{Built, Lookup, build, chat_info};
 use crate::error::ConfigError;
 use crate::file::{ConfigFile, GroupConfig, Kind};
 use crate::parse::Format;
@@ -648,33 +648,6 @@ fn build_all(file: &ConfigFile, lookup: Lookup<'_>) -> Result<Steadfast, ConfigE
         images: media_router(images),
         fallback: AtomicBool::new(defaults.fallback),
     })
-}
-
-/// The listing of chat deployment `name` (no groups yet): prices from the config, else the
-/// provider's for the model, else the catalog's; the context window likewise.
-fn chat_info(
-    name: &str,
-    kind: Option<Kind>,
-    provider: &dyn ChatProvider,
-    config: &ProviderConfig,
-    context_window: Option<u32>,
-) -> DeploymentInfo {
-    let model = config.model.clone().unwrap_or_default();
-    let listed = provider.models().iter().find(|m| m.id == model);
-    let catalog = steadfast_catalog::lookup(provider.kind(), &model);
-    DeploymentInfo {
-        name: name.to_owned(),
-        kind,
-        pricing: config
-            .pricing
-            .or_else(|| listed.and_then(|m| m.pricing))
-            .or_else(|| catalog.and_then(|m| m.pricing)),
-        context_window: context_window
-            .or_else(|| listed.and_then(|m| m.context_window))
-            .or_else(|| catalog.and_then(|m| m.context_window)),
-        model,
-        groups: Vec::new(),
-    }
 }
 
 /// How a media deployment runs: its retry policy and breaker (the router's defaults when
