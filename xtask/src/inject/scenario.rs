@@ -388,7 +388,12 @@ pub(crate) fn all() -> Vec<Scenario> {
         .resumes(),
         flapping,
         down,
-        Scenario::new("random mix 10%", share(100, any_fault)).fallback_plan(share(100, any_fault)),
-        Scenario::new("random mix 30%", share(300, any_fault)).fallback_plan(share(100, any_fault)),
+        // The fallback at 3 % here too. At 10 % one run in about 30 missed (5 of 149 seeds,
+        // 2026-12-04): a 30 % primary can trip its breaker early in a run shorter than
+        // `OPEN_FOR`, so the fallback serves nearly every call and three faulted attempts
+        // there (or five faulted requests in a row across both, which spend every resume)
+        // fail a call in a few thousand, while 500 calls allow none.
+        Scenario::new("random mix 10%", share(100, any_fault)).fallback_plan(share(30, any_fault)),
+        Scenario::new("random mix 30%", share(300, any_fault)).fallback_plan(share(30, any_fault)),
     ]
 }
