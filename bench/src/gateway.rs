@@ -50,6 +50,8 @@ const CLIENT_KEY: &str = "sk-bench-5f0c3a9e7d2b4c1a8e6f0b3d9a7c5e21";
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Subject {
     Direct,
+    /// `bare-proxy`: a hyper server forwarding bytes with reqwest, nothing else.
+    Bare,
     Steadfast,
     LiteLlm,
 }
@@ -58,6 +60,7 @@ impl Subject {
     fn name(self) -> &'static str {
         match self {
             Subject::Direct => "direct: client -> upstream",
+            Subject::Bare => "bare hyper+reqwest proxy",
             Subject::Steadfast => "steadfast serve -> upstream",
             Subject::LiteLlm => "LiteLLM proxy -> upstream",
         }
@@ -66,7 +69,7 @@ impl Subject {
     /// The response header in which the proxy reports its own overhead, in milliseconds.
     fn overhead_header(self) -> Option<&'static str> {
         match self {
-            Subject::Direct => None,
+            Subject::Direct | Subject::Bare => None,
             Subject::Steadfast => Some("x-steadfast-overhead-ms"),
             Subject::LiteLlm => Some("x-litellm-overhead-duration-ms"),
         }
@@ -214,17 +217,37 @@ fn start_gateway(
     cpu: Option<usize>,
 ) -> Result<Proxy, String> {
     let config = temp_file("gateway.toml", &gateway_config(upstream, delayed))?;
-    let mut child = pinned(bin, cpu)
+    let mut command = pinned(bin, cpu);
+    command
         .arg("--config")
         .arg(&config)
         .env(KEY_VAR, "k")
-        .env(GATEWAY_KEY_VAR, CLIENT_KEY)
+        .env(GATEWAY_KEY_VAR, CLIENT_KEY);
+    start_listening(command, "gateway-serve", config)
+}
+
+/// The bare proxy in front of both upstreams: `/delayed/...` to the delayed one.
+fn start_bare(
+    bin: &Path,
+    (upstream, delayed): (&str, &str),
+    cpu: Option<usize>,
+) -> Result<Proxy, String> {
+    let mut command = pinned(bin, cpu);
+    command.args(["--upstream", upstream, "--delayed", delayed]);
+    // No config of its own: an empty marker file stands in, removed with the proxy.
+    let marker = temp_file("bare-proxy", "")?;
+    start_listening(command, "bare-proxy", marker)
+}
+
+/// Starts `command` (stdin held, so it ends with us) and reads its `listening on ADDR`.
+fn start_listening(mut command: Command, name: &str, config: PathBuf) -> Result<Proxy, String> {
+    let mut child = command
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
-        .map_err(|e| format!("starting gateway-serve: {e}"))?;
-    let stdout = child.stdout.take().ok_or("gateway-serve has no stdout")?;
+        .map_err(|e| format!("starting {name}: {e}"))?;
+    let stdout = child.stdout.take().ok_or(format!("{name} has no stdout"))?;
     let mut line = String::new();
     let read = BufReader::new(stdout).read_line(&mut line);
     let mut proxy = Proxy {
@@ -232,10 +255,10 @@ fn start_gateway(
         addr: String::new(),
         config,
     };
-    read.map_err(|e| format!("reading gateway-serve's address: {e}"))?;
+    read.map_err(|e| format!("reading {name}'s address: {e}"))?;
     line.trim()
         .strip_prefix("listening on ")
-        .ok_or_else(|| format!("gateway-serve said {line:?}"))?
+        .ok_or_else(|| format!("{name} said {line:?}"))?
         .clone_into(&mut proxy.addr);
     Ok(proxy)
 }
@@ -473,10 +496,14 @@ fn measure(targets: &[Target], calls: Calls) -> Result<Vec<Row>, String> {
 /// Runs the section: `litellm` asks for LiteLLM even where its venv is not found (then the
 /// report says why it has no row).
 pub(crate) fn run(quick: bool, litellm: bool) -> Report {
-    let (Some(up_bin), Some(gw_bin)) = (upstream_binary(), sibling("gateway-serve")) else {
+    let (Some(up_bin), Some(gw_bin), Some(bare_bin)) = (
+        upstream_binary(),
+        sibling("gateway-serve"),
+        sibling("bare-proxy"),
+    ) else {
         return Report::Skipped(
-            "fake-upstream and gateway-serve are not built next to this binary (run through \
-             `cargo xtask bench`)"
+            "fake-upstream, gateway-serve and bare-proxy are not built next to this binary \
+             (run through `cargo xtask bench`)"
                 .into(),
         );
     };
@@ -504,6 +531,12 @@ pub(crate) fn run(quick: bool, litellm: bool) -> Report {
         Ok(g) => g,
         Err(e) => return Report::Skipped(e),
     };
+    let bare = match start_bare(&bare_bin, upstreams, proxy_cpu) {
+        Ok(b) => b,
+        Err(e) => return Report::Skipped(e),
+    };
+    let bare_base = format!("http://{}/v1", bare.addr);
+    let bare_delayed = format!("http://{}/delayed/v1", bare.addr);
     let direct = format!("http://{}/v1", upstream.addr);
     let direct_delayed = format!("http://{}/v1", delayed.addr);
     let gateway_base = format!("http://{}/v1", gateway.addr);
@@ -513,6 +546,12 @@ pub(crate) fn run(quick: bool, litellm: bool) -> Report {
             Some(upstream.pid()),
             (&direct, "mock-model"),
             (&direct_delayed, "mock-model"),
+        ),
+        Target::new(
+            Subject::Bare,
+            Some(bare.child.id()),
+            (&bare_base, "mock-model"),
+            (&bare_delayed, "mock-model"),
         ),
         Target::new(
             Subject::Steadfast,
@@ -569,6 +608,7 @@ pub(crate) fn run(quick: bool, litellm: bool) -> Report {
     }
     drop(lite);
     drop(gateway);
+    drop(bare);
     match measured {
         Ok(rows) => Report::Done {
             pinning,

@@ -83,6 +83,15 @@ pub(crate) fn print(report: &Report) {
             100.0 * TARGET_THROUGHPUT,
             verdict(share >= TARGET_THROUGHPUT),
         );
+        if let Some(bare) = rows.iter().find(|r| r.subject == Subject::Bare) {
+            println!(
+                "over the bare proxy (a second hop and nothing else): steadfast adds p50 {:+.1} us, \
+                 p99 {:+.1} us at c=1; its throughput at c={CONCURRENCY} is {:.1} % of the bare proxy's",
+                us(gw.c1_p50) - us(bare.c1_p50),
+                us(gw.c1_p99) - us(bare.c1_p99),
+                100.0 * gw.per_sec / bare.per_sec,
+            );
+        }
         if let Some(lite) = rows.iter().find(|r| r.subject == Subject::LiteLlm) {
             let added = |r: &Row, p: fn(&Row) -> Duration, d: Duration| us(p(r)) - us(d);
             let (lite_p50, gw_p50) = (
