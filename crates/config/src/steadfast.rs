@@ -340,40 +340,51 @@ impl Steadfast {
         F: Fn(Router, RouteOptions) -> Fut,
         Fut: Future<Output = Result<Routed<T>, RouterError>>,
     {
-        let first = group.unwrap_or(&self.default_group).to_owned();
-        let mut queue = vec![first];
-        let mut tried: Vec<String> = Vec::new();
-        let mut last = None;
-        while let Some(name) = queue.pop() {
+        // The first group is tried without a queue, a list of names or a copy of its
+        // settings: those are made only when it failed and its fallbacks are asked.
+        let first = group.unwrap_or(&self.default_group);
+        let Some(g) = self.groups.get(first) else {
+            return Err(CallError::UnknownGroup(first.to_owned()));
+        };
+        let router = read(g).router.clone();
+        let e = match call(router, options.clone()).await {
+            Ok(answer) => return Ok(answer),
+            Err(e) => e,
+        };
+        let mut tried = vec![first.to_owned()];
+        let mut queue = Vec::new();
+        let mut last = (first.to_owned(), e);
+        loop {
+            if options.fallback {
+                let g = self.groups.get(&last.0).map(|g| read(g));
+                let next = match (g.as_deref(), last.1.kind()) {
+                    (None, _) => &[][..],
+                    (Some(g), Some(ErrorKind::ContextLength)) => {
+                        &g.config.context_window_fallbacks[..]
+                    }
+                    (Some(g), Some(ErrorKind::ContentFilter)) => {
+                        &g.config.content_policy_fallbacks[..]
+                    }
+                    (Some(g), Some(k)) if k.may_fall_back() => &g.config.fallbacks[..],
+                    (Some(g), None) => &g.config.fallbacks[..],
+                    (Some(_), Some(_)) => &[][..],
+                };
+                queue.clear();
+                queue.extend(next.iter().rev().filter(|n| !tried.contains(n)).cloned());
+            }
+            let Some(name) = queue.pop() else {
+                let (group, source) = last;
+                return Err(CallError::Failed { group, source });
+            };
             let Some(g) = self.groups.get(&name) else {
                 return Err(CallError::UnknownGroup(name));
             };
-            let (router, config) = {
-                let g = read(g);
-                (g.router.clone(), g.config.clone())
-            };
+            let router = read(g).router.clone();
             tried.push(name.clone());
             match call(router, options.clone()).await {
                 Ok(answer) => return Ok(answer),
-                Err(e) => {
-                    if options.fallback {
-                        let next = match e.kind() {
-                            Some(ErrorKind::ContextLength) => &config.context_window_fallbacks,
-                            Some(ErrorKind::ContentFilter) => &config.content_policy_fallbacks,
-                            Some(k) if k.may_fall_back() => &config.fallbacks,
-                            None => &config.fallbacks,
-                            Some(_) => &Vec::new(),
-                        };
-                        queue.clear();
-                        queue.extend(next.iter().rev().filter(|n| !tried.contains(n)).cloned());
-                    }
-                    last = Some((name, e));
-                }
+                Err(e) => last = (name, e),
             }
-        }
-        match last {
-            Some((group, source)) => Err(CallError::Failed { group, source }),
-            None => Err(CallError::UnknownGroup(String::new())),
         }
     }
 
