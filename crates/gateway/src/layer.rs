@@ -13,28 +13,14 @@ use std::task::{Context, Poll};
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, header};
 use axum::response::Response;
 use futures_util::future::Either;
 use tower::{Layer, Service};
 
 use crate::error::{ApiError, Wire};
-use crate::routes::{DURATION, REQUESTS};
+use crate::meters::Route;
 use crate::state::Shared;
-
-/// The `route` labels kept as static strings (the gateway's routes and `unmatched`); any
-/// other is copied.
-const ROUTES: [&str; 9] = [
-    "/health",
-    "/v1/chat/completions",
-    "/chat/completions",
-    "/v1/models",
-    "/models",
-    "/health/providers",
-    "/metrics",
-    "/v1/messages",
-    "unmatched",
-];
 
 /// Checks the gateway key, from `Authorization: Bearer` or `x-api-key` (what Anthropic's
 /// SDKs send); a 401 in the route's wire format without it.
@@ -98,20 +84,26 @@ where
 }
 
 /// Counts every answer by route and status, and records the time to its headers.
-#[derive(Clone, Copy)]
-pub(crate) struct Count;
+#[derive(Clone)]
+pub(crate) struct Count(pub(crate) Arc<Shared>);
 
 impl<S> Layer<S> for Count {
     type Service = Counted<S>;
 
     fn layer(&self, inner: S) -> Counted<S> {
-        Counted(inner)
+        Counted {
+            inner,
+            shared: Arc::clone(&self.0),
+        }
     }
 }
 
 /// A service behind [`Count`].
 #[derive(Clone)]
-pub(crate) struct Counted<S>(S);
+pub(crate) struct Counted<S> {
+    inner: S,
+    shared: Arc<Shared>,
+}
 
 impl<S> Service<Request> for Counted<S>
 where
@@ -123,64 +115,20 @@ where
     type Future = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        self.0.poll_ready(cx)
+        self.inner.poll_ready(cx)
     }
 
     fn call(&mut self, req: Request) -> Self::Future {
-        let route = route_label(req.extensions().get::<MatchedPath>());
+        let route = Route::of(req.extensions().get::<MatchedPath>());
         let start = Instant::now();
-        let answer = self.0.call(req);
+        let answer = self.inner.call(req);
+        let shared = Arc::clone(&self.shared);
         Box::pin(async move {
             let Ok(response) = answer.await;
-            let status = status_label(response.status());
-            metrics::counter!(REQUESTS, "route" => route.clone(), "status" => status).increment(1);
-            metrics::histogram!(DURATION, "route" => route).record(start.elapsed().as_secs_f64());
+            shared
+                .meters
+                .answered(&route, response.status(), start.elapsed());
             Ok(response)
         })
-    }
-}
-
-/// The `route` label of a request: its route as registered, `unmatched` without one.
-fn route_label(path: Option<&MatchedPath>) -> metrics::SharedString {
-    let path = path.map_or("unmatched", MatchedPath::as_str);
-    match ROUTES.iter().find(|r| **r == path) {
-        Some(known) => metrics::SharedString::const_str(known),
-        None => metrics::SharedString::from_owned(path.to_owned()),
-    }
-}
-
-/// The `status` label of an answer: its three digits.
-fn status_label(status: StatusCode) -> metrics::SharedString {
-    const COMMON: [(u16, &str); 11] = [
-        (200, "200"),
-        (400, "400"),
-        (401, "401"),
-        (404, "404"),
-        (405, "405"),
-        (413, "413"),
-        (429, "429"),
-        (500, "500"),
-        (502, "502"),
-        (503, "503"),
-        (504, "504"),
-    ];
-    match COMMON.iter().find(|(code, _)| *code == status.as_u16()) {
-        Some((_, text)) => metrics::SharedString::const_str(text),
-        None => metrics::SharedString::from_owned(status.as_str().to_owned()),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use axum::http::StatusCode;
-
-    use super::status_label;
-
-    #[test]
-    fn status_labels_are_the_three_digits() {
-        for code in [200, 201, 401, 418, 503, 599] {
-            let status = StatusCode::from_u16(code).unwrap();
-            assert_eq!(&*status_label(status), code.to_string());
-        }
     }
 }

@@ -41,6 +41,7 @@ mod config;
 mod error;
 mod layer;
 pub mod messages;
+mod meters;
 pub mod request;
 pub mod response;
 mod routes;

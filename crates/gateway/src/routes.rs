@@ -55,7 +55,7 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
     open.merge(guarded)
         .merge(anthropic)
         .fallback(not_found)
-        .layer(Count)
+        .layer(Count(Arc::clone(&shared)))
         .with_state(shared)
 }
 

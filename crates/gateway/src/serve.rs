@@ -14,15 +14,12 @@ use tokio::net::TcpListener;
 
 use crate::state::Shared;
 
-/// The gauge of open client connections.
-pub(crate) const CONNECTIONS: &str = "steadfast.gateway.connections";
-
 struct Connection(Arc<Shared>);
 
 impl Connection {
     fn open(shared: &Arc<Shared>) -> Connection {
         shared.connections().send_modify(|n| *n += 1);
-        metrics::gauge!(CONNECTIONS).increment(1.0);
+        shared.meters.connections().increment(1.0);
         Connection(Arc::clone(shared))
     }
 }
@@ -32,7 +29,7 @@ impl Drop for Connection {
         self.0
             .connections()
             .send_modify(|n| *n = n.saturating_sub(1));
-        metrics::gauge!(CONNECTIONS).decrement(1.0);
+        self.0.meters.connections().decrement(1.0);
     }
 }
 

@@ -9,9 +9,7 @@ use subtle::ConstantTimeEq;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 
 use crate::config::GatewayConfig;
-
-/// The gauge of requests in flight (streams until their last byte).
-pub(crate) const IN_FLIGHT: &str = "steadfast.gateway.in_flight";
+use crate::meters::Meters;
 
 pub(crate) struct Shared {
     pub(crate) sf: Arc<Steadfast>,
@@ -22,6 +20,8 @@ pub(crate) struct Shared {
     draining: AtomicBool,
     /// Set when the shutdown grace has passed: streams still open end with an error.
     pub(crate) expired: watch::Sender<bool>,
+    /// The gateway's metric handles.
+    pub(crate) meters: Meters,
 }
 
 impl Shared {
@@ -34,6 +34,7 @@ impl Shared {
             connections: watch::Sender::new(0),
             draining: AtomicBool::new(false),
             expired: watch::Sender::new(false),
+            meters: Meters::default(),
         }
     }
 
@@ -41,7 +42,7 @@ impl Shared {
     pub(crate) fn enter(self: &Arc<Self>) -> Option<InFlight> {
         let permit = Arc::clone(&self.permits).try_acquire_owned().ok()?;
         self.in_flight.send_modify(|n| *n += 1);
-        metrics::gauge!(IN_FLIGHT).increment(1.0);
+        self.meters.in_flight().increment(1.0);
         Some(InFlight {
             shared: Arc::clone(self),
             permit: Some(permit),
@@ -98,6 +99,6 @@ impl Drop for InFlight {
         self.shared
             .in_flight
             .send_modify(|n| *n = n.saturating_sub(1));
-        metrics::gauge!(IN_FLIGHT).decrement(1.0);
+        self.shared.meters.in_flight().decrement(1.0);
     }
 }
