@@ -6,9 +6,9 @@
 //! second HTTP hop (a server and a client in one more process).
 //!
 //! `bare-proxy --upstream ADDR --delayed ADDR`: paths under `/delayed/` go to the delayed
-//! upstream (the prefix dropped), the others to the immediate one. Multi-thread runtime, as
-//! `gateway-serve`. It prints `listening on <addr>` once bound and exits when its standard
-//! input closes.
+//! upstream (the prefix dropped), the others to the immediate one. Multi-thread runtime and
+//! mimalloc, as `gateway-serve`. It prints `listening on <addr>` once bound and exits when
+//! its standard input closes.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use std::convert::Infallible;
@@ -23,6 +23,10 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
+
+/// The gateway's allocator, so the two differ only in their work.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 type Body = BoxBody<Bytes, reqwest::Error>;
 

@@ -1,6 +1,6 @@
 //! The gateway under benchmark, in its own process: what `steadfast serve --config FILE`
-//! runs (the config loaded by `steadfast-config`, a multi-thread runtime, the Prometheus
-//! recorder installed, logs at the CLI's default level), on `127.0.0.1:0`.
+//! runs (the config loaded by `steadfast-config`, a multi-thread runtime, mimalloc, the
+//! Prometheus recorder installed, logs at the CLI's default level), on `127.0.0.1:0`.
 //!
 //! It prints `listening on <addr>` once bound and exits when its standard input closes, so it
 //! never outlives the benchmark that started it. The benchmark builds this binary with the
@@ -15,6 +15,10 @@ use metrics_exporter_prometheus::PrometheusBuilder;
 use steadfast_config::{ConfigFile, Steadfast};
 use steadfast_gateway::{Gateway, GatewayConfig};
 use tracing_subscriber::filter::LevelFilter;
+
+/// The allocator `steadfast serve` runs with (crates/cli/src/main.rs).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() {
     let Some(path) = std::env::args().skip_while(|a| a != "--config").nth(1) else {
