@@ -11,8 +11,9 @@
 //! its standard input closes.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
+mod common;
+
 use std::convert::Infallible;
-use std::io::{Read, Write};
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -23,6 +24,8 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
+
+use common::arg;
 
 /// The gateway's allocator, so the two differ only in their work.
 #[global_allocator]
@@ -36,20 +39,14 @@ struct Upstreams {
     delayed: String,
 }
 
-fn arg(flag: &str) -> Option<String> {
-    std::env::args().skip_while(|a| a != flag).nth(1)
-}
-
 fn main() {
-    let (Some(immediate), Some(delayed)) = (arg("--upstream"), arg("--delayed")) else {
+    let (Some(immediate), Some(delayed)) =
+        (arg::<String>("--upstream"), arg::<String>("--delayed"))
+    else {
         eprintln!("usage: bare-proxy --upstream ADDR --delayed ADDR");
         std::process::exit(2);
     };
-    std::thread::spawn(|| {
-        let mut sink = [0u8; 64];
-        while matches!(std::io::stdin().read(&mut sink), Ok(n) if n > 0) {}
-        std::process::exit(0);
-    });
+    common::exit_with_stdin();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -68,13 +65,7 @@ fn main() {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("a loopback port");
-        let mut out = std::io::stdout();
-        let _ = writeln!(
-            out,
-            "listening on {}",
-            listener.local_addr().expect("an address")
-        );
-        let _ = out.flush();
+        common::announce(listener.local_addr().expect("a bound address"));
         loop {
             let Ok((stream, _)) = listener.accept().await else {
                 continue;

@@ -10,8 +10,11 @@
 //! waits at once) before each answer, as a model's latency would; 0 by default.
 #![allow(clippy::print_stdout)]
 
-use std::io::{Read, Write};
+mod common;
+
 use std::time::Duration;
+
+use common::arg;
 
 use tokio::net::{TcpListener, TcpStream};
 
@@ -24,23 +27,10 @@ const CHUNK: &str = r#"{"id":"chatcmpl-bench","object":"chat.completion.chunk","
 
 const LAST: &str = r#"{"id":"chatcmpl-bench","object":"chat.completion.chunk","created":1,"model":"mock-model","choices":[{"index":0,"delta":{},"finish_reason":"stop"}],"usage":{"prompt_tokens":5,"completion_tokens":16,"total_tokens":21}}"#;
 
-/// The value after `flag` on the command line, parsed; `None` when absent or unreadable.
-fn arg<T: std::str::FromStr>(flag: &str) -> Option<T> {
-    std::env::args()
-        .skip_while(|a| a != flag)
-        .nth(1)
-        .and_then(|v| v.parse().ok())
-}
-
 fn main() {
     let port: u16 = arg("--port").unwrap_or(0);
     let delay = Duration::from_millis(arg("--delay-ms").unwrap_or(0));
-    // The parent holds our stdin; when it goes away, so do we.
-    std::thread::spawn(|| {
-        let mut sink = [0u8; 64];
-        while matches!(std::io::stdin().read(&mut sink), Ok(n) if n > 0) {}
-        std::process::exit(0);
-    });
+    common::exit_with_stdin();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_io()
         .enable_time()
@@ -50,10 +40,7 @@ fn main() {
         let listener = TcpListener::bind(("127.0.0.1", port))
             .await
             .expect("a loopback port");
-        let addr = listener.local_addr().expect("a bound address");
-        let mut out = std::io::stdout();
-        let _ = writeln!(out, "listening on {addr}");
-        let _ = out.flush();
+        common::announce(listener.local_addr().expect("a bound address"));
         loop {
             if let Ok((socket, _)) = listener.accept().await {
                 let _ = socket.set_nodelay(true);

@@ -8,7 +8,8 @@
 //! one measured.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
-use std::io::{Read, Write};
+mod common;
+
 use std::sync::Arc;
 
 use metrics_exporter_prometheus::PrometheusBuilder;
@@ -21,16 +22,11 @@ use tracing_subscriber::filter::LevelFilter;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() {
-    let Some(path) = std::env::args().skip_while(|a| a != "--config").nth(1) else {
+    let Some(path) = common::arg::<String>("--config") else {
         eprintln!("usage: gateway-serve --config FILE");
         std::process::exit(2);
     };
-    // The parent holds our stdin; when it goes away, so do we.
-    std::thread::spawn(|| {
-        let mut sink = [0u8; 64];
-        while matches!(std::io::stdin().read(&mut sink), Ok(n) if n > 0) {}
-        std::process::exit(0);
-    });
+    common::exit_with_stdin();
     // As `steadfast serve` without -v: errors only, to stderr.
     tracing_subscriber::fmt()
         .with_max_level(LevelFilter::ERROR)
@@ -62,10 +58,7 @@ fn main() {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("a loopback port");
-        let addr = listener.local_addr().expect("a bound address");
-        let mut out = std::io::stdout();
-        let _ = writeln!(out, "listening on {addr}");
-        let _ = out.flush();
+        common::announce(listener.local_addr().expect("a bound address"));
         let gateway = Gateway::new(Arc::new(sf), config);
         if let Err(e) = gateway.serve(listener, std::future::pending()).await {
             eprintln!("gateway-serve: {e}");
