@@ -53,8 +53,7 @@ fn main() {
         let handle = PrometheusBuilder::new()
             .install_recorder()
             .expect("the metrics recorder");
-        let mut config = GatewayConfig::from_settings(&settings, keys);
-        config.metrics = Some(Arc::new(move || handle.render()));
+        let config = GatewayConfig::from_settings(&settings, keys).with_prometheus(handle);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("a loopback port");

@@ -42,8 +42,7 @@ pub(crate) async fn run(
     let handle = PrometheusBuilder::new()
         .install_recorder()
         .map_err(|e| Failure::new(OTHER, format!("cannot install the metrics recorder: {e}")))?;
-    let mut config = GatewayConfig::from_settings(&settings, keys);
-    config.metrics = Some(Arc::new(move || handle.render()));
+    let config = GatewayConfig::from_settings(&settings, keys).with_prometheus(handle);
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|e| Failure::new(OTHER, format!("cannot listen on {addr}: {e}")))?;

@@ -57,7 +57,7 @@ use steadfast_config::Steadfast;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-pub use config::{GatewayConfig, MetricsRender};
+pub use config::{GatewayConfig, METRICS_UPKEEP_EVERY, MetricsRender, MetricsUpkeep};
 pub use error::{ApiError, AttemptView};
 pub use routes::{
     ATTEMPTS_HEADER, DURATION, FALLBACKS_HEADER, OVERHEAD_HEADER, PROVIDER_HEADER, REQUESTS,

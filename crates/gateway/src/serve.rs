@@ -45,6 +45,17 @@ pub(crate) async fn serve(
         .timer(TokioTimer::new())
         .header_read_timeout(shared.config.header_read_timeout)
         .keep_alive(true);
+    let upkeep = shared.config.metrics_upkeep.clone().map(|run| {
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(crate::config::METRICS_UPKEEP_EVERY);
+            every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            every.tick().await;
+            loop {
+                every.tick().await;
+                run();
+            }
+        })
+    });
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
         let (stream, _peer) = tokio::select! {
@@ -90,5 +101,8 @@ pub(crate) async fn serve(
         }
     }
     timer.abort();
+    if let Some(task) = upkeep {
+        task.abort();
+    }
     Ok(())
 }
