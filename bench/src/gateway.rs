@@ -81,6 +81,8 @@ struct Target {
     subject: Subject,
     /// The process whose CPU time per call is reported (a proxy's, not the client's).
     pid: Option<u32>,
+    /// The same for the calls to the delayed upstream (direct: the delayed upstream's).
+    delayed_pid: Option<u32>,
     url: String,
     body: String,
     stream_body: String,
@@ -102,6 +104,7 @@ impl Target {
         Target {
             subject,
             pid,
+            delayed_pid: pid,
             url: format!("{base}/chat/completions"),
             body: format!(r#"{{"model":"{model}","messages":{messages}}}"#),
             stream_body: format!(r#"{{"model":"{model}","messages":{messages},"stream":true}}"#),
@@ -337,16 +340,34 @@ struct Samples {
     firsts: Vec<Duration>,
     lasts: Vec<Duration>,
     self_reported: Vec<Duration>,
-    /// CPU clock ticks of the subject's process during the c=64 bursts.
-    cpu_ticks: Option<u64>,
+    /// CPU time (ns) of the subject's process during the c=64 bursts.
+    cpu_ns: Option<u64>,
     /// The same three for the bursts to the delayed upstream.
     delayed: Vec<Duration>,
     delayed_busy: Duration,
-    delayed_ticks: Option<u64>,
+    delayed_ns: Option<u64>,
 }
 
-/// User + system CPU clock ticks of process `pid` so far (Linux `/proc`), when readable.
-fn cpu_ticks(pid: u32) -> Option<u64> {
+/// CPU time of process `pid` so far, in nanoseconds: the sum of its threads' run time in
+/// `/proc/PID/task/*/schedstat` (nanosecond clocks), or — where schedstat is missing — its
+/// user + system clock ticks in `/proc/PID/stat` (10 ms each at the usual 100 Hz: coarse).
+fn cpu_ns(pid: u32) -> Option<u64> {
+    schedstat_ns(pid)
+        .or_else(|| stat_ticks(pid).map(|t| (t as f64 * 1e9 / ticks_per_second()) as u64))
+}
+
+fn schedstat_ns(pid: u32) -> Option<u64> {
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).ok()?;
+    let mut sum = 0u64;
+    for task in tasks.flatten() {
+        let text = std::fs::read_to_string(task.path().join("schedstat")).ok()?;
+        sum += text.split_whitespace().next()?.parse::<u64>().ok()?;
+    }
+    Some(sum)
+}
+
+/// User + system CPU clock ticks of process `pid` so far.
+fn stat_ticks(pid: u32) -> Option<u64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // Fields after the `(comm)`, which may hold spaces: state is the 3rd, utime the 14th.
     let rest = stat.rsplit_once(')')?.1;
@@ -367,14 +388,15 @@ fn ticks_per_second() -> f64 {
 }
 
 /// `n` calls at c=64 (to the delayed upstream when `delayed`): each one's latency, the
-/// time the burst took, the subject's CPU ticks over it.
+/// time the burst took, the subject's CPU time (ns) over it.
 async fn burst(
     client: &reqwest::Client,
     t: &Target,
     n: usize,
     delayed: bool,
 ) -> Result<(Vec<Duration>, Duration, Option<u64>), String> {
-    let ticks_before = t.pid.and_then(cpu_ticks);
+    let pid = if delayed { t.delayed_pid } else { t.pid };
+    let cpu_before = pid.and_then(cpu_ns);
     let start = Instant::now();
     let timed: Vec<Result<Duration, String>> = futures_util::stream::iter(0..n)
         .map(|_| async {
@@ -385,11 +407,11 @@ async fn burst(
         .collect()
         .await;
     let busy = start.elapsed();
-    let ticks = match (ticks_before, t.pid.and_then(cpu_ticks)) {
+    let cpu = match (cpu_before, pid.and_then(cpu_ns)) {
         (Some(before), Some(after)) => Some(after.saturating_sub(before)),
         _ => None,
     };
-    Ok((timed.into_iter().collect::<Result<_, _>>()?, busy, ticks))
+    Ok((timed.into_iter().collect::<Result<_, _>>()?, busy, cpu))
 }
 
 async fn round(
@@ -406,22 +428,22 @@ async fn round(
             s.self_reported.push(Duration::from_secs_f64(ms / 1e3));
         }
     }
-    let (timed, busy, ticks) = burst(client, t, c64, false).await?;
+    let (timed, busy, cpu) = burst(client, t, c64, false).await?;
     s.c64.extend(timed);
     s.busy += busy;
-    if let Some(n) = ticks {
-        *s.cpu_ticks.get_or_insert(0) += n;
+    if let Some(n) = cpu {
+        *s.cpu_ns.get_or_insert(0) += n;
     }
     for _ in 0..streams {
         let (first, last) = stream(client, t).await?;
         s.firsts.push(first);
         s.lasts.push(last);
     }
-    let (timed, busy, ticks) = burst(client, t, delayed, true).await?;
+    let (timed, busy, cpu) = burst(client, t, delayed, true).await?;
     s.delayed.extend(timed);
     s.delayed_busy += busy;
-    if let Some(n) = ticks {
-        *s.delayed_ticks.get_or_insert(0) += n;
+    if let Some(n) = cpu {
+        *s.delayed_ns.get_or_insert(0) += n;
     }
     Ok(())
 }
@@ -461,7 +483,6 @@ fn measure(targets: &[Target], calls: Calls) -> Result<Vec<Row>, String> {
                 round(&client, t, per_round, s).await?;
             }
         }
-        let tick = ticks_per_second();
         Ok(targets
             .iter()
             .zip(samples)
@@ -469,8 +490,8 @@ fn measure(targets: &[Target], calls: Calls) -> Result<Vec<Row>, String> {
                 s.c1.sort();
                 s.c64.sort();
                 s.delayed.sort();
-                let per_call = |ticks: Option<u64>, calls: usize| {
-                    ticks.map(|n| Duration::from_secs_f64(n as f64 / tick / calls.max(1) as f64))
+                let per_call = |ns: Option<u64>, calls: usize| {
+                    ns.map(|n| Duration::from_nanos(n / calls.max(1) as u64))
                 };
                 Row {
                     subject: t.subject,
@@ -481,12 +502,12 @@ fn measure(targets: &[Target], calls: Calls) -> Result<Vec<Row>, String> {
                     per_sec: s.c64.len() as f64 / s.busy.as_secs_f64(),
                     first: median(s.firsts),
                     last: median(s.lasts),
-                    cpu_per_call: per_call(s.cpu_ticks, s.c64.len()),
+                    cpu_per_call: per_call(s.cpu_ns, s.c64.len()),
                     self_reported: (!s.self_reported.is_empty()).then(|| median(s.self_reported)),
                     delayed_p50: percentile(&s.delayed, 0.5),
                     delayed_p99: percentile(&s.delayed, 0.99),
                     delayed_per_sec: s.delayed.len() as f64 / s.delayed_busy.as_secs_f64(),
-                    delayed_cpu_per_call: per_call(s.delayed_ticks, s.delayed.len()),
+                    delayed_cpu_per_call: per_call(s.delayed_ns, s.delayed.len()),
                 }
             })
             .collect())
@@ -540,13 +561,15 @@ pub(crate) fn run(quick: bool, litellm: bool) -> Report {
     let direct = format!("http://{}/v1", upstream.addr);
     let direct_delayed = format!("http://{}/v1", delayed.addr);
     let gateway_base = format!("http://{}/v1", gateway.addr);
+    let mut direct_target = Target::new(
+        Subject::Direct,
+        Some(upstream.pid()),
+        (&direct, "mock-model"),
+        (&direct_delayed, "mock-model"),
+    );
+    direct_target.delayed_pid = Some(delayed.pid());
     let mut targets = vec![
-        Target::new(
-            Subject::Direct,
-            Some(upstream.pid()),
-            (&direct, "mock-model"),
-            (&direct_delayed, "mock-model"),
-        ),
+        direct_target,
         Target::new(
             Subject::Bare,
             Some(bare.child.id()),
