@@ -91,6 +91,8 @@ pub(crate) struct ProviderState {
     pub(crate) monitor_disabled: AtomicBool,
     pub(crate) limits: Limiter,
     pub(crate) counters: Mutex<ProviderCounters>,
+    /// The catalog's row for the model last priced on it.
+    catalog: pricing::CatalogCache,
 }
 
 impl ProviderState {
@@ -104,6 +106,7 @@ impl ProviderState {
             monitor_disabled: AtomicBool::new(false),
             limits: Limiter::new(&config),
             counters: Mutex::new(ProviderCounters::new(samples)),
+            catalog: pricing::CatalogCache::default(),
             provider,
             config,
         }
@@ -115,7 +118,7 @@ impl ProviderState {
 
     /// The context window of `model` on this provider, when known.
     pub(crate) fn context_window(&self, model: &str) -> Option<u32> {
-        pricing::context_window(&self.config, self.provider.as_ref(), model)
+        pricing::context_window(&self.config, self.provider.as_ref(), &self.catalog, model)
     }
 
     /// The model this provider is asked for on `request`.
@@ -129,12 +132,18 @@ impl ProviderState {
 
     /// The prices of `model` on this provider, when known (see the `pricing` module).
     pub(crate) fn pricing(&self, model: &str) -> Option<Pricing> {
-        pricing::pricing(&self.config, self.provider.as_ref(), model)
+        pricing::pricing(&self.config, self.provider.as_ref(), &self.catalog, model)
     }
 
     /// The cost of `usage` on `model` as billed: 0, with one warning, when unknown.
     fn cost(&self, model: &str, usage: &Usage) -> f64 {
-        pricing::cost(&self.config, self.provider.as_ref(), model, usage)
+        pricing::cost(
+            &self.config,
+            self.provider.as_ref(),
+            &self.catalog,
+            model,
+            usage,
+        )
     }
 
     /// Admits an attempt on `request` ([`Limiter::admit`]) and counts it, or refuses it
@@ -288,6 +297,7 @@ impl ChatProvider for Metered {
         pricing::known_cost(
             &self.state.config,
             self.state.provider.as_ref(),
+            &self.state.catalog,
             model,
             usage,
         )
