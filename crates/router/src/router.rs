@@ -24,7 +24,7 @@ use crate::hedge::hedge;
 use crate::limits::GlobalBudget;
 use crate::metered::{CALL, CallCtx, CallTotals, Metered, ProviderState, Shared};
 use crate::options::{RouteOptions, Routed};
-use crate::plan::Planner;
+use crate::plan::{Planned, Planner};
 use crate::shared::{Link, SharedConfig, SharedState};
 use crate::stats::{RouterCounters, lock};
 use crate::strategy::Strategy;
@@ -39,15 +39,6 @@ struct Measured {
     totals: CallTotals,
     /// The router's own time, when the call is sampled for it.
     overhead: Option<Duration>,
-}
-
-/// The provider a call's plan tries first.
-fn first_of(call: &CallOptions) -> String {
-    call.order
-        .as_ref()
-        .and_then(|o| o.first())
-        .cloned()
-        .unwrap_or_default()
 }
 
 /// What the chain answers a call with, as the call's ending takes it apart.
@@ -381,12 +372,12 @@ impl Router {
 
     /// The candidates for `request`, the call options that try them in order, and the
     /// request's estimated tokens.
-    fn plan(
-        &self,
-        roster: &Roster,
+    fn plan<'a>(
+        &'a self,
+        roster: &'a Roster,
         request: &ChatRequest,
         options: &RouteOptions,
-    ) -> Result<(CallOptions, u64), RouterError> {
+    ) -> Result<Planned<'a>, RouterError> {
         let sticky = options
             .affinity_key
             .as_deref()
@@ -444,7 +435,11 @@ impl Router {
         // The roster the call is planned with: its outcome is counted there too, so a
         // provider removed meanwhile (and one added again under its id) is not confused.
         let roster = self.inner.roster.load_full();
-        let (call, estimated) = match span.in_scope(|| self.plan(&roster, request, &options)) {
+        let Planned {
+            call,
+            estimated,
+            first: first_choice,
+        } = match span.in_scope(|| self.plan(&roster, request, &options)) {
             Ok(planned) => planned,
             Err(e) => {
                 telemetry.refused(&request.model, A::STREAM, started, &e);
@@ -452,7 +447,6 @@ impl Router {
                 return Err(span.in_scope(|| self.refused(request, started, e)));
             }
         };
-        let first_choice = first_of(&call);
         let after = options.hedge_after.or(self.inner.hedge_after);
         let ctx = Arc::new(CallCtx::new(estimated));
         // Boxed: the chain's future holds the provider's, several KiB in all, and the scope
