@@ -152,6 +152,7 @@ impl ProviderState {
     /// drops, so a cancelled attempt releases it too.
     fn admit(
         self: &Arc<Self>,
+        now: Instant,
         call: Option<&CallCtx>,
         request: &ChatRequest,
     ) -> Result<Slot, ProviderError> {
@@ -160,7 +161,7 @@ impl ProviderState {
         } else {
             0
         };
-        match self.limits.admit(Instant::now(), estimated) {
+        match self.limits.admit(now, estimated) {
             Ok(reserved) => {
                 let mut c = lock(&self.counters);
                 c.requests = c.requests.saturating_add(1);
@@ -188,8 +189,8 @@ impl ProviderState {
         c.ewma_ms = Some(c.ewma_ms.map_or(ms, |e| e + alpha * (ms - e)));
     }
 
-    fn outcome(&self, success: bool) {
-        lock(&self.counters).outcome(Instant::now(), success);
+    fn outcome(&self, now: Instant, success: bool) {
+        lock(&self.counters).outcome(now, success);
     }
 }
 
@@ -201,9 +202,19 @@ pub(crate) struct Metered {
 }
 
 impl Metered {
-    /// Bills `usage` on `model` to the provider, the budgets and `call`.
-    fn bill(&self, model: &str, usage: &Usage, call: Option<&CallCtx>) {
-        bill(&self.state, &self.shared, model, usage, call);
+    /// Bills `usage` on `model` to the provider, the budgets and `call`, at `now`.
+    fn bill(&self, now: Instant, model: &str, usage: &Usage, call: Option<&CallCtx>) {
+        bill(&self.state, &self.shared, now, model, usage, call);
+    }
+
+    /// When the attempt admitted at `admitted` starts: then, unless the shared state was
+    /// waited for.
+    fn start(&self, admitted: Instant) -> Instant {
+        if self.shared.link.is_some() {
+            Instant::now()
+        } else {
+            admitted
+        }
     }
 
     /// Reserves the attempt in the shared state, when there is one (see the `shared`
@@ -243,12 +254,12 @@ impl Metered {
 fn bill(
     state: &ProviderState,
     shared: &Shared,
+    now: Instant,
     model: &str,
     usage: &Usage,
     call: Option<&CallCtx>,
 ) {
     let cost = state.cost(model, usage);
-    let now = Instant::now();
     {
         let mut c = lock(&state.counters);
         c.input_tokens = c.input_tokens.saturating_add(usage.input_tokens);
@@ -305,22 +316,25 @@ impl ChatProvider for Metered {
 
     async fn chat(&self, request: &ChatRequest) -> Result<ChatResponse, ProviderError> {
         let call = current_call();
-        let mut slot = self.state.admit(call.as_deref(), request)?;
+        let admitted = Instant::now();
+        let mut slot = self.state.admit(admitted, call.as_deref(), request)?;
         slot.cluster = self.reserve_shared(call.as_deref(), request).await?;
-        let started = Instant::now();
+        let started = self.start(admitted);
         let result = self
             .timed(&request.model, self.state.provider.chat(request))
             .await;
-        let elapsed = started.elapsed();
+        // One reading of the clock for the latency, the billing and the outcome.
+        let ended = Instant::now();
+        let elapsed = ended.saturating_duration_since(started);
         // Billed before the slot (and its token reservation) is released.
         if let Ok(response) = &result
             && let Some(usage) = &response.usage
         {
-            self.bill(&request.model, usage, call.as_deref());
+            self.bill(ended, &request.model, usage, call.as_deref());
         }
         drop(slot);
         self.state.latency(elapsed, self.shared.ewma_alpha);
-        self.state.outcome(result.is_ok());
+        self.state.outcome(ended, result.is_ok());
         if let Some(call) = &call {
             let mut t = lock(&call.totals);
             t.provider_time = t.provider_time.saturating_add(elapsed);
@@ -330,13 +344,15 @@ impl ChatProvider for Metered {
 
     async fn chat_stream(&self, request: &ChatRequest) -> Result<ChatStream, ProviderError> {
         let call = current_call();
-        let mut slot = self.state.admit(call.as_deref(), request)?;
+        let admitted = Instant::now();
+        let mut slot = self.state.admit(admitted, call.as_deref(), request)?;
         slot.cluster = self.reserve_shared(call.as_deref(), request).await?;
-        let started = Instant::now();
+        let started = self.start(admitted);
         let result = self
             .timed(&request.model, self.state.provider.chat_stream(request))
             .await;
-        let elapsed = started.elapsed();
+        let ended = Instant::now();
+        let elapsed = ended.saturating_duration_since(started);
         self.state.latency(elapsed, self.shared.ewma_alpha);
         if let Some(call) = &call {
             let mut t = lock(&call.totals);
@@ -352,7 +368,7 @@ impl ChatProvider for Metered {
             ))),
             Err(e) => {
                 drop(slot);
-                self.state.outcome(false);
+                self.state.outcome(ended, false);
                 Err(e)
             }
         }
@@ -465,11 +481,13 @@ impl MeteredStream {
 
     fn finish(&mut self, success: bool) {
         if let Some(slot) = self.slot.take() {
-            slot.state.outcome(success);
+            let now = Instant::now();
+            slot.state.outcome(now, success);
             if let Some(usage) = self.billed() {
                 bill(
                     &slot.state,
                     &self.shared,
+                    now,
                     &self.model,
                     &usage,
                     self.call.as_deref(),

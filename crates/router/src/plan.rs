@@ -35,6 +35,8 @@ pub(crate) struct Planner<'a> {
     pub(crate) shared: &'a Shared,
     /// The provider that last answered the call's affinity key.
     pub(crate) sticky: Option<String>,
+    /// When the call started.
+    pub(crate) now: Instant,
 }
 
 /// A planned call: its options, the request's estimated tokens, and the provider it tries
@@ -90,7 +92,7 @@ impl<'a> Planner<'a> {
         request: &ChatRequest,
         options: &RouteOptions,
     ) -> Result<Planned<'a>, RouterError> {
-        let now = Instant::now();
+        let now = self.now;
         if self.shared.budget_spent(now) {
             return Err(RouterError::refused(
                 ErrorKind::BudgetExceeded,

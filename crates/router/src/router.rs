@@ -377,6 +377,7 @@ impl Router {
         roster: &'a Roster,
         request: &ChatRequest,
         options: &RouteOptions,
+        now: Instant,
     ) -> Result<Planned<'a>, RouterError> {
         let sticky = options
             .affinity_key
@@ -388,6 +389,7 @@ impl Router {
             strategy: &*roster.strategy,
             shared: &self.inner.shared,
             sticky,
+            now,
         }
         .plan(request, options)
     }
@@ -439,7 +441,7 @@ impl Router {
             call,
             estimated,
             first: first_choice,
-        } = match span.in_scope(|| self.plan(&roster, request, &options)) {
+        } = match span.in_scope(|| self.plan(&roster, request, &options, started)) {
             Ok(planned) => planned,
             Err(e) => {
                 telemetry.refused(&request.model, A::STREAM, started, &e);
@@ -449,28 +451,34 @@ impl Router {
         };
         let after = options.hedge_after.or(self.inner.hedge_after);
         let ctx = Arc::new(CallCtx::new(estimated));
-        // Boxed: the chain's future holds the provider's, several KiB in all, and the scope
-        // and the span would each move it by value (two copies of it per call).
+        // `hedge` boxes the chain's future (several KiB, holding the provider's), so the
+        // scope and the span move a pointer.
         let hedged = CALL
-            .scope(Arc::clone(&ctx), Box::pin(hedge(call, after, run)))
+            .scope(Arc::clone(&ctx), hedge(call, after, run))
             .instrument(span.clone())
             .await;
         let _entered = span.enter();
         let totals = ctx.totals();
+        // The call's duration, read once for the overhead, the event and the log.
+        let elapsed = started.elapsed();
         match hedged.result {
             Ok(answer) => {
                 let (rest, provider, model, later) = answer.take();
-                let mut attempts = hedged.earlier;
-                attempts.extend(later);
+                let attempts = if hedged.earlier.is_empty() {
+                    later
+                } else {
+                    let mut attempts = hedged.earlier;
+                    attempts.extend(later);
+                    attempts
+                };
                 let single = A::SAMPLES_OVERHEAD
                     && !hedged.hedged
                     && attempts.len() == 1
                     && attempts[0].retries == 0;
-                let overhead =
-                    single.then(|| started.elapsed().saturating_sub(totals.provider_time));
+                let overhead = single.then(|| elapsed.saturating_sub(totals.provider_time));
                 let failover = attempts.len() > 1 || provider != first_choice;
                 let end = if A::STREAM {
-                    telemetry.first_token(&provider, started.elapsed());
+                    telemetry.first_token(&provider, elapsed);
                     Some(StreamEnd {
                         telemetry: telemetry.clone(),
                         request_model: request.model.clone(),
@@ -485,7 +493,7 @@ impl Router {
                     spans::record_end(&span, Some((&provider, name, &model)), &totals, None);
                     telemetry.finished(
                         &request.model,
-                        started,
+                        elapsed,
                         &Ending {
                             provider: Some(&provider),
                             response_model: Some(&model),
@@ -500,7 +508,7 @@ impl Router {
                     &roster,
                     request,
                     &options,
-                    started,
+                    elapsed,
                     Ok((&provider, &model, failover)),
                     Measured {
                         hedged: hedged.hedged,
@@ -521,7 +529,7 @@ impl Router {
                 spans::record_end(&span, None, &totals, e.kind().or(Some(ErrorKind::Unknown)));
                 telemetry.finished(
                     &request.model,
-                    started,
+                    elapsed,
                     &Ending {
                         provider: None,
                         response_model: None,
@@ -534,7 +542,7 @@ impl Router {
                     &roster,
                     request,
                     &options,
-                    started,
+                    elapsed,
                     Err((e.kind(), failover)),
                     Measured {
                         hedged: hedged.hedged,
@@ -571,7 +579,7 @@ impl Router {
         roster: &Roster,
         request: &ChatRequest,
         options: &RouteOptions,
-        started: Instant,
+        elapsed: Duration,
         outcome: Result<(&str, &str, bool), (Option<ErrorKind>, bool)>,
         measured: Measured,
     ) {
@@ -581,7 +589,7 @@ impl Router {
             overhead,
         } = measured;
         let (usage, cost_usd) = (totals.usage, totals.cost_usd);
-        let duration_ms = started.elapsed().as_secs_f64() * 1000.0;
+        let duration_ms = elapsed.as_secs_f64() * 1000.0;
         {
             let mut c = lock(&self.inner.shared.counters);
             c.requests = c.requests.saturating_add(1);
