@@ -60,6 +60,15 @@ impl CallCtx {
     }
 }
 
+impl CallTotals {
+    /// Adds `usage`, billed at `cost`.
+    fn bill(&mut self, usage: &Usage, cost: f64) {
+        self.cost_usd += cost;
+        // `Usage` adds saturating.
+        self.usage += *usage;
+    }
+}
+
 fn current_call() -> Option<Arc<CallCtx>> {
     CALL.try_with(Arc::clone).ok()
 }
@@ -183,10 +192,7 @@ impl ProviderState {
     }
 
     fn latency(&self, elapsed: Duration, alpha: f64) {
-        let ms = elapsed.as_secs_f64() * 1000.0;
-        let mut c = lock(&self.counters);
-        c.latency.push(ms);
-        c.ewma_ms = Some(c.ewma_ms.map_or(ms, |e| e + alpha * (ms - e)));
+        lock(&self.counters).latency(elapsed, alpha);
     }
 
     fn outcome(&self, now: Instant, success: bool) {
@@ -202,11 +208,6 @@ pub(crate) struct Metered {
 }
 
 impl Metered {
-    /// Bills `usage` on `model` to the provider, the budgets and `call`, at `now`.
-    fn bill(&self, now: Instant, model: &str, usage: &Usage, call: Option<&CallCtx>) {
-        bill(&self.state, &self.shared, now, model, usage, call);
-    }
-
     /// When the attempt admitted at `admitted` starts: then, unless the shared state was
     /// waited for.
     fn start(&self, admitted: Instant) -> Instant {
@@ -260,21 +261,18 @@ fn bill(
     call: Option<&CallCtx>,
 ) {
     let cost = state.cost(model, usage);
-    {
-        let mut c = lock(&state.counters);
-        c.input_tokens = c.input_tokens.saturating_add(usage.input_tokens);
-        c.output_tokens = c.output_tokens.saturating_add(usage.output_tokens);
-        c.cost_usd += cost;
+    lock(&state.counters).bill(usage, cost);
+    bill_limits(state, shared, now, usage, cost);
+    if let Some(call) = call {
+        lock(&call.totals).bill(usage, cost);
     }
+}
+
+/// Bills `usage` at `cost` to the provider's limits and the router's budget.
+fn bill_limits(state: &ProviderState, shared: &Shared, now: Instant, usage: &Usage, cost: f64) {
     state.limits.billed(now, usage.total(), cost);
     if let Some(budget) = &shared.budget {
         budget.add(now, cost);
-    }
-    if let Some(call) = call {
-        let mut t = lock(&call.totals);
-        t.cost_usd += cost;
-        // `Usage` adds saturating.
-        t.usage += *usage;
     }
 }
 
@@ -326,17 +324,27 @@ impl ChatProvider for Metered {
         // One reading of the clock for the latency, the billing and the outcome.
         let ended = Instant::now();
         let elapsed = ended.saturating_duration_since(started);
-        // Billed before the slot (and its token reservation) is released.
-        if let Ok(response) = &result
-            && let Some(usage) = &response.usage
+        let usage = result.as_ref().ok().and_then(|r| r.usage.as_ref());
+        let cost = usage.map(|u| (u, self.state.cost(&request.model, u)));
         {
-            self.bill(ended, &request.model, usage, call.as_deref());
+            // The provider's counters, taken once for the usage, latency and outcome.
+            let mut c = lock(&self.state.counters);
+            if let Some((usage, cost)) = cost {
+                c.bill(usage, cost);
+            }
+            c.latency(elapsed, self.shared.ewma_alpha);
+            c.outcome(ended, result.is_ok());
+        }
+        // Billed before the slot (and its token reservation) is released.
+        if let Some((usage, cost)) = cost {
+            bill_limits(&self.state, &self.shared, ended, usage, cost);
         }
         drop(slot);
-        self.state.latency(elapsed, self.shared.ewma_alpha);
-        self.state.outcome(ended, result.is_ok());
         if let Some(call) = &call {
             let mut t = lock(&call.totals);
+            if let Some((usage, cost)) = cost {
+                t.bill(usage, cost);
+            }
             t.provider_time = t.provider_time.saturating_add(elapsed);
         }
         result
