@@ -2,8 +2,6 @@
 //! its order as a backup; the first answer wins.
 
 use std::future::Future;
-use std::pin::Pin;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 use steadfast_fallback::{AttemptRecord, CallOptions, FallbackError, StopReason};
@@ -19,7 +17,7 @@ pub(crate) struct Hedged<T> {
 }
 
 impl<T> Hedged<T> {
-    fn plain(result: Result<T, FallbackError>, hedged: bool) -> Hedged<T> {
+    pub(crate) fn plain(result: Result<T, FallbackError>, hedged: bool) -> Hedged<T> {
         Hedged {
             result,
             earlier: Vec::new(),
@@ -48,51 +46,18 @@ impl<T> Hedged<T> {
     }
 }
 
-/// A call's run: the chain's future alone, or the hedged run; boxed, so that the scope and
-/// the span wrapped around it move a pointer rather than the chain's future (KiBs, which
-/// holds the provider's).
-pub(crate) enum Leg<P, H> {
-    Plain(Pin<Box<P>>),
-    Hedged(Pin<Box<H>>),
-}
-
-impl<T, P, H> Future for Leg<P, H>
-where
-    P: Future<Output = Result<T, FallbackError>>,
-    H: Future<Output = Hedged<T>>,
-{
-    type Output = Hedged<T>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Hedged<T>> {
-        match self.get_mut() {
-            Leg::Plain(run) => run.as_mut().poll(cx).map(|r| Hedged::plain(r, false)),
-            Leg::Hedged(run) => run.as_mut().poll(cx),
-        }
-    }
+/// When `call` is to be hedged: after `after`, if fallback is on and its order has several
+/// providers; `None` runs it as is.
+pub(crate) fn hedging(call: &CallOptions, after: Option<Duration>) -> Option<Duration> {
+    let several = call.order.as_ref().is_some_and(|o| o.len() > 1);
+    after.filter(|_| call.fallback && several)
 }
 
 /// Runs `call` hedged: its first provider alone, and when that has not answered within
 /// `after` (or failed in a way that may fall back), the rest of the order as a backup, under
 /// what is left of the deadline; the first answer wins and the other leg is dropped
-/// (cancelled). Without `after`, with fallback off or a single provider, `call` runs as is,
-/// its future boxed directly (no layer in between, so it is moved once).
-pub(crate) fn hedge<T, Fut>(
-    call: CallOptions,
-    after: Option<Duration>,
-    run: impl Fn(CallOptions) -> Fut,
-) -> Leg<Fut, impl Future<Output = Hedged<T>>>
-where
-    Fut: Future<Output = Result<T, FallbackError>>,
-{
-    let several = call.order.as_ref().is_some_and(|o| o.len() > 1);
-    match after.filter(|_| call.fallback && several) {
-        None => Leg::Plain(Box::pin(run(call))),
-        Some(after) => Leg::Hedged(Box::pin(hedged(call, after, run))),
-    }
-}
-
-/// The hedged run of [`hedge`]: `call`'s order has several providers.
-async fn hedged<T, Fut>(
+/// (cancelled). For a call [`hedging`] says to hedge: its order has several providers.
+pub(crate) async fn hedged<T, Fut>(
     call: CallOptions,
     after: Duration,
     run: impl Fn(CallOptions) -> Fut,

@@ -20,7 +20,7 @@ use tracing::Instrument;
 use crate::affinity::Affinity;
 use crate::config::{ProviderConfig, RouterConfig};
 use crate::error::RouterError;
-use crate::hedge::hedge;
+use crate::hedge::{Hedged, hedged, hedging};
 use crate::limits::GlobalBudget;
 use crate::metered::{CALL, CallCtx, CallTotals, Metered, ProviderState, Shared};
 use crate::options::{RouteOptions, Routed};
@@ -451,12 +451,25 @@ impl Router {
         };
         let after = options.hedge_after.or(self.inner.hedge_after);
         let ctx = Arc::new(CallCtx::new(estimated));
-        // `hedge` boxes the chain's future (several KiB, holding the provider's), so the
-        // scope and the span move a pointer.
-        let hedged = CALL
-            .scope(Arc::clone(&ctx), hedge(call, after, run))
-            .instrument(span.clone())
-            .await;
+        let hedged = match hedging(&call, after) {
+            // The chain's future (KiBs, holding the provider's) is pinned in place here, and
+            // the scope and the span hold a pointer to it: it is neither boxed (an allocation
+            // past the allocator's small sizes) nor moved into each wrapper.
+            None => {
+                let run = std::pin::pin!(run(call));
+                let result = CALL
+                    .scope(Arc::clone(&ctx), run)
+                    .instrument(span.clone())
+                    .await;
+                Hedged::plain(result, false)
+            }
+            // Boxed: the hedged run holds two calls' futures at once.
+            Some(after) => {
+                CALL.scope(Arc::clone(&ctx), Box::pin(hedged(call, after, run)))
+                    .instrument(span.clone())
+                    .await
+            }
+        };
         let _entered = span.enter();
         let totals = ctx.totals();
         // The call's duration, read once for the overhead, the event and the log.
