@@ -318,9 +318,14 @@ impl ChatProvider for Metered {
         let mut slot = self.state.admit(admitted, call.as_deref(), request)?;
         slot.cluster = self.reserve_shared(call.as_deref(), request).await?;
         let started = self.start(admitted);
-        let result = self
-            .timed(&request.model, self.state.provider.chat(request))
-            .await;
+        // Without a timeout the provider's future is awaited as is, with no layer between.
+        let result = match self.state.config.timeout {
+            None => self.state.provider.chat(request).await,
+            Some(_) => {
+                self.timed(&request.model, self.state.provider.chat(request))
+                    .await
+            }
+        };
         // One reading of the clock for the latency, the billing and the outcome.
         let ended = Instant::now();
         let elapsed = ended.saturating_duration_since(started);
