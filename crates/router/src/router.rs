@@ -41,6 +41,11 @@ struct Measured {
     overhead: Option<Duration>,
 }
 
+/// How a call ended, as the router counts it: the id and GenAI name of the provider that
+/// answered, its model, and whether the call failed over; or the error's kind and whether
+/// the call failed over.
+type Outcome<'a> = Result<(&'a str, &'static str, &'a str, bool), (Option<ErrorKind>, bool)>;
+
 /// What the chain answers a call with, as the call's ending takes it apart.
 trait Answer {
     /// What is left once the provider, model and turns are taken out.
@@ -490,6 +495,8 @@ impl Router {
                     && attempts[0].retries == 0;
                 let overhead = single.then(|| elapsed.saturating_sub(totals.provider_time));
                 let failover = attempts.len() > 1 || provider != first_choice;
+                // The GenAI name of who answered, for the span and the log.
+                let name = roster.provider_name(&provider);
                 let end = if A::STREAM {
                     telemetry.first_token(&provider, elapsed);
                     Some(StreamEnd {
@@ -502,7 +509,6 @@ impl Router {
                         provider_names: Arc::clone(&roster.provider_names),
                     })
                 } else {
-                    let name = roster.provider_name(&provider);
                     spans::record_end(&span, Some((&provider, name, &model)), &totals, None);
                     telemetry.finished(
                         &request.model,
@@ -522,7 +528,7 @@ impl Router {
                     request,
                     &options,
                     elapsed,
-                    Ok((&provider, &model, failover)),
+                    Ok((&provider, name, &model, failover)),
                     Measured {
                         hedged: hedged.hedged,
                         totals,
@@ -593,7 +599,7 @@ impl Router {
         request: &ChatRequest,
         options: &RouteOptions,
         elapsed: Duration,
-        outcome: Result<(&str, &str, bool), (Option<ErrorKind>, bool)>,
+        outcome: Outcome<'_>,
         measured: Measured,
     ) {
         let Measured {
@@ -608,7 +614,7 @@ impl Router {
             c.requests = c.requests.saturating_add(1);
             c.hedges = c.hedges.saturating_add(u64::from(hedged));
             match outcome {
-                Ok((_, _, failover)) => {
+                Ok((_, _, _, failover)) => {
                     c.successes = c.successes.saturating_add(1);
                     c.failovers = c.failovers.saturating_add(u64::from(failover));
                 }
@@ -622,7 +628,7 @@ impl Router {
             }
         }
         match outcome {
-            Ok((provider, model, fallback)) => {
+            Ok((provider, provider_name, model, fallback)) => {
                 if let Some(p) = roster.provider(provider) {
                     let mut c = lock(&p.counters);
                     c.calls = c.calls.saturating_add(1);
@@ -630,7 +636,6 @@ impl Router {
                 if let Some(key) = &options.affinity_key {
                     lock(&self.inner.affinity).set(key, provider);
                 }
-                let provider_name = roster.provider_name(provider);
                 tracing::info!(
                     target: "steadfast_router",
                     provider,
