@@ -229,7 +229,8 @@ pub(crate) async fn drive<O: Op>(
     constraints: &mut Constraints,
     op: &O,
 ) -> Result<Won<O::Output>, FallbackError> {
-    let mut attempts = Vec::new();
+    // Sized once: a record per provider in the plan at most (resumes come later).
+    let mut attempts = Vec::with_capacity(plan.order.len());
     let mut last: Option<ProviderError> = None;
     let mut called = false;
     // The last provider the call gave up on (failed, or refused by its breaker).

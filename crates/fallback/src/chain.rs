@@ -7,7 +7,7 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use arc_swap::ArcSwap;
-use steadfast_circuit::CircuitBreaker;
+use steadfast_circuit::{CircuitBreaker, State};
 use steadfast_errors::observe::{Observer, Observers};
 use steadfast_providers_core::{ChatProvider, ChatRequest, ChatResponse};
 
@@ -17,7 +17,7 @@ use crate::config::{ChainConfig, EntryConfig};
 use crate::constraints::Constraints;
 use crate::entry::{Entry, Inner};
 use crate::error::FallbackError;
-use crate::health::ProviderStatus;
+use crate::health::{Health, ProviderStatus};
 use crate::options::{Answered, CallOptions};
 use crate::plan::Plan;
 use crate::stream::{FallbackStream, OpenOp};
@@ -94,6 +94,35 @@ impl Roster {
             observers: now.observers.clone(),
         }));
         Ok(())
+    }
+}
+
+/// The chain's providers as one snapshot holds them, for reading each one's health and
+/// breaker state without copying (see [`FallbackChain::states`]). Hold it briefly: it keeps
+/// that snapshot alive.
+pub struct ChainStates {
+    inner: arc_swap::Guard<Arc<Inner>>,
+}
+
+impl ChainStates {
+    /// The health and breaker state of the provider with this id, which sits at `index` of
+    /// the priority order unless the chain changed meanwhile; `None` when the chain holds
+    /// no provider with this id.
+    pub fn get(&self, index: usize, id: &str) -> Option<(Health, State)> {
+        let entries = &self.inner.entries;
+        let e = entries
+            .get(index)
+            .filter(|e| e.id() == id)
+            .or_else(|| entries.iter().find(|e| e.id() == id))?;
+        Some((e.health.health(), e.breaker.state()))
+    }
+}
+
+impl fmt::Debug for ChainStates {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ChainStates")
+            .field("providers", &self.inner.entries.len())
+            .finish()
     }
 }
 
@@ -239,6 +268,15 @@ impl FallbackChain {
                 consecutive_failures: e.health.consecutive(),
             })
             .collect()
+    }
+
+    /// The providers' health and breaker states, read in place on demand: what a router
+    /// asks of each provider on every call, without building the whole
+    /// [`status`](Self::status).
+    pub fn states(&self) -> ChainStates {
+        ChainStates {
+            inner: self.inner.current.load(),
+        }
     }
 
     /// Enables or disables every provider with this id, at run time; `false` when there is

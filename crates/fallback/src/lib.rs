@@ -154,7 +154,7 @@ mod plan;
 mod record;
 mod stream;
 
-pub use chain::{ChainBuilder, DuplicateProvider, FallbackChain};
+pub use chain::{ChainBuilder, ChainStates, DuplicateProvider, FallbackChain};
 pub use config::{ChainConfig, EntryConfig, ResumeSettings};
 pub use error::{FallbackError, StopReason};
 pub use health::{DEGRADED_AT, Health, MAX_ERROR_SCORE, ProviderStatus, UNHEALTHY_AT};

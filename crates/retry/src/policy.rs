@@ -323,65 +323,68 @@ impl RetryPolicy {
             } else {
                 start.elapsed()
             };
-            let remaining = self.config.deadline.map(|d| d.saturating_sub(started));
-            let result = op(AttemptContext { number, remaining }).await;
-            let elapsed = start.elapsed().saturating_sub(started);
-            let (kind, decision) = match &result {
-                Ok(_) => (None, Decision::Succeeded),
-                Err(e) => (
-                    e.kind(),
-                    self.decide(
-                        e,
-                        number,
-                        start.elapsed(),
-                        previous_delay,
-                        &mut rng,
-                        &mut gate,
+            // The attempt's result and record live in this block only, so that the wait
+            // before the next attempt does not hold their space in this future.
+            let delay = {
+                let remaining = self.config.deadline.map(|d| d.saturating_sub(started));
+                let result = op(AttemptContext { number, remaining }).await;
+                let elapsed = start.elapsed().saturating_sub(started);
+                let (kind, decision) = match &result {
+                    Ok(_) => (None, Decision::Succeeded),
+                    Err(e) => (
+                        e.kind(),
+                        self.decide(
+                            e,
+                            number,
+                            start.elapsed(),
+                            previous_delay,
+                            &mut rng,
+                            &mut gate,
+                        ),
                     ),
-                ),
+                };
+                let attempt = Attempt {
+                    number,
+                    started,
+                    elapsed,
+                    kind,
+                    decision,
+                };
+                if let Some(observer) = &self.observer {
+                    observer(&attempt);
+                }
+                if let Decision::Retry { delay, .. } = decision {
+                    for named in &self.observers {
+                        named.observer.on_event(&Event::Retry {
+                            operation: &named.name,
+                            attempt: number,
+                            kind,
+                            delay,
+                        });
+                    }
+                }
+                attempts.push(attempt);
+                match decision {
+                    Decision::Retry { delay, .. } => delay,
+                    Decision::Succeeded => {
+                        return Outcome {
+                            result,
+                            stop: None,
+                            attempts,
+                        };
+                    }
+                    Decision::Stop(stop) => {
+                        return Outcome {
+                            result,
+                            stop: Some(stop),
+                            attempts,
+                        };
+                    }
+                }
             };
-            let attempt = Attempt {
-                number,
-                started,
-                elapsed,
-                kind,
-                decision,
-            };
-            if let Some(observer) = &self.observer {
-                observer(&attempt);
-            }
-            if let Decision::Retry { delay, .. } = decision {
-                for named in &self.observers {
-                    named.observer.on_event(&Event::Retry {
-                        operation: &named.name,
-                        attempt: number,
-                        kind,
-                        delay,
-                    });
-                }
-            }
-            attempts.push(attempt);
-            match decision {
-                Decision::Retry { delay, .. } => {
-                    previous_delay = delay;
-                    tokio::time::sleep(delay).await;
-                    number = number.saturating_add(1);
-                }
-                Decision::Succeeded => {
-                    return Outcome {
-                        result,
-                        stop: None,
-                        attempts,
-                    };
-                }
-                Decision::Stop(stop) => {
-                    return Outcome {
-                        result,
-                        stop: Some(stop),
-                        attempts,
-                    };
-                }
-            }
+            previous_delay = delay;
+            tokio::time::sleep(delay).await;
+            number = number.saturating_add(1);
         }
     }
 

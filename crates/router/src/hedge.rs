@@ -17,7 +17,7 @@ pub(crate) struct Hedged<T> {
 }
 
 impl<T> Hedged<T> {
-    fn plain(result: Result<T, FallbackError>, hedged: bool) -> Hedged<T> {
+    pub(crate) fn plain(result: Result<T, FallbackError>, hedged: bool) -> Hedged<T> {
         Hedged {
             result,
             earlier: Vec::new(),
@@ -46,29 +46,18 @@ impl<T> Hedged<T> {
     }
 }
 
+/// When `call` is to be hedged: after `after`, if fallback is on and its order has several
+/// providers; `None` runs it as is.
+pub(crate) fn hedging(call: &CallOptions, after: Option<Duration>) -> Option<Duration> {
+    let several = call.order.as_ref().is_some_and(|o| o.len() > 1);
+    after.filter(|_| call.fallback && several)
+}
+
 /// Runs `call` hedged: its first provider alone, and when that has not answered within
 /// `after` (or failed in a way that may fall back), the rest of the order as a backup, under
 /// what is left of the deadline; the first answer wins and the other leg is dropped
-/// (cancelled). Without `after`, with fallback off or a single provider, `call` runs as is.
-pub(crate) async fn hedge<T, Fut>(
-    call: CallOptions,
-    after: Option<Duration>,
-    run: impl Fn(CallOptions) -> Fut,
-) -> Hedged<T>
-where
-    Fut: Future<Output = Result<T, FallbackError>>,
-{
-    let several = call.order.as_ref().is_some_and(|o| o.len() > 1);
-    match after.filter(|_| call.fallback && several) {
-        None => Hedged::plain(run(call).await, false),
-        // Boxed: the hedged run holds two calls' futures at once, and this future (moved
-        // into a box on every call) would otherwise be that size for plain calls too.
-        Some(after) => Box::pin(hedged(call, after, run)).await,
-    }
-}
-
-/// The hedged run of [`hedge`]: `call`'s order has several providers.
-async fn hedged<T, Fut>(
+/// (cancelled). For a call [`hedging`] says to hedge: its order has several providers.
+pub(crate) async fn hedged<T, Fut>(
     call: CallOptions,
     after: Duration,
     run: impl Fn(CallOptions) -> Fut,

@@ -60,6 +60,15 @@ impl CallCtx {
     }
 }
 
+impl CallTotals {
+    /// Adds `usage`, billed at `cost`.
+    fn bill(&mut self, usage: &Usage, cost: f64) {
+        self.cost_usd += cost;
+        // `Usage` adds saturating.
+        self.usage += *usage;
+    }
+}
+
 fn current_call() -> Option<Arc<CallCtx>> {
     CALL.try_with(Arc::clone).ok()
 }
@@ -91,6 +100,8 @@ pub(crate) struct ProviderState {
     pub(crate) monitor_disabled: AtomicBool,
     pub(crate) limits: Limiter,
     pub(crate) counters: Mutex<ProviderCounters>,
+    /// The catalog's row for the model last priced on it.
+    catalog: pricing::CatalogCache,
 }
 
 impl ProviderState {
@@ -104,6 +115,7 @@ impl ProviderState {
             monitor_disabled: AtomicBool::new(false),
             limits: Limiter::new(&config),
             counters: Mutex::new(ProviderCounters::new(samples)),
+            catalog: pricing::CatalogCache::default(),
             provider,
             config,
         }
@@ -115,7 +127,7 @@ impl ProviderState {
 
     /// The context window of `model` on this provider, when known.
     pub(crate) fn context_window(&self, model: &str) -> Option<u32> {
-        pricing::context_window(&self.config, self.provider.as_ref(), model)
+        pricing::context_window(&self.config, self.provider.as_ref(), &self.catalog, model)
     }
 
     /// The model this provider is asked for on `request`.
@@ -129,12 +141,18 @@ impl ProviderState {
 
     /// The prices of `model` on this provider, when known (see the `pricing` module).
     pub(crate) fn pricing(&self, model: &str) -> Option<Pricing> {
-        pricing::pricing(&self.config, self.provider.as_ref(), model)
+        pricing::pricing(&self.config, self.provider.as_ref(), &self.catalog, model)
     }
 
     /// The cost of `usage` on `model` as billed: 0, with one warning, when unknown.
     fn cost(&self, model: &str, usage: &Usage) -> f64 {
-        pricing::cost(&self.config, self.provider.as_ref(), model, usage)
+        pricing::cost(
+            &self.config,
+            self.provider.as_ref(),
+            &self.catalog,
+            model,
+            usage,
+        )
     }
 
     /// Admits an attempt on `request` ([`Limiter::admit`]) and counts it, or refuses it
@@ -143,6 +161,7 @@ impl ProviderState {
     /// drops, so a cancelled attempt releases it too.
     fn admit(
         self: &Arc<Self>,
+        now: Instant,
         call: Option<&CallCtx>,
         request: &ChatRequest,
     ) -> Result<Slot, ProviderError> {
@@ -151,7 +170,7 @@ impl ProviderState {
         } else {
             0
         };
-        match self.limits.admit(Instant::now(), estimated) {
+        match self.limits.admit(now, estimated) {
             Ok(reserved) => {
                 let mut c = lock(&self.counters);
                 c.requests = c.requests.saturating_add(1);
@@ -173,14 +192,11 @@ impl ProviderState {
     }
 
     fn latency(&self, elapsed: Duration, alpha: f64) {
-        let ms = elapsed.as_secs_f64() * 1000.0;
-        let mut c = lock(&self.counters);
-        c.latency.push(ms);
-        c.ewma_ms = Some(c.ewma_ms.map_or(ms, |e| e + alpha * (ms - e)));
+        lock(&self.counters).latency(elapsed, alpha);
     }
 
-    fn outcome(&self, success: bool) {
-        lock(&self.counters).outcome(Instant::now(), success);
+    fn outcome(&self, now: Instant, success: bool) {
+        lock(&self.counters).outcome(now, success);
     }
 }
 
@@ -192,9 +208,14 @@ pub(crate) struct Metered {
 }
 
 impl Metered {
-    /// Bills `usage` on `model` to the provider, the budgets and `call`.
-    fn bill(&self, model: &str, usage: &Usage, call: Option<&CallCtx>) {
-        bill(&self.state, &self.shared, model, usage, call);
+    /// When the attempt admitted at `admitted` starts: then, unless the shared state was
+    /// waited for.
+    fn start(&self, admitted: Instant) -> Instant {
+        if self.shared.link.is_some() {
+            Instant::now()
+        } else {
+            admitted
+        }
     }
 
     /// Reserves the attempt in the shared state, when there is one (see the `shared`
@@ -234,27 +255,24 @@ impl Metered {
 fn bill(
     state: &ProviderState,
     shared: &Shared,
+    now: Instant,
     model: &str,
     usage: &Usage,
     call: Option<&CallCtx>,
 ) {
     let cost = state.cost(model, usage);
-    let now = Instant::now();
-    {
-        let mut c = lock(&state.counters);
-        c.input_tokens = c.input_tokens.saturating_add(usage.input_tokens);
-        c.output_tokens = c.output_tokens.saturating_add(usage.output_tokens);
-        c.cost_usd += cost;
+    lock(&state.counters).bill(usage, cost);
+    bill_limits(state, shared, now, usage, cost);
+    if let Some(call) = call {
+        lock(&call.totals).bill(usage, cost);
     }
+}
+
+/// Bills `usage` at `cost` to the provider's limits and the router's budget.
+fn bill_limits(state: &ProviderState, shared: &Shared, now: Instant, usage: &Usage, cost: f64) {
     state.limits.billed(now, usage.total(), cost);
     if let Some(budget) = &shared.budget {
         budget.add(now, cost);
-    }
-    if let Some(call) = call {
-        let mut t = lock(&call.totals);
-        t.cost_usd += cost;
-        // `Usage` adds saturating.
-        t.usage += *usage;
     }
 }
 
@@ -288,6 +306,7 @@ impl ChatProvider for Metered {
         pricing::known_cost(
             &self.state.config,
             self.state.provider.as_ref(),
+            &self.state.catalog,
             model,
             usage,
         )
@@ -295,24 +314,42 @@ impl ChatProvider for Metered {
 
     async fn chat(&self, request: &ChatRequest) -> Result<ChatResponse, ProviderError> {
         let call = current_call();
-        let mut slot = self.state.admit(call.as_deref(), request)?;
+        let admitted = Instant::now();
+        let mut slot = self.state.admit(admitted, call.as_deref(), request)?;
         slot.cluster = self.reserve_shared(call.as_deref(), request).await?;
-        let started = Instant::now();
-        let result = self
-            .timed(&request.model, self.state.provider.chat(request))
-            .await;
-        let elapsed = started.elapsed();
-        // Billed before the slot (and its token reservation) is released.
-        if let Ok(response) = &result
-            && let Some(usage) = &response.usage
+        let started = self.start(admitted);
+        // Without a timeout the provider's future is awaited as is, with no layer between.
+        let result = match self.state.config.timeout {
+            None => self.state.provider.chat(request).await,
+            Some(_) => {
+                self.timed(&request.model, self.state.provider.chat(request))
+                    .await
+            }
+        };
+        // One reading of the clock for the latency, the billing and the outcome.
+        let ended = Instant::now();
+        let elapsed = ended.saturating_duration_since(started);
+        let usage = result.as_ref().ok().and_then(|r| r.usage.as_ref());
+        let cost = usage.map(|u| (u, self.state.cost(&request.model, u)));
         {
-            self.bill(&request.model, usage, call.as_deref());
+            // The provider's counters, taken once for the usage, latency and outcome.
+            let mut c = lock(&self.state.counters);
+            if let Some((usage, cost)) = cost {
+                c.bill(usage, cost);
+            }
+            c.latency(elapsed, self.shared.ewma_alpha);
+            c.outcome(ended, result.is_ok());
+        }
+        // Billed before the slot (and its token reservation) is released.
+        if let Some((usage, cost)) = cost {
+            bill_limits(&self.state, &self.shared, ended, usage, cost);
         }
         drop(slot);
-        self.state.latency(elapsed, self.shared.ewma_alpha);
-        self.state.outcome(result.is_ok());
         if let Some(call) = &call {
             let mut t = lock(&call.totals);
+            if let Some((usage, cost)) = cost {
+                t.bill(usage, cost);
+            }
             t.provider_time = t.provider_time.saturating_add(elapsed);
         }
         result
@@ -320,13 +357,15 @@ impl ChatProvider for Metered {
 
     async fn chat_stream(&self, request: &ChatRequest) -> Result<ChatStream, ProviderError> {
         let call = current_call();
-        let mut slot = self.state.admit(call.as_deref(), request)?;
+        let admitted = Instant::now();
+        let mut slot = self.state.admit(admitted, call.as_deref(), request)?;
         slot.cluster = self.reserve_shared(call.as_deref(), request).await?;
-        let started = Instant::now();
+        let started = self.start(admitted);
         let result = self
             .timed(&request.model, self.state.provider.chat_stream(request))
             .await;
-        let elapsed = started.elapsed();
+        let ended = Instant::now();
+        let elapsed = ended.saturating_duration_since(started);
         self.state.latency(elapsed, self.shared.ewma_alpha);
         if let Some(call) = &call {
             let mut t = lock(&call.totals);
@@ -342,7 +381,7 @@ impl ChatProvider for Metered {
             ))),
             Err(e) => {
                 drop(slot);
-                self.state.outcome(false);
+                self.state.outcome(ended, false);
                 Err(e)
             }
         }
@@ -455,11 +494,13 @@ impl MeteredStream {
 
     fn finish(&mut self, success: bool) {
         if let Some(slot) = self.slot.take() {
-            slot.state.outcome(success);
+            let now = Instant::now();
+            slot.state.outcome(now, success);
             if let Some(usage) = self.billed() {
                 bill(
                     &slot.state,
                     &self.shared,
+                    now,
                     &self.model,
                     &usage,
                     self.call.as_deref(),

@@ -35,17 +35,64 @@ pub(crate) struct Planner<'a> {
     pub(crate) shared: &'a Shared,
     /// The provider that last answered the call's affinity key.
     pub(crate) sticky: Option<String>,
+    /// When the call started.
+    pub(crate) now: Instant,
 }
 
-impl Planner<'_> {
+/// A planned call: its options, the request's estimated tokens, and the provider it tries
+/// first.
+pub(crate) struct Planned<'a> {
+    pub(crate) call: CallOptions,
+    pub(crate) estimated: u64,
+    /// The id of the provider the call tries first.
+    pub(crate) first: &'a str,
+}
+
+/// Which of `n` candidates an order holds already: a bit each, kept on the stack for the
+/// usual handful.
+struct Seen {
+    bits: u128,
+    more: Vec<bool>,
+}
+
+impl Seen {
+    fn new(n: usize) -> Seen {
+        Seen {
+            bits: 0,
+            more: if n > 128 { vec![false; n] } else { Vec::new() },
+        }
+    }
+
+    /// Marks `i` (below `n`); `false` when it was marked already.
+    fn insert(&mut self, i: usize) -> bool {
+        if self.more.is_empty() {
+            let bit = 1u128 << i;
+            let fresh = self.bits & bit == 0;
+            self.bits |= bit;
+            fresh
+        } else {
+            !std::mem::replace(&mut self.more[i], true)
+        }
+    }
+
+    fn contains(&self, i: usize) -> bool {
+        if self.more.is_empty() {
+            self.bits & (1u128 << i) != 0
+        } else {
+            self.more[i]
+        }
+    }
+}
+
+impl<'a> Planner<'a> {
     /// The candidates for `request` and the call options that try them in the strategy's
     /// order, with the request's estimated tokens; or why there are none.
     pub(crate) fn plan(
         self,
         request: &ChatRequest,
         options: &RouteOptions,
-    ) -> Result<(CallOptions, u64), RouterError> {
-        let now = Instant::now();
+    ) -> Result<Planned<'a>, RouterError> {
+        let now = self.now;
         if self.shared.budget_spent(now) {
             return Err(RouterError::refused(
                 ErrorKind::BudgetExceeded,
@@ -54,11 +101,11 @@ impl Planner<'_> {
         }
         let prompt = prompt_tokens(request);
         let estimated = prompt.saturating_add(request.max_tokens.map_or(0, u64::from));
-        let status = self.chain.status();
-        let mut candidates = Vec::new();
+        let states = self.chain.states();
+        let mut candidates = Vec::with_capacity(self.providers.len());
         let (mut rate, mut budget, mut other) = (0, 0, Vec::new());
         for (i, p) in self.providers.iter().enumerate() {
-            let Some(s) = crate::report::status_of(&status, i, p.id()) else {
+            let Some((health, breaker)) = states.get(i, p.id()) else {
                 continue;
             };
             if !p.enabled.load(Ordering::Relaxed) {
@@ -92,12 +139,13 @@ impl Planner<'_> {
                             .and_then(|ms| Duration::try_from_secs_f64(ms / 1000.0).ok()),
                         success_rate: c.success_rate(),
                         pricing: p.pricing(model),
-                        health: s.health,
-                        breaker: s.breaker,
+                        health,
+                        breaker,
                     });
                 }
             }
         }
+        drop(states);
         if candidates.is_empty() {
             return Err(if budget > 0 {
                 RouterError::refused(
@@ -136,22 +184,31 @@ impl Planner<'_> {
             tags: &options.tags,
             affinity_key: options.affinity_key.as_deref(),
         };
-        let mut seen = vec![false; candidates.len()];
-        let mut order: Vec<String> = self
-            .strategy
-            .order(&candidates, &ctx)
-            .into_iter()
-            .filter(|&i| i < candidates.len() && !std::mem::replace(&mut seen[i], true))
-            .map(|i| candidates[i].id.clone())
-            .collect();
+        // The ids move from the candidates into the order: a candidate whose id moved is
+        // marked seen.
+        let n = candidates.len();
+        let mut seen = Seen::new(n);
+        let mut order: Vec<String> = Vec::with_capacity(n);
+        for i in self.strategy.order(&candidates, &ctx) {
+            if i < n && seen.insert(i) {
+                order.push(std::mem::take(&mut candidates[i].id));
+            }
+        }
         if order.is_empty() {
-            order = candidates.iter().map(|c| c.id.clone()).collect();
+            for (i, c) in candidates.iter_mut().enumerate() {
+                seen.insert(i);
+                order.push(std::mem::take(&mut c.id));
+            }
         }
         for first in [self.sticky, options.prefer.clone()].into_iter().flatten() {
             if let Some(pos) = order.iter().position(|id| *id == first) {
                 let id = order.remove(pos);
                 order.insert(0, id);
-            } else if candidates.iter().any(|c| c.id == first) {
+            } else if candidates
+                .iter()
+                .enumerate()
+                .any(|(i, c)| !seen.contains(i) && c.id == first)
+            {
                 order.insert(0, first);
             } else if options.prefer.as_deref() == Some(first.as_str()) && !options.fallback {
                 return Err(RouterError::NoProvider {
@@ -161,12 +218,23 @@ impl Planner<'_> {
                 });
             }
         }
+        // Every id in the order is a candidate's, so one of the providers'.
+        let first = self
+            .providers
+            .iter()
+            .map(|p| p.id())
+            .find(|id| order.first().is_some_and(|f| f == id))
+            .unwrap_or_default();
         let call = CallOptions {
             prefer: None,
             fallback: options.fallback,
             deadline: options.deadline.or(self.chain.config().deadline),
             order: Some(order),
         };
-        Ok((call, estimated))
+        Ok(Planned {
+            call,
+            estimated,
+            first,
+        })
     }
 }

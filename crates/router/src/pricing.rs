@@ -9,11 +9,13 @@
 //! [`ModelInfo`]: steadfast_providers_core::ModelInfo
 
 use std::collections::{HashMap, HashSet};
-use std::sync::{LazyLock, PoisonError, RwLock};
+use std::sync::{LazyLock, Mutex, PoisonError, RwLock};
 
+use steadfast_catalog::Model;
 use steadfast_providers_core::{ChatProvider, ModelInfo, Pricing, Usage};
 
 use crate::config::ProviderConfig;
+use crate::stats::lock;
 
 /// The most distinct (provider, model) pairs remembered as warned; past it no more warnings
 /// are logged, so a stream of made-up model names cannot grow memory without bound.
@@ -29,22 +31,87 @@ struct Warned {
     count: usize,
 }
 
+/// One provider's catalog row for the last model it was asked about, so that the catalog
+/// (a scan of every row) is read once per (provider, model) rather than several times per
+/// call. The catalog is static: a row found once stays the answer.
+#[derive(Debug, Default)]
+pub(crate) struct CatalogCache {
+    last: Mutex<Option<Resolved>>,
+}
+
+/// What the catalog says of one model on one provider.
+#[derive(Debug)]
+struct Resolved {
+    model: Box<str>,
+    row: Option<&'static Model>,
+    /// The provider is local: any model it does not list costs 0.
+    local: bool,
+    /// Its missing price was already warned of (see [`warn_unpriced`]).
+    warned: bool,
+}
+
+impl Resolved {
+    fn pricing(&self) -> Option<Pricing> {
+        match self.row {
+            Some(row) => row.pricing,
+            None if self.local => Some(Pricing::default()),
+            None => None,
+        }
+    }
+
+    fn cost(&self, usage: &Usage) -> Option<f64> {
+        match self.row {
+            Some(row) => row.cost(usage),
+            None if self.local => Some(0.0),
+            None => None,
+        }
+    }
+}
+
+impl CatalogCache {
+    /// `f` of what the catalog says of `model` on `provider`, looked up when it is not the
+    /// model last asked about.
+    fn with<R>(
+        &self,
+        provider: &dyn ChatProvider,
+        model: &str,
+        f: impl FnOnce(&mut Resolved) -> R,
+    ) -> R {
+        let mut last = lock(&self.last);
+        let resolved = match &mut *last {
+            Some(r) if *r.model == *model => r,
+            slot => {
+                let kind = provider.kind();
+                slot.insert(Resolved {
+                    model: model.into(),
+                    row: steadfast_catalog::lookup(kind, model),
+                    local: steadfast_catalog::provider(kind).is_some_and(|p| p.local),
+                    warned: false,
+                })
+            }
+        };
+        f(resolved)
+    }
+}
+
 /// The prices of `model` (for the cheapest strategy), when known.
 pub(crate) fn pricing(
     config: &ProviderConfig,
     provider: &dyn ChatProvider,
+    catalog: &CatalogCache,
     model: &str,
 ) -> Option<Pricing> {
     config
         .pricing
         .or_else(|| provider.pricing(model))
-        .or_else(|| steadfast_catalog::pricing(provider.kind(), model))
+        .or_else(|| catalog.with(provider, model, |r| r.pricing()))
 }
 
 /// The cost of `usage` on `model` in USD, when known.
 pub(crate) fn known_cost(
     config: &ProviderConfig,
     provider: &dyn ChatProvider,
+    catalog: &CatalogCache,
     model: &str,
     usage: &Usage,
 ) -> Option<f64> {
@@ -52,7 +119,7 @@ pub(crate) fn known_cost(
         Some(p) => Some(p.cost(usage)),
         None => provider
             .cost(model, usage)
-            .or_else(|| steadfast_catalog::cost(provider.kind(), model, usage)),
+            .or_else(|| catalog.with(provider, model, |r| r.cost(usage))),
     }
 }
 
@@ -60,12 +127,24 @@ pub(crate) fn known_cost(
 pub(crate) fn cost(
     config: &ProviderConfig,
     provider: &dyn ChatProvider,
+    catalog: &CatalogCache,
     model: &str,
     usage: &Usage,
 ) -> f64 {
-    known_cost(config, provider, model, usage).unwrap_or_else(|| {
-        warn_unpriced(provider.id(), model);
-        0.0
+    if let Some(p) = config.pricing {
+        return p.cost(usage);
+    }
+    if let Some(c) = provider.cost(model, usage) {
+        return c;
+    }
+    catalog.with(provider, model, |r| {
+        r.cost(usage).unwrap_or_else(|| {
+            if !r.warned {
+                warn_unpriced(provider.id(), model);
+                r.warned = true;
+            }
+            0.0
+        })
     })
 }
 
@@ -73,13 +152,14 @@ pub(crate) fn cost(
 pub(crate) fn context_window(
     config: &ProviderConfig,
     provider: &dyn ChatProvider,
+    catalog: &CatalogCache,
     model: &str,
 ) -> Option<u32> {
     config
         .entry
         .context_window
         .or_else(|| ModelInfo::find(provider.models(), model).and_then(|m| m.context_window))
-        .or_else(|| steadfast_catalog::context_window(provider.kind(), model))
+        .or_else(|| catalog.with(provider, model, |r| r.row.and_then(|m| m.context_window)))
 }
 
 /// Logs, once per (`provider`, `model`), that `model` has no known price and is billed at 0.

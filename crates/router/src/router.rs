@@ -20,11 +20,11 @@ use tracing::Instrument;
 use crate::affinity::Affinity;
 use crate::config::{ProviderConfig, RouterConfig};
 use crate::error::RouterError;
-use crate::hedge::hedge;
+use crate::hedge::{Hedged, hedged, hedging};
 use crate::limits::GlobalBudget;
 use crate::metered::{CALL, CallCtx, CallTotals, Metered, ProviderState, Shared};
 use crate::options::{RouteOptions, Routed};
-use crate::plan::Planner;
+use crate::plan::{Planned, Planner};
 use crate::shared::{Link, SharedConfig, SharedState};
 use crate::stats::{RouterCounters, lock};
 use crate::strategy::Strategy;
@@ -41,14 +41,10 @@ struct Measured {
     overhead: Option<Duration>,
 }
 
-/// The provider a call's plan tries first.
-fn first_of(call: &CallOptions) -> String {
-    call.order
-        .as_ref()
-        .and_then(|o| o.first())
-        .cloned()
-        .unwrap_or_default()
-}
+/// How a call ended, as the router counts it: the id and GenAI name of the provider that
+/// answered, its model, and whether the call failed over; or the error's kind and whether
+/// the call failed over.
+type Outcome<'a> = Result<(&'a str, &'static str, &'a str, bool), (Option<ErrorKind>, bool)>;
 
 /// What the chain answers a call with, as the call's ending takes it apart.
 trait Answer {
@@ -381,12 +377,13 @@ impl Router {
 
     /// The candidates for `request`, the call options that try them in order, and the
     /// request's estimated tokens.
-    fn plan(
-        &self,
-        roster: &Roster,
+    fn plan<'a>(
+        &'a self,
+        roster: &'a Roster,
         request: &ChatRequest,
         options: &RouteOptions,
-    ) -> Result<(CallOptions, u64), RouterError> {
+        now: Instant,
+    ) -> Result<Planned<'a>, RouterError> {
         let sticky = options
             .affinity_key
             .as_deref()
@@ -397,6 +394,7 @@ impl Router {
             strategy: &*roster.strategy,
             shared: &self.inner.shared,
             sticky,
+            now,
         }
         .plan(request, options)
     }
@@ -444,7 +442,11 @@ impl Router {
         // The roster the call is planned with: its outcome is counted there too, so a
         // provider removed meanwhile (and one added again under its id) is not confused.
         let roster = self.inner.roster.load_full();
-        let (call, estimated) = match span.in_scope(|| self.plan(&roster, request, &options)) {
+        let Planned {
+            call,
+            estimated,
+            first: first_choice,
+        } = match span.in_scope(|| self.plan(&roster, request, &options, started)) {
             Ok(planned) => planned,
             Err(e) => {
                 telemetry.refused(&request.model, A::STREAM, started, &e);
@@ -452,31 +454,51 @@ impl Router {
                 return Err(span.in_scope(|| self.refused(request, started, e)));
             }
         };
-        let first_choice = first_of(&call);
         let after = options.hedge_after.or(self.inner.hedge_after);
         let ctx = Arc::new(CallCtx::new(estimated));
-        // Boxed: the chain's future holds the provider's, several KiB in all, and the scope
-        // and the span would each move it by value (two copies of it per call).
-        let hedged = CALL
-            .scope(Arc::clone(&ctx), Box::pin(hedge(call, after, run)))
-            .instrument(span.clone())
-            .await;
+        let hedged = match hedging(&call, after) {
+            // The chain's future (KiBs, holding the provider's) is pinned in place here, and
+            // the scope and the span hold a pointer to it: it is neither boxed (an allocation
+            // past the allocator's small sizes) nor moved into each wrapper.
+            None => {
+                let run = std::pin::pin!(run(call));
+                let result = CALL
+                    .scope(Arc::clone(&ctx), run)
+                    .instrument(span.clone())
+                    .await;
+                Hedged::plain(result, false)
+            }
+            // Boxed: the hedged run holds two calls' futures at once.
+            Some(after) => {
+                CALL.scope(Arc::clone(&ctx), Box::pin(hedged(call, after, run)))
+                    .instrument(span.clone())
+                    .await
+            }
+        };
         let _entered = span.enter();
         let totals = ctx.totals();
+        // The call's duration, read once for the overhead, the event and the log.
+        let elapsed = started.elapsed();
         match hedged.result {
             Ok(answer) => {
                 let (rest, provider, model, later) = answer.take();
-                let mut attempts = hedged.earlier;
-                attempts.extend(later);
+                let attempts = if hedged.earlier.is_empty() {
+                    later
+                } else {
+                    let mut attempts = hedged.earlier;
+                    attempts.extend(later);
+                    attempts
+                };
                 let single = A::SAMPLES_OVERHEAD
                     && !hedged.hedged
                     && attempts.len() == 1
                     && attempts[0].retries == 0;
-                let overhead =
-                    single.then(|| started.elapsed().saturating_sub(totals.provider_time));
+                let overhead = single.then(|| elapsed.saturating_sub(totals.provider_time));
                 let failover = attempts.len() > 1 || provider != first_choice;
+                // The GenAI name of who answered, for the span and the log.
+                let name = roster.provider_name(&provider);
                 let end = if A::STREAM {
-                    telemetry.first_token(&provider, started.elapsed());
+                    telemetry.first_token(&provider, elapsed);
                     Some(StreamEnd {
                         telemetry: telemetry.clone(),
                         request_model: request.model.clone(),
@@ -487,11 +509,10 @@ impl Router {
                         provider_names: Arc::clone(&roster.provider_names),
                     })
                 } else {
-                    let name = roster.provider_name(&provider);
                     spans::record_end(&span, Some((&provider, name, &model)), &totals, None);
                     telemetry.finished(
                         &request.model,
-                        started,
+                        elapsed,
                         &Ending {
                             provider: Some(&provider),
                             response_model: Some(&model),
@@ -506,8 +527,8 @@ impl Router {
                     &roster,
                     request,
                     &options,
-                    started,
-                    Ok((&provider, &model, failover)),
+                    elapsed,
+                    Ok((&provider, name, &model, failover)),
                     Measured {
                         hedged: hedged.hedged,
                         totals,
@@ -527,7 +548,7 @@ impl Router {
                 spans::record_end(&span, None, &totals, e.kind().or(Some(ErrorKind::Unknown)));
                 telemetry.finished(
                     &request.model,
-                    started,
+                    elapsed,
                     &Ending {
                         provider: None,
                         response_model: None,
@@ -540,7 +561,7 @@ impl Router {
                     &roster,
                     request,
                     &options,
-                    started,
+                    elapsed,
                     Err((e.kind(), failover)),
                     Measured {
                         hedged: hedged.hedged,
@@ -577,8 +598,8 @@ impl Router {
         roster: &Roster,
         request: &ChatRequest,
         options: &RouteOptions,
-        started: Instant,
-        outcome: Result<(&str, &str, bool), (Option<ErrorKind>, bool)>,
+        elapsed: Duration,
+        outcome: Outcome<'_>,
         measured: Measured,
     ) {
         let Measured {
@@ -587,13 +608,13 @@ impl Router {
             overhead,
         } = measured;
         let (usage, cost_usd) = (totals.usage, totals.cost_usd);
-        let duration_ms = started.elapsed().as_secs_f64() * 1000.0;
+        let duration_ms = elapsed.as_secs_f64() * 1000.0;
         {
             let mut c = lock(&self.inner.shared.counters);
             c.requests = c.requests.saturating_add(1);
             c.hedges = c.hedges.saturating_add(u64::from(hedged));
             match outcome {
-                Ok((_, _, failover)) => {
+                Ok((_, _, _, failover)) => {
                     c.successes = c.successes.saturating_add(1);
                     c.failovers = c.failovers.saturating_add(u64::from(failover));
                 }
@@ -607,7 +628,7 @@ impl Router {
             }
         }
         match outcome {
-            Ok((provider, model, fallback)) => {
+            Ok((provider, provider_name, model, fallback)) => {
                 if let Some(p) = roster.provider(provider) {
                     let mut c = lock(&p.counters);
                     c.calls = c.calls.saturating_add(1);
@@ -615,7 +636,6 @@ impl Router {
                 if let Some(key) = &options.affinity_key {
                     lock(&self.inner.affinity).set(key, provider);
                 }
-                let provider_name = roster.provider_name(provider);
                 tracing::info!(
                     target: "steadfast_router",
                     provider,

@@ -2,10 +2,12 @@
 //! reported in.
 
 use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
 
 use serde::Serialize;
 use steadfast_circuit::State;
 use steadfast_fallback::Health;
+use steadfast_providers_core::Usage;
 use tokio::time::Instant;
 
 use crate::monitor::HealthCheck;
@@ -120,6 +122,20 @@ impl ProviderCounters {
         self.output_tokens = 0;
         self.cost_usd = 0.0;
         self.latency.clear();
+    }
+
+    /// Adds `usage`, billed at `cost`.
+    pub(crate) fn bill(&mut self, usage: &Usage, cost: f64) {
+        self.input_tokens = self.input_tokens.saturating_add(usage.input_tokens);
+        self.output_tokens = self.output_tokens.saturating_add(usage.output_tokens);
+        self.cost_usd += cost;
+    }
+
+    /// Samples an attempt's latency, and moves the average (EWMA, weight `alpha`).
+    pub(crate) fn latency(&mut self, elapsed: Duration, alpha: f64) {
+        let ms = elapsed.as_secs_f64() * 1000.0;
+        self.latency.push(ms);
+        self.ewma_ms = Some(self.ewma_ms.map_or(ms, |e| e + alpha * (ms - e)));
     }
 
     /// Counts one finished attempt at `now`.

@@ -84,7 +84,7 @@ impl RouterStream {
         spans::record_end(&end.span, Some((&provider, name, &model)), &totals, error);
         end.telemetry.finished(
             &end.request_model,
-            end.started,
+            end.started.elapsed(),
             &Ending {
                 provider: Some(&provider),
                 response_model: Some(&model),

@@ -79,7 +79,7 @@ impl Telemetry {
         });
         self.finished(
             request_model,
-            started,
+            started.elapsed(),
             &Ending {
                 provider: None,
                 response_model: None,
@@ -90,7 +90,8 @@ impl Telemetry {
         );
     }
 
-    pub(crate) fn finished(&self, request_model: &str, started: Instant, ending: &Ending<'_>) {
+    /// The call's end, `duration` after it started.
+    pub(crate) fn finished(&self, request_model: &str, duration: Duration, ending: &Ending<'_>) {
         if self.observers.is_empty() {
             return;
         }
@@ -100,7 +101,7 @@ impl Telemetry {
             request_model,
             provider: ending.provider,
             response_model: ending.response_model,
-            duration: started.elapsed(),
+            duration,
             error: ending.error,
             input_tokens: usage.input_tokens,
             output_tokens: usage.output_tokens,
