@@ -31,7 +31,10 @@ mod generated;
 mod lookup;
 mod model;
 
-pub use lookup::{context_window, cost, lookup, lookup_id, models, pricing, provider, providers};
+pub use lookup::{
+    Resolved, context_window, cost, lookup, lookup_id, models, pricing, provider, providers,
+    resolve,
+};
 pub use model::{Model, ModelCapabilities, ProviderEntry, UnitPrice};
 
 #[cfg(test)]

@@ -62,14 +62,64 @@ pub fn lookup_id(model: &str) -> Option<&'static Model> {
     find_unique(MODELS, model)
 }
 
+/// What the catalog says of one model on one provider: its row when listed, and whether
+/// the provider is local (any model of a local provider costs nothing). Look it up once
+/// with [`resolve`] and ask it as often as needed: [`pricing`] and [`cost`] are this.
+///
+/// ```
+/// use steadfast_errors::Provider;
+///
+/// let r = steadfast_catalog::resolve(Provider::Ollama, "anything:7b");
+/// assert!(r.row.is_none() && r.local);
+/// assert_eq!(r.pricing(), Some(Default::default()));
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct Resolved {
+    /// The model's row, when the provider lists it.
+    pub row: Option<&'static Model>,
+    /// The provider runs locally.
+    pub local: bool,
+}
+
+impl Resolved {
+    /// The token prices: the row's, or zero on a local provider; `None` when unknown (and
+    /// for models priced per unit).
+    pub fn pricing(&self) -> Option<Pricing> {
+        match self.row {
+            Some(row) => row.pricing,
+            None if self.local => Some(Pricing::default()),
+            None => None,
+        }
+    }
+
+    /// The cost of `usage` in USD ([`Model::cost`]); zero on a local provider; `None` when
+    /// unknown.
+    pub fn cost(&self, usage: &Usage) -> Option<f64> {
+        match self.row {
+            Some(row) => row.cost(usage),
+            None if self.local => Some(0.0),
+            None => None,
+        }
+    }
+
+    /// The context window, when the row states one.
+    pub fn context_window(&self) -> Option<u32> {
+        self.row.and_then(|m| m.context_window)
+    }
+}
+
+/// What the catalog says of `model` on `provider` (see [`Resolved`]).
+pub fn resolve(provider: Provider, model: &str) -> Resolved {
+    Resolved {
+        row: lookup(provider, model),
+        local: is_local(provider),
+    }
+}
+
 /// The token prices of `model` on `provider`: its row's, or zero for any model of a local
 /// provider. `None` when unknown (and for models priced per unit).
 pub fn pricing(provider: Provider, model: &str) -> Option<Pricing> {
-    match lookup(provider, model) {
-        Some(row) => row.pricing,
-        None if is_local(provider) => Some(Pricing::default()),
-        None => None,
-    }
+    resolve(provider, model).pricing()
 }
 
 /// The cost of `usage` on `model` in USD, in the provider's usage semantics
@@ -84,16 +134,12 @@ pub fn pricing(provider: Provider, model: &str) -> Option<Pricing> {
 /// assert_eq!(steadfast_catalog::cost(Provider::OpenAi, "not-a-model", &usage), None);
 /// ```
 pub fn cost(provider: Provider, model: &str, usage: &Usage) -> Option<f64> {
-    match lookup(provider, model) {
-        Some(row) => row.cost(usage),
-        None if is_local(provider) => Some(0.0),
-        None => None,
-    }
+    resolve(provider, model).cost(usage)
 }
 
 /// The context window of `model` on `provider`, when its row states one.
 pub fn context_window(provider: Provider, model: &str) -> Option<u32> {
-    lookup(provider, model).and_then(|m| m.context_window)
+    resolve(provider, model).context_window()
 }
 
 fn is_local(kind: Provider) -> bool {

@@ -11,7 +11,7 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::{LazyLock, Mutex, PoisonError, RwLock};
 
-use steadfast_catalog::Model;
+use steadfast_catalog::Resolved;
 use steadfast_providers_core::{ChatProvider, ModelInfo, Pricing, Usage};
 
 use crate::config::ProviderConfig;
@@ -36,36 +36,16 @@ struct Warned {
 /// call. The catalog is static: a row found once stays the answer.
 #[derive(Debug, Default)]
 pub(crate) struct CatalogCache {
-    last: Mutex<Option<Resolved>>,
+    last: Mutex<Option<Cached>>,
 }
 
-/// What the catalog says of one model on one provider.
+/// A provider's last model, what the catalog says of it, and whether its missing price
+/// was already warned of (see [`warn_unpriced`]).
 #[derive(Debug)]
-struct Resolved {
+struct Cached {
     model: Box<str>,
-    row: Option<&'static Model>,
-    /// The provider is local: any model it does not list costs 0.
-    local: bool,
-    /// Its missing price was already warned of (see [`warn_unpriced`]).
+    found: Resolved,
     warned: bool,
-}
-
-impl Resolved {
-    fn pricing(&self) -> Option<Pricing> {
-        match self.row {
-            Some(row) => row.pricing,
-            None if self.local => Some(Pricing::default()),
-            None => None,
-        }
-    }
-
-    fn cost(&self, usage: &Usage) -> Option<f64> {
-        match self.row {
-            Some(row) => row.cost(usage),
-            None if self.local => Some(0.0),
-            None => None,
-        }
-    }
 }
 
 impl CatalogCache {
@@ -75,22 +55,18 @@ impl CatalogCache {
         &self,
         provider: &dyn ChatProvider,
         model: &str,
-        f: impl FnOnce(&mut Resolved) -> R,
+        f: impl FnOnce(&mut Cached) -> R,
     ) -> R {
         let mut last = lock(&self.last);
-        let resolved = match &mut *last {
-            Some(r) if *r.model == *model => r,
-            slot => {
-                let kind = provider.kind();
-                slot.insert(Resolved {
-                    model: model.into(),
-                    row: steadfast_catalog::lookup(kind, model),
-                    local: steadfast_catalog::provider(kind).is_some_and(|p| p.local),
-                    warned: false,
-                })
-            }
+        let cached = match &mut *last {
+            Some(c) if *c.model == *model => c,
+            slot => slot.insert(Cached {
+                model: model.into(),
+                found: steadfast_catalog::resolve(provider.kind(), model),
+                warned: false,
+            }),
         };
-        f(resolved)
+        f(cached)
     }
 }
 
@@ -104,7 +80,7 @@ pub(crate) fn pricing(
     config
         .pricing
         .or_else(|| provider.pricing(model))
-        .or_else(|| catalog.with(provider, model, |r| r.pricing()))
+        .or_else(|| catalog.with(provider, model, |c| c.found.pricing()))
 }
 
 /// The cost of `usage` on `model` in USD, when known.
@@ -115,12 +91,7 @@ pub(crate) fn known_cost(
     model: &str,
     usage: &Usage,
 ) -> Option<f64> {
-    match config.pricing {
-        Some(p) => Some(p.cost(usage)),
-        None => provider
-            .cost(model, usage)
-            .or_else(|| catalog.with(provider, model, |r| r.cost(usage))),
-    }
+    priced(config, provider, catalog, model, usage, |_| {})
 }
 
 /// The cost of `usage` on `model` in USD as billed: 0 (and a warning, once) when unknown.
@@ -131,20 +102,37 @@ pub(crate) fn cost(
     model: &str,
     usage: &Usage,
 ) -> f64 {
+    let warn = |c: &mut Cached| {
+        if !c.warned {
+            warn_unpriced(provider.id(), model);
+            c.warned = true;
+        }
+    };
+    priced(config, provider, catalog, model, usage, warn).unwrap_or(0.0)
+}
+
+/// The cost from the config's pricing, else the provider's, else the catalog's; `unknown`
+/// sees the catalog's entry when none of them knows it.
+fn priced(
+    config: &ProviderConfig,
+    provider: &dyn ChatProvider,
+    catalog: &CatalogCache,
+    model: &str,
+    usage: &Usage,
+    unknown: impl FnOnce(&mut Cached),
+) -> Option<f64> {
     if let Some(p) = config.pricing {
-        return p.cost(usage);
+        return Some(p.cost(usage));
     }
     if let Some(c) = provider.cost(model, usage) {
-        return c;
+        return Some(c);
     }
-    catalog.with(provider, model, |r| {
-        r.cost(usage).unwrap_or_else(|| {
-            if !r.warned {
-                warn_unpriced(provider.id(), model);
-                r.warned = true;
-            }
-            0.0
-        })
+    catalog.with(provider, model, |c| {
+        let cost = c.found.cost(usage);
+        if cost.is_none() {
+            unknown(c);
+        }
+        cost
     })
 }
 
@@ -159,7 +147,7 @@ pub(crate) fn context_window(
         .entry
         .context_window
         .or_else(|| ModelInfo::find(provider.models(), model).and_then(|m| m.context_window))
-        .or_else(|| catalog.with(provider, model, |r| r.row.and_then(|m| m.context_window)))
+        .or_else(|| catalog.with(provider, model, |c| c.found.context_window()))
 }
 
 /// Logs, once per (`provider`, `model`), that `model` has no known price and is billed at 0.
