@@ -353,27 +353,23 @@ impl Steadfast {
         };
         let mut tried = vec![first.to_owned()];
         let mut queue = Vec::new();
-        let mut last = (first.to_owned(), e);
+        let mut last = (first.to_owned(), g, e);
         loop {
             if options.fallback {
-                let g = self.groups.get(&last.0).map(|g| read(g));
-                let next = match (g.as_deref(), last.1.kind()) {
-                    (None, _) => &[][..],
-                    (Some(g), Some(ErrorKind::ContextLength)) => {
-                        &g.config.context_window_fallbacks[..]
-                    }
-                    (Some(g), Some(ErrorKind::ContentFilter)) => {
-                        &g.config.content_policy_fallbacks[..]
-                    }
-                    (Some(g), Some(k)) if k.may_fall_back() => &g.config.fallbacks[..],
-                    (Some(g), None) => &g.config.fallbacks[..],
-                    (Some(_), Some(_)) => &[][..],
+                let (_, g, e) = &last;
+                let g = read(g);
+                let next = match e.kind() {
+                    Some(ErrorKind::ContextLength) => &g.config.context_window_fallbacks,
+                    Some(ErrorKind::ContentFilter) => &g.config.content_policy_fallbacks,
+                    Some(k) if k.may_fall_back() => &g.config.fallbacks,
+                    None => &g.config.fallbacks,
+                    Some(_) => &Vec::new(),
                 };
                 queue.clear();
                 queue.extend(next.iter().rev().filter(|n| !tried.contains(n)).cloned());
             }
             let Some(name) = queue.pop() else {
-                let (group, source) = last;
+                let (group, _, source) = last;
                 return Err(CallError::Failed { group, source });
             };
             let Some(g) = self.groups.get(&name) else {
@@ -383,7 +379,7 @@ impl Steadfast {
             tried.push(name.clone());
             match call(router, options.clone()).await {
                 Ok(answer) => return Ok(answer),
-                Err(e) => last = (name, e),
+                Err(e) => last = (name, g, e),
             }
         }
     }

@@ -28,20 +28,8 @@ impl Plan {
             Some(ids) => ids.iter().filter_map(|id| position(id)).collect(),
             None => (0..inner.entries.len()).collect(),
         };
-        // Repeats dropped: a bit per entry, on the stack for the usual handful.
-        let n = inner.entries.len();
-        if n <= 128 {
-            let mut seen = 0u128;
-            base.retain(|&i| {
-                let bit = 1u128 << i;
-                let fresh = seen & bit == 0;
-                seen |= bit;
-                fresh
-            });
-        } else {
-            let mut seen = vec![false; n];
-            base.retain(|&i| !std::mem::replace(&mut seen[i], true));
-        }
+        let mut seen = vec![false; inner.entries.len()];
+        base.retain(|&i| !std::mem::replace(&mut seen[i], true));
         let preferred = options.prefer.as_deref().and_then(position);
         let order = match preferred {
             Some(p) if !options.fallback => vec![p],
