@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use futures_util::StreamExt;
 use reqwest::header::CONTENT_TYPE;
 use steadfast_errors::{ErrorKind, Provider, ProviderError, Transport, classify};
-use steadfast_providers_core::http::{Caller, default_client, join_url};
+use steadfast_providers_core::http::{Caller, Endpoint, default_client, join_url};
 use steadfast_providers_core::resume::{CONTINUE_PROMPT, remaining_max_tokens};
 use steadfast_providers_core::{
     ApiKey, Capabilities, ChatProvider, ChatRequest, ChatResponse, ChatStream, Message, ModelInfo,
@@ -58,45 +58,10 @@ const KIND: Provider = Provider::Anthropic;
 pub struct AnthropicProvider {
     config: Arc<AnthropicConfig>,
     /// `{base}/v1/messages`, built once.
-    messages: Target,
+    messages: Endpoint,
     /// `{base}/v1/models?limit=1` (the health check), built once.
-    models: Target,
+    models: Endpoint,
     client: reqwest::Client,
-}
-
-/// A URL as joined from the configuration, and parsed once when it parses rather than by
-/// reqwest on every call. One that does not parse is handed to reqwest as text, so it
-/// reports it as it always did.
-#[derive(Clone)]
-struct Target {
-    text: String,
-    parsed: Option<reqwest::Url>,
-}
-
-/// Never the URL: it may hold a password or a `?key=` (the configuration's Debug redacts them).
-impl std::fmt::Debug for Target {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Target { .. }")
-    }
-}
-
-impl Target {
-    fn new(text: String) -> Target {
-        let parsed = reqwest::Url::parse(&text).ok();
-        Target { text, parsed }
-    }
-
-    /// A request to this URL: exactly what `client.request(method, text)` builds.
-    fn request(
-        &self,
-        client: &reqwest::Client,
-        method: reqwest::Method,
-    ) -> reqwest::RequestBuilder {
-        match &self.parsed {
-            Some(url) => client.request(method, url.clone()),
-            None => client.request(method, self.text.as_str()),
-        }
-    }
 }
 
 impl AnthropicProvider {
@@ -112,8 +77,8 @@ impl AnthropicProvider {
     /// follows a redirect to another origin sends the key there before the answer is refused.
     pub fn with_client(config: AnthropicConfig, client: reqwest::Client) -> AnthropicProvider {
         AnthropicProvider {
-            messages: Target::new(join_url(&config.base_url, "/v1/messages")),
-            models: Target::new(join_url(&config.base_url, "/v1/models?limit=1")),
+            messages: Endpoint::new(join_url(&config.base_url, "/v1/messages")),
+            models: Endpoint::new(join_url(&config.base_url, "/v1/models?limit=1")),
             config: Arc::new(config),
             client,
         }
@@ -147,7 +112,7 @@ impl AnthropicProvider {
         &self,
         caller: &Caller<'_>,
         method: reqwest::Method,
-        url: &Target,
+        url: &Endpoint,
     ) -> Result<reqwest::RequestBuilder, ProviderError> {
         let mut builder = url.request(&self.client, method);
         for (name, value) in &self.config.headers {
@@ -332,35 +297,5 @@ impl ChatProvider for AnthropicProvider {
             next.messages.push(Message::user(CONTINUE_PROMPT));
         }
         Some(next)
-    }
-}
-
-#[cfg(test)]
-mod target_tests {
-    use super::Target;
-
-    /// A target parsed once requests exactly where (and fails exactly as) its text would.
-    #[test]
-    fn a_target_requests_where_its_text_would() {
-        let client = reqwest::Client::new();
-        for text in [
-            "http://127.0.0.1:8080/PATH",
-            "https://api.example.com/a/../b?limit=1",
-            "HTTP://Example.COM:443/x",
-            "not a url/x",
-            "file:///etc/hosts/x",
-        ] {
-            let target = Target::new(text.to_owned());
-            let url = |b: reqwest::RequestBuilder| {
-                b.build()
-                    .map(|r| r.url().to_string())
-                    .map_err(|e| e.to_string())
-            };
-            assert_eq!(
-                url(target.request(&client, reqwest::Method::POST)),
-                url(client.post(text)),
-                "{text}"
-            );
-        }
     }
 }

@@ -9,6 +9,10 @@ use steadfast_errors::{ErrorKind, Provider, ProviderError, classify};
 
 use crate::ApiKey;
 
+mod endpoint;
+
+pub use endpoint::Endpoint;
+
 /// The largest error body read in order to classify it; the rest is dropped.
 pub const MAX_ERROR_BODY: usize = 64 * 1024;
 /// The largest non-streamed success body accepted.

@@ -5,7 +5,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use futures_util::StreamExt;
 use steadfast_errors::{ErrorKind, Provider, ProviderError, Transport};
-use steadfast_providers_core::http::{Caller, default_client, join_url};
+use steadfast_providers_core::http::{Caller, Endpoint, default_client, join_url};
 use steadfast_providers_core::{
     ApiKey, Capabilities, ChatProvider, ChatRequest, ChatResponse, ChatStream, ModelInfo, Usage,
 };
@@ -25,43 +25,8 @@ const HEALTH_TIMEOUT: Duration = Duration::from_secs(30);
 pub struct OllamaProvider {
     config: OllamaConfig,
     client: reqwest::Client,
-    chat_url: Target,
-    tags_url: Target,
-}
-
-/// A URL as joined from the configuration, and parsed once when it parses rather than by
-/// reqwest on every call. One that does not parse is handed to reqwest as text, so it
-/// reports it as it always did.
-#[derive(Clone)]
-struct Target {
-    text: String,
-    parsed: Option<reqwest::Url>,
-}
-
-/// Never the URL: it may hold a password or a `?key=` (the configuration's Debug redacts them).
-impl std::fmt::Debug for Target {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Target { .. }")
-    }
-}
-
-impl Target {
-    fn new(text: String) -> Target {
-        let parsed = reqwest::Url::parse(&text).ok();
-        Target { text, parsed }
-    }
-
-    /// A request to this URL: exactly what `client.request(method, text)` builds.
-    fn request(
-        &self,
-        client: &reqwest::Client,
-        method: reqwest::Method,
-    ) -> reqwest::RequestBuilder {
-        match &self.parsed {
-            Some(url) => client.request(method, url.clone()),
-            None => client.request(method, self.text.as_str()),
-        }
-    }
+    chat_url: Endpoint,
+    tags_url: Endpoint,
 }
 
 impl OllamaProvider {
@@ -77,8 +42,8 @@ impl OllamaProvider {
     /// (as [`default_client`](steadfast_providers_core::http::default_client) is): a client that
     /// follows a redirect to another origin sends the key there before the answer is refused.
     pub fn with_client(config: OllamaConfig, client: reqwest::Client) -> OllamaProvider {
-        let chat_url = Target::new(join_url(&config.base_url, "/api/chat"));
-        let tags_url = Target::new(join_url(&config.base_url, "/api/tags"));
+        let chat_url = Endpoint::new(join_url(&config.base_url, "/api/chat"));
+        let tags_url = Endpoint::new(join_url(&config.base_url, "/api/tags"));
         OllamaProvider {
             config,
             client,
@@ -101,7 +66,7 @@ impl OllamaProvider {
         }
     }
 
-    fn request(&self, method: reqwest::Method, url: &Target) -> reqwest::RequestBuilder {
+    fn request(&self, method: reqwest::Method, url: &Endpoint) -> reqwest::RequestBuilder {
         let mut rb = url.request(&self.client, method);
         for (name, value) in &self.config.headers {
             rb = rb.header(name, value);
@@ -341,35 +306,5 @@ mod tests {
         );
         let server = ProviderError::new(ErrorKind::Server, "ollama", "model 'x' not found");
         assert_eq!(with_pull_hint(server, "x").kind(), ErrorKind::Server);
-    }
-}
-
-#[cfg(test)]
-mod target_tests {
-    use super::Target;
-
-    /// A target parsed once requests exactly where (and fails exactly as) its text would.
-    #[test]
-    fn a_target_requests_where_its_text_would() {
-        let client = reqwest::Client::new();
-        for text in [
-            "http://127.0.0.1:8080/PATH",
-            "https://api.example.com/a/../b?limit=1",
-            "HTTP://Example.COM:443/x",
-            "not a url/x",
-            "file:///etc/hosts/x",
-        ] {
-            let target = Target::new(text.to_owned());
-            let url = |b: reqwest::RequestBuilder| {
-                b.build()
-                    .map(|r| r.url().to_string())
-                    .map_err(|e| e.to_string())
-            };
-            assert_eq!(
-                url(target.request(&client, reqwest::Method::POST)),
-                url(client.post(text)),
-                "{text}"
-            );
-        }
     }
 }

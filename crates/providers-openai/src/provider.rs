@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use futures_util::StreamExt;
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
 use steadfast_errors::{ErrorKind, Owner, Provider, ProviderError};
-use steadfast_providers_core::http::{Caller, default_client, join_url};
+use steadfast_providers_core::http::{Caller, Endpoint, default_client, join_url};
 use steadfast_providers_core::{
     ApiKey, Capabilities, ChatProvider, ChatRequest, ChatResponse, ChatStream, ModelInfo,
     StreamEvent, ToolCallDelta, Usage,
@@ -32,41 +32,10 @@ pub struct OpenAiProvider {
     config: Arc<OpenAiConfig>,
     headers: HeaderMap,
     /// `{base}/chat/completions`, built once.
-    chat: Target,
+    chat: Endpoint,
     /// The same under the prefix-completion base, when the configuration has one.
-    prefix_chat: Option<Target>,
+    prefix_chat: Option<Endpoint>,
     client: reqwest::Client,
-}
-
-/// A URL as joined from the configuration, and parsed once when it parses: parsing it for
-/// every call was a fifth of the provider's own cost. One that does not parse is handed to
-/// reqwest as text, so it reports it as it always did.
-#[derive(Clone)]
-struct Target {
-    text: String,
-    parsed: Option<reqwest::Url>,
-}
-
-/// Never the URL: it may hold a password or a `?key=` (the configuration's Debug redacts them).
-impl std::fmt::Debug for Target {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Target { .. }")
-    }
-}
-
-impl Target {
-    fn new(text: String) -> Target {
-        let parsed = reqwest::Url::parse(&text).ok();
-        Target { text, parsed }
-    }
-
-    /// A POST to this URL: exactly what `client.post(text)` builds.
-    fn post(&self, client: &reqwest::Client) -> reqwest::RequestBuilder {
-        match &self.parsed {
-            Some(url) => client.post(url.clone()),
-            None => client.post(self.text.as_str()),
-        }
-    }
 }
 
 impl fmt::Debug for OpenAiProvider {
@@ -94,10 +63,10 @@ impl OpenAiProvider {
     /// left out with a warning naming the header, never its value.
     pub fn with_client(config: OpenAiConfig, client: reqwest::Client) -> OpenAiProvider {
         let headers = build_headers(&config);
-        let chat = Target::new(join_url(&config.base_url, "chat/completions"));
+        let chat = Endpoint::new(join_url(&config.base_url, "chat/completions"));
         let prefix_chat = config
             .prefix_url()
-            .map(|base| Target::new(join_url(&base, "chat/completions")));
+            .map(|base| Endpoint::new(join_url(&base, "chat/completions")));
         OpenAiProvider {
             config: Arc::new(config),
             headers,
@@ -138,7 +107,7 @@ impl OpenAiProvider {
     }
 
     /// The chat URL for `request`, and whether it is a prefix completion.
-    fn chat_url(&self, request: &ChatRequest) -> (&Target, bool) {
+    fn chat_url(&self, request: &ChatRequest) -> (&Endpoint, bool) {
         match &self.prefix_chat {
             Some(prefix) if wire::ends_with_assistant_text(request) => (prefix, true),
             _ => (&self.chat, false),
@@ -411,31 +380,5 @@ impl ChatProvider for OpenAiProvider {
             return Some(request.clone());
         }
         Some(request.continued_from(partial))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::Target;
-
-    /// A target parsed once posts exactly where (and fails exactly as) its text would.
-    #[test]
-    fn a_target_posts_where_its_text_would() {
-        let client = reqwest::Client::new();
-        for text in [
-            "http://127.0.0.1:8080/v1/chat/completions",
-            "https://api.example.com/v1/../v1/chat/completions?x=1",
-            "HTTP://Example.COM:443/chat/completions",
-            "not a url/chat/completions",
-            "file:///etc/hosts/chat/completions",
-        ] {
-            let target = Target::new(text.to_owned());
-            let url = |b: reqwest::RequestBuilder| {
-                b.build()
-                    .map(|r| r.url().to_string())
-                    .map_err(|e| e.to_string())
-            };
-            assert_eq!(url(target.post(&client)), url(client.post(text)), "{text}");
-        }
     }
 }
