@@ -229,7 +229,15 @@ impl Metered {
             return Ok(None);
         }
         let estimated = call.map_or_else(|| estimate_tokens(request), |c| c.estimated);
-        crate::shared::reserve(&self.shared, &self.state, &request.model, estimated).await
+        // Boxed: the reservation's future is 544 bytes that every attempt's future would
+        // carry, Redis or not; only an attempt that reserves pays for the box.
+        Box::pin(crate::shared::reserve(
+            &self.shared,
+            &self.state,
+            &request.model,
+            estimated,
+        ))
+        .await
     }
 
     /// `fut`, cut at the configured timeout.
