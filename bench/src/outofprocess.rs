@@ -59,6 +59,10 @@ pub(crate) struct Row {
     p50: Duration,
     p99: Duration,
     per_sec: f64,
+    /// Throughput at c=64 as a share of raw's in the same round: the median over the
+    /// rounds, then the lowest and the highest. A pause of the host that lands in one
+    /// subject's burst moves one round's ratio, not the figure.
+    vs_raw: (f64, f64, f64),
     /// The client thread's CPU time per call over the c=64 bursts: what throughput would be
     /// with that CPU to itself, whatever else the machine runs.
     cpu_per_call: Duration,
@@ -343,9 +347,10 @@ fn measure(addr: &str, calls: usize, streams: usize) -> Vec<Row> {
                 assert!(clients.call(s).await, "{} failed", s.name());
             }
         }
-        let rounds = 4;
+        let rounds = ROUNDS;
         let mut latencies = vec![Vec::new(); SUBJECTS.len()];
         let mut busy = [Duration::ZERO; SUBJECTS.len()];
+        let mut round_busy = vec![Vec::with_capacity(rounds); SUBJECTS.len()];
         let mut cpu = [Duration::ZERO; SUBJECTS.len()];
         let mut firsts = vec![Vec::new(); SUBJECTS.len()];
         let mut lasts = vec![Vec::new(); SUBJECTS.len()];
@@ -366,6 +371,7 @@ fn measure(addr: &str, calls: usize, streams: usize) -> Vec<Row> {
                     .count()
                     .await;
                 assert_eq!(ok, calls / rounds, "{} failed under load", s.name());
+                round_busy[i].push(t.elapsed());
                 busy[i] += t.elapsed();
                 cpu[i] += thread_cpu().saturating_sub(c);
                 for _ in 0..streams / rounds {
@@ -386,6 +392,7 @@ fn measure(addr: &str, calls: usize, streams: usize) -> Vec<Row> {
                     p50: percentile(&l, 0.5),
                     p99: percentile(&l, 0.99),
                     per_sec: (calls / rounds * rounds) as f64 / busy[i].as_secs_f64(),
+                    vs_raw: round_ratios(&round_busy[0], &round_busy[i]),
                     cpu_per_call: cpu[i] / u32::try_from(calls / rounds * rounds).unwrap_or(1),
                     first: median(std::mem::take(&mut firsts[i])),
                     last: median(std::mem::take(&mut lasts[i])),
@@ -393,6 +400,31 @@ fn measure(addr: &str, calls: usize, streams: usize) -> Vec<Row> {
             })
             .collect()
     })
+}
+
+/// Rounds of the alternating measurement: each subject's c=64 burst is `calls / ROUNDS`.
+const ROUNDS: usize = 8;
+
+/// Per round, `raw`'s burst time over `subject`'s (the subject's throughput as a share of
+/// raw's, the bursts being of equal calls): the median, the lowest, the highest.
+fn round_ratios(raw: &[Duration], subject: &[Duration]) -> (f64, f64, f64) {
+    let mut r: Vec<f64> = raw
+        .iter()
+        .zip(subject)
+        .map(|(raw, s)| raw.as_secs_f64() / s.as_secs_f64().max(f64::MIN_POSITIVE))
+        .collect();
+    r.sort_by(f64::total_cmp);
+    let Some((&low, &high)) = r.first().zip(r.last()) else {
+        return (1.0, 1.0, 1.0);
+    };
+    // The even count's median is the mean of the middle two.
+    let mid = r.len() / 2;
+    let median = if r.len() % 2 == 0 {
+        f64::midpoint(r[mid - 1], r[mid])
+    } else {
+        r[mid]
+    };
+    (median, low, high)
 }
 
 /// This thread's CPU time so far (user and system).
@@ -513,15 +545,22 @@ pub(crate) fn print(report: &Report) {
     let Some(raw) = rows.iter().find(|r| r.subject == Subject::Raw) else {
         return;
     };
-    println!("out of process ({pinning}; {calls} calls per subject at c=1 and at c={CONCURRENCY})");
     println!(
-        "{:<32} {:>8} {:>8} {:>8} {:>10} {:>7} {:>8} {:>7} {:>10} {:>10}",
+        "out of process ({pinning}; {calls} calls per subject at c=1 and at c={CONCURRENCY}, \
+         in {ROUNDS} alternating rounds)"
+    );
+    println!(
+        "(calls/s: over all rounds; vs raw: the median of the rounds' ratios, with their range)"
+    );
+    println!(
+        "{:<32} {:>8} {:>8} {:>8} {:>10} {:>7} {:>13} {:>8} {:>7} {:>10} {:>10}",
         "subject",
         "p50 us",
         "p99 us",
         "+p50 us",
         "calls/s",
         "vs raw",
+        "rounds",
         "cpu us",
         "vs raw",
         "first us",
@@ -529,13 +568,14 @@ pub(crate) fn print(report: &Report) {
     );
     for r in rows {
         println!(
-            "{:<32} {:>8.1} {:>8.1} {:>8.1} {:>10.0} {:>6.1}% {:>8.2} {:>6.1}% {:>10.1} {:>10.1}",
+            "{:<32} {:>8.1} {:>8.1} {:>8.1} {:>10.0} {:>6.1}% {:>13} {:>8.2} {:>6.1}% {:>10.1} {:>10.1}",
             r.subject.name(),
             us(r.p50),
             us(r.p99),
             us(r.p50) - us(raw.p50),
             r.per_sec,
-            100.0 * r.per_sec / raw.per_sec,
+            100.0 * r.vs_raw.0,
+            format!("{:.1}-{:.1}%", 100.0 * r.vs_raw.1, 100.0 * r.vs_raw.2),
             us(r.cpu_per_call),
             // Throughput the CPU allows, as a share of raw's: raw's CPU per call over this.
             100.0 * us(raw.cpu_per_call) / us(r.cpu_per_call).max(f64::MIN_POSITIVE),
