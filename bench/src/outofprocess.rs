@@ -419,7 +419,7 @@ fn round_ratios(raw: &[Duration], subject: &[Duration]) -> (f64, f64, f64) {
     };
     // The even count's median is the mean of the middle two.
     let mid = r.len() / 2;
-    let median = if r.len() % 2 == 0 {
+    let median = if r.len().is_multiple_of(2) {
         f64::midpoint(r[mid - 1], r[mid])
     } else {
         r[mid]
