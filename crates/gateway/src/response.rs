@@ -1,13 +1,10 @@
 //! OpenAI's `chat.completion` object and `chat.completion.chunk` pieces, built from
 //! steadfast's provider-neutral answer and stream events.
 
-use std::borrow::Cow;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use serde::Serialize;
-use serde::ser::{SerializeSeq, Serializer};
 use serde_json::{Value, json};
-use steadfast_providers_core::{ChatResponse, FinishReason, ToolCall, ToolCallDelta, Usage};
+use steadfast_providers_core::{ChatResponse, FinishReason, ToolCallDelta, Usage};
 
 /// `chatcmpl-` and 24 random hex digits: the id of an answer the provider gave none.
 pub fn completion_id() -> String {
@@ -37,8 +34,10 @@ pub fn finish_str(reason: FinishReason) -> &'static str {
 
 /// OpenAI's `usage` object.
 pub fn usage_json(u: &Usage) -> Value {
-    // Integers only: it always serializes.
-    serde_json::to_value(UsageOut::new(u)).unwrap_or(Value::Null)
+    let mut text = Vec::with_capacity(128);
+    usage_text(&mut text, u);
+    // The text is JSON by construction.
+    serde_json::from_slice(&text).unwrap_or(Value::Null)
 }
 
 /// The whole answer as a `chat.completion` object.
@@ -54,8 +53,8 @@ pub fn usage_json(u: &Usage) -> Value {
 /// assert_eq!(json["choices"][0]["finish_reason"], "stop");
 /// ```
 pub fn completion(answer: &ChatResponse, model: &str) -> Value {
-    // The typed object always serializes: its fields are strings, integers and nulls.
-    serde_json::to_value(Completion::new(answer, model, now_secs())).unwrap_or(Value::Null)
+    // The text below is JSON by construction.
+    serde_json::from_slice(&completion_json(answer, model)).unwrap_or(Value::Null)
 }
 
 /// [`completion`] as JSON text, written straight from the answer: the same bytes that
@@ -73,6 +72,10 @@ pub fn completion_json(answer: &ChatResponse, model: &str) -> Vec<u8> {
     completion_json_at(answer, model, now_secs())
 }
 
+// The `chat.completion` object, written as text: the fixed keys and punctuation as bytes,
+// only the answer's own strings escaped. Keys come in alphabetical order, the order in
+// which a `serde_json::Value` object writes them, so both give the same text (the tests
+// hold it to the `json!` builder byte for byte).
 fn completion_json_at(answer: &ChatResponse, model: &str, created: u64) -> Vec<u8> {
     let texts = answer.text.len() + answer.reasoning.len() + answer.refusal.len();
     let calls: usize = answer
@@ -81,154 +84,90 @@ fn completion_json_at(answer: &ChatResponse, model: &str, created: u64) -> Vec<u
         .map(|c| c.id.len() + c.name.len() + c.arguments.len() + 64)
         .sum();
     let mut out = Vec::with_capacity(320 + model.len() + texts + calls);
-    // As in `completion`: nothing in the object can fail to serialize.
-    let _ = serde_json::to_writer(&mut out, &Completion::new(answer, model, created));
+    let tools = !answer.tool_calls.is_empty();
+    let finish = match answer.finish_reason {
+        Some(r) => finish_str(r),
+        None if tools => "tool_calls",
+        None => "stop",
+    };
+    out.extend_from_slice(br#"{"choices":[{"finish_reason":""#);
+    out.extend_from_slice(finish.as_bytes());
+    out.extend_from_slice(br#"","index":0,"logprobs":null,"message":{"content":"#);
+    // `null` when the answer is only tool calls.
+    if answer.text.is_empty() && tools {
+        out.extend_from_slice(b"null");
+    } else {
+        string(&mut out, &answer.text);
+    }
+    if !answer.reasoning.is_empty() {
+        out.extend_from_slice(br#","reasoning_content":"#);
+        string(&mut out, &answer.reasoning);
+    }
+    if !answer.refusal.is_empty() {
+        out.extend_from_slice(br#","refusal":"#);
+        string(&mut out, &answer.refusal);
+    }
+    out.extend_from_slice(br#","role":"assistant""#);
+    if tools {
+        out.extend_from_slice(br#","tool_calls":["#);
+        for (i, c) in answer.tool_calls.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            out.extend_from_slice(br#"{"function":{"arguments":"#);
+            string(&mut out, &c.arguments);
+            out.extend_from_slice(br#","name":"#);
+            string(&mut out, &c.name);
+            out.extend_from_slice(br#"},"id":"#);
+            string(&mut out, &c.id);
+            out.extend_from_slice(br#","type":"function"}"#);
+        }
+        out.push(b']');
+    }
+    out.extend_from_slice(br#"}}],"created":"#);
+    number(&mut out, created);
+    out.extend_from_slice(br#","id":"#);
+    match answer.id.as_deref() {
+        Some(id) => string(&mut out, id),
+        None => string(&mut out, &completion_id()),
+    }
+    out.extend_from_slice(br#","model":"#);
+    string(&mut out, answer.model.as_deref().unwrap_or(model));
+    out.extend_from_slice(br#","object":"chat.completion","usage":"#);
+    usage_text(&mut out, &answer.usage.unwrap_or_default());
+    out.push(b'}');
     out
 }
 
-// The typed `chat.completion` object. Its fields are declared in alphabetical order, the
-// order in which a `serde_json::Value` object writes its keys, so both give the same text.
-
-#[derive(Serialize)]
-struct Completion<'a> {
-    choices: [Choice<'a>; 1],
-    created: u64,
-    id: Cow<'a, str>,
-    model: &'a str,
-    object: &'static str,
-    usage: UsageOut,
+/// `s` as a JSON string, escaped as serde_json escapes it.
+fn string(out: &mut Vec<u8>, s: &str) {
+    // Writing to a Vec cannot fail.
+    let _ = serde_json::to_writer(&mut *out, s);
 }
 
-#[derive(Serialize)]
-struct Choice<'a> {
-    finish_reason: &'static str,
-    index: u32,
-    logprobs: (),
-    message: MessageOut<'a>,
+fn number(out: &mut Vec<u8>, n: u64) {
+    let _ = serde_json::to_writer(&mut *out, &n);
 }
 
-#[derive(Serialize)]
-struct MessageOut<'a> {
-    /// `null` when the answer is only tool calls.
-    content: Option<&'a str>,
-    #[serde(skip_serializing_if = "str::is_empty")]
-    reasoning_content: &'a str,
-    #[serde(skip_serializing_if = "str::is_empty")]
-    refusal: &'a str,
-    role: &'static str,
-    #[serde(skip_serializing_if = "ToolCalls::is_empty")]
-    tool_calls: ToolCalls<'a>,
-}
-
-/// The answer's tool calls as OpenAI's `tool_calls` array.
-struct ToolCalls<'a>(&'a [ToolCall]);
-
-impl ToolCalls<'_> {
-    fn is_empty(&self) -> bool {
-        self.0.is_empty()
+/// OpenAI's `usage` object as text ([`usage_json`]'s keys, in its order).
+fn usage_text(out: &mut Vec<u8>, u: &Usage) {
+    out.extend_from_slice(br#"{"completion_tokens":"#);
+    number(out, u.output_tokens);
+    if u.reasoning_tokens > 0 {
+        out.extend_from_slice(br#","completion_tokens_details":{"reasoning_tokens":"#);
+        number(out, u.reasoning_tokens);
+        out.push(b'}');
     }
-}
-
-impl Serialize for ToolCalls<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut seq = serializer.serialize_seq(Some(self.0.len()))?;
-        for c in self.0 {
-            seq.serialize_element(&ToolCallOut {
-                function: FunctionOut {
-                    arguments: &c.arguments,
-                    name: &c.name,
-                },
-                id: &c.id,
-                kind: "function",
-            })?;
-        }
-        seq.end()
+    out.extend_from_slice(br#","prompt_tokens":"#);
+    number(out, u.input_tokens);
+    if u.cache_read_tokens > 0 {
+        out.extend_from_slice(br#","prompt_tokens_details":{"cached_tokens":"#);
+        number(out, u.cache_read_tokens);
+        out.push(b'}');
     }
-}
-
-#[derive(Serialize)]
-struct ToolCallOut<'a> {
-    function: FunctionOut<'a>,
-    id: &'a str,
-    #[serde(rename = "type")]
-    kind: &'static str,
-}
-
-#[derive(Serialize)]
-struct FunctionOut<'a> {
-    arguments: &'a str,
-    name: &'a str,
-}
-
-/// OpenAI's `usage` object, as [`usage_json`] builds it.
-#[derive(Serialize)]
-struct UsageOut {
-    completion_tokens: u64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    completion_tokens_details: Option<ReasoningTokens>,
-    prompt_tokens: u64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    prompt_tokens_details: Option<CachedTokens>,
-    total_tokens: u64,
-}
-
-#[derive(Serialize)]
-struct ReasoningTokens {
-    reasoning_tokens: u64,
-}
-
-#[derive(Serialize)]
-struct CachedTokens {
-    cached_tokens: u64,
-}
-
-impl UsageOut {
-    fn new(u: &Usage) -> UsageOut {
-        UsageOut {
-            completion_tokens: u.output_tokens,
-            completion_tokens_details: (u.reasoning_tokens > 0).then_some(ReasoningTokens {
-                reasoning_tokens: u.reasoning_tokens,
-            }),
-            prompt_tokens: u.input_tokens,
-            prompt_tokens_details: (u.cache_read_tokens > 0).then_some(CachedTokens {
-                cached_tokens: u.cache_read_tokens,
-            }),
-            total_tokens: u.total(),
-        }
-    }
-}
-
-impl<'a> Completion<'a> {
-    fn new(answer: &'a ChatResponse, model: &'a str, created: u64) -> Completion<'a> {
-        let tools = !answer.tool_calls.is_empty();
-        let finish = match answer.finish_reason {
-            Some(r) => finish_str(r),
-            None if tools => "tool_calls",
-            None => "stop",
-        };
-        Completion {
-            choices: [Choice {
-                finish_reason: finish,
-                index: 0,
-                logprobs: (),
-                message: MessageOut {
-                    content: (!answer.text.is_empty() || !tools).then_some(answer.text.as_str()),
-                    reasoning_content: &answer.reasoning,
-                    refusal: &answer.refusal,
-                    role: "assistant",
-                    tool_calls: ToolCalls(&answer.tool_calls),
-                },
-            }],
-            created,
-            id: answer
-                .id
-                .as_deref()
-                .map_or_else(|| Cow::Owned(completion_id()), Cow::Borrowed),
-            model: answer.model.as_deref().unwrap_or(model),
-            object: "chat.completion",
-            usage: UsageOut::new(&answer.usage.unwrap_or_default()),
-        }
-    }
+    out.extend_from_slice(br#","total_tokens":"#);
+    number(out, u.total());
+    out.push(b'}');
 }
 
 /// What every chunk of one stream shares: `id`, `created`, `model`.
