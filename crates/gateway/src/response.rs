@@ -206,6 +206,53 @@ impl ChunkHead {
     }
 }
 
+/// A text delta's whole SSE event, written as text: what [`sse`] of
+/// [`ChunkHead::delta`]`({key: text}, None)` gives, byte for byte, with only `text` escaped
+/// per chunk. `tail` is [`TextChunks::new`]'s rendering of the head, made once per stream.
+pub(crate) struct TextChunks {
+    /// What follows the text: the rest of the choice, `created`, `id`, `model`, `object`,
+    /// and the blank line that ends the event.
+    tail: Vec<u8>,
+}
+
+/// The key of a text delta.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum TextKey {
+    Content,
+    Reasoning,
+    Refusal,
+}
+
+impl TextChunks {
+    pub(crate) fn new(head: &ChunkHead) -> TextChunks {
+        let mut tail = Vec::with_capacity(160 + head.id.len() + head.model.len());
+        tail.extend_from_slice(br#"},"finish_reason":null,"index":0,"logprobs":null}],"created":"#);
+        number(&mut tail, head.created);
+        tail.extend_from_slice(br#","id":"#);
+        string(&mut tail, &head.id);
+        tail.extend_from_slice(br#","model":"#);
+        string(&mut tail, &head.model);
+        tail.extend_from_slice(br#","object":"chat.completion.chunk"}"#);
+        tail.extend_from_slice(b"\n\n");
+        TextChunks { tail }
+    }
+
+    /// The event of one `key: text` delta.
+    pub(crate) fn event(&self, key: TextKey, text: &str) -> bytes::Bytes {
+        let key: &[u8] = match key {
+            TextKey::Content => br#"content":"#,
+            TextKey::Reasoning => br#"reasoning_content":"#,
+            TextKey::Refusal => br#"refusal":"#,
+        };
+        let mut out = Vec::with_capacity(48 + key.len() + text.len() + self.tail.len());
+        out.extend_from_slice(br#"data: {"choices":[{"delta":{""#);
+        out.extend_from_slice(key);
+        string(&mut out, text);
+        out.extend_from_slice(&self.tail);
+        out.into()
+    }
+}
+
 /// A tool call's delta as OpenAI sends it.
 pub fn tool_delta(d: &ToolCallDelta) -> Value {
     let mut function = json!({ "arguments": d.arguments });
@@ -242,7 +289,7 @@ mod tests {
     use serde_json::{Value, json};
     use steadfast_providers_core::{ChatResponse, FinishReason, ToolCall, Usage};
 
-    use super::{completion_json_at, finish_str};
+    use super::{ChunkHead, TextChunks, TextKey, completion_json_at, finish_str, sse};
 
     /// The `json!` builder the gateway answered with before the typed object: the
     /// reference the typed text must equal byte for byte.
@@ -364,6 +411,25 @@ mod tests {
             let typed = completion_json_at(&a, "group-model", created);
             let built = serde_json::to_vec(&reference(&a, "group-model", created)).unwrap();
             prop_assert_eq!(String::from_utf8(typed).unwrap(), String::from_utf8(built).unwrap());
+        }
+
+        #[test]
+        fn a_text_chunk_is_the_json_builders_event(
+            id in text(),
+            model in text(),
+            created in 0u64..u64::MAX,
+            delta in text(),
+            key in 0usize..3,
+        ) {
+            let head = ChunkHead { id, created, model };
+            let (key, name) = [
+                (TextKey::Content, "content"),
+                (TextKey::Reasoning, "reasoning_content"),
+                (TextKey::Refusal, "refusal"),
+            ][key];
+            let typed = TextChunks::new(&head).event(key, &delta);
+            let built = sse(&head.delta(json!({ name: delta }), None));
+            prop_assert_eq!(std::str::from_utf8(&typed).unwrap(), std::str::from_utf8(&built).unwrap());
         }
     }
 

@@ -5,6 +5,8 @@
 
 use std::collections::VecDeque;
 use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
 
 use bytes::Bytes;
 use futures_core::Stream;
@@ -15,7 +17,7 @@ use steadfast_providers_core::{StreamEvent, Usage};
 use steadfast_router::RouterStream;
 use tokio::sync::watch;
 
-use crate::response::{ChunkHead, finish_str, sse, stream_error, tool_delta};
+use crate::response::{ChunkHead, TextChunks, TextKey, finish_str, sse, stream_error, tool_delta};
 use crate::state::InFlight;
 
 const DONE: &[u8] = b"data: [DONE]\n\n";
@@ -48,7 +50,9 @@ struct Sse<E> {
     encoder: E,
     pending: VecDeque<Bytes>,
     done: bool,
-    expired: watch::Receiver<bool>,
+    /// Ready once the shutdown grace has passed. Made once per stream: a new wait per
+    /// event cost more than relaying the event.
+    expired: Pin<Box<dyn Future<Output = ()> + Send>>,
     _guard: InFlight,
 }
 
@@ -71,7 +75,7 @@ pub(crate) fn body<E: Encode>(
         encoder,
         pending,
         done: false,
-        expired,
+        expired: Box::pin(wait_expired(expired)),
         _guard: guard,
     };
     futures_util::stream::unfold(state, |mut st| async move {
@@ -82,10 +86,9 @@ pub(crate) fn body<E: Encode>(
             if st.done {
                 return None;
             }
-            let expired = &mut st.expired;
             let next = tokio::select! {
                 biased;
-                () = wait_expired(expired) => Next::Expired,
+                () = &mut st.expired => Next::Expired,
                 ev = st.inner.next() => Next::Event(ev),
             };
             st.step(next);
@@ -93,7 +96,7 @@ pub(crate) fn body<E: Encode>(
     })
 }
 
-async fn wait_expired(rx: &mut watch::Receiver<bool>) {
+async fn wait_expired(mut rx: watch::Receiver<bool>) {
     if rx.wait_for(|v| *v).await.is_err() {
         // The gateway is gone without expiring: nothing will end this stream early.
         std::future::pending::<()>().await;
@@ -140,6 +143,8 @@ impl<E: Encode> Sse<E> {
 /// OpenAI's chunks: a role chunk at once, then one chunk per event.
 pub(crate) struct Chunks {
     head: ChunkHead,
+    /// The text deltas' events, written from the head rendered once.
+    text: TextChunks,
     include_usage: bool,
     finish: Option<&'static str>,
     saw_tools: bool,
@@ -149,6 +154,7 @@ pub(crate) struct Chunks {
 impl Chunks {
     pub(crate) fn new(head: ChunkHead, include_usage: bool) -> Chunks {
         Chunks {
+            text: TextChunks::new(&head),
             head,
             include_usage,
             finish: None,
@@ -167,9 +173,18 @@ impl Encode for Chunks {
 
     fn event(&mut self, ev: StreamEvent, out: &mut VecDeque<Bytes>) {
         let delta = match ev {
-            StreamEvent::TextDelta { text } => json!({ "content": text }),
-            StreamEvent::ReasoningDelta { text } => json!({ "reasoning_content": text }),
-            StreamEvent::RefusalDelta { text } => json!({ "refusal": text }),
+            StreamEvent::TextDelta { text } => {
+                out.push_back(self.text.event(TextKey::Content, &text));
+                return;
+            }
+            StreamEvent::ReasoningDelta { text } => {
+                out.push_back(self.text.event(TextKey::Reasoning, &text));
+                return;
+            }
+            StreamEvent::RefusalDelta { text } => {
+                out.push_back(self.text.event(TextKey::Refusal, &text));
+                return;
+            }
             StreamEvent::ToolCallDelta(d) => {
                 self.saw_tools = true;
                 tool_delta(&d)
