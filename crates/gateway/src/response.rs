@@ -140,12 +140,12 @@ fn completion_json_at(answer: &ChatResponse, model: &str, created: u64) -> Vec<u
 }
 
 /// `s` as a JSON string, escaped as serde_json escapes it.
-fn string(out: &mut Vec<u8>, s: &str) {
+pub(crate) fn string(out: &mut Vec<u8>, s: &str) {
     // Writing to a Vec cannot fail.
     let _ = serde_json::to_writer(&mut *out, s);
 }
 
-fn number(out: &mut Vec<u8>, n: u64) {
+pub(crate) fn number(out: &mut Vec<u8>, n: u64) {
     let _ = serde_json::to_writer(&mut *out, &n);
 }
 
@@ -206,10 +206,10 @@ impl ChunkHead {
     }
 }
 
-/// A text delta's whole SSE event, written as text: what [`sse`] of
-/// [`ChunkHead::delta`]`({key: text}, None)` gives, byte for byte, with only `text` escaped
-/// per chunk. `tail` is [`TextChunks::new`]'s rendering of the head, made once per stream.
-pub(crate) struct TextChunks {
+/// The SSE events of a stream's text and tool-call deltas, written as text: what [`sse`] of
+/// [`ChunkHead::delta`]`(delta, None)` gives, byte for byte, with only the delta's own strings
+/// escaped per chunk. The head's part is rendered once per stream ([`DeltaChunks::new`]).
+pub(crate) struct DeltaChunks {
     /// What follows the text: the rest of the choice, `created`, `id`, `model`, `object`,
     /// and the blank line that ends the event.
     tail: Vec<u8>,
@@ -223,8 +223,8 @@ pub(crate) enum TextKey {
     Refusal,
 }
 
-impl TextChunks {
-    pub(crate) fn new(head: &ChunkHead) -> TextChunks {
+impl DeltaChunks {
+    pub(crate) fn new(head: &ChunkHead) -> DeltaChunks {
         let mut tail = Vec::with_capacity(160 + head.id.len() + head.model.len());
         tail.extend_from_slice(br#"},"finish_reason":null,"index":0,"logprobs":null}],"created":"#);
         number(&mut tail, head.created);
@@ -234,7 +234,7 @@ impl TextChunks {
         string(&mut tail, &head.model);
         tail.extend_from_slice(br#","object":"chat.completion.chunk"}"#);
         tail.extend_from_slice(b"\n\n");
-        TextChunks { tail }
+        DeltaChunks { tail }
     }
 
     /// The event of one `key: text` delta.
@@ -248,6 +248,35 @@ impl TextChunks {
         out.extend_from_slice(br#"data: {"choices":[{"delta":{""#);
         out.extend_from_slice(key);
         string(&mut out, text);
+        out.extend_from_slice(&self.tail);
+        out.into()
+    }
+
+    /// The event of one tool-call fragment: [`tool_delta`]'s delta.
+    pub(crate) fn tool(&self, d: &ToolCallDelta) -> bytes::Bytes {
+        let strings = d.arguments.len()
+            + d.name.as_ref().map_or(0, String::len)
+            + d.id.as_ref().map_or(0, String::len);
+        let mut out = Vec::with_capacity(128 + strings + self.tail.len());
+        out.extend_from_slice(
+            br#"data: {"choices":[{"delta":{"tool_calls":[{"function":{"arguments":"#,
+        );
+        string(&mut out, &d.arguments);
+        if let Some(name) = &d.name {
+            out.extend_from_slice(br#","name":"#);
+            string(&mut out, name);
+        }
+        out.push(b'}');
+        if let Some(id) = &d.id {
+            out.extend_from_slice(br#","id":"#);
+            string(&mut out, id);
+        }
+        out.extend_from_slice(br#","index":"#);
+        number(&mut out, u64::from(d.index));
+        if d.id.is_some() {
+            out.extend_from_slice(br#","type":"function""#);
+        }
+        out.extend_from_slice(b"}]");
         out.extend_from_slice(&self.tail);
         out.into()
     }
@@ -289,7 +318,8 @@ mod tests {
     use serde_json::{Value, json};
     use steadfast_providers_core::{ChatResponse, FinishReason, ToolCall, Usage};
 
-    use super::{ChunkHead, TextChunks, TextKey, completion_json_at, finish_str, sse};
+    use super::{ChunkHead, DeltaChunks, TextKey, completion_json_at, finish_str, sse, tool_delta};
+    use steadfast_providers_core::ToolCallDelta;
 
     /// The `json!` builder the gateway answered with before the typed object: the
     /// reference the typed text must equal byte for byte.
@@ -427,8 +457,24 @@ mod tests {
                 (TextKey::Reasoning, "reasoning_content"),
                 (TextKey::Refusal, "refusal"),
             ][key];
-            let typed = TextChunks::new(&head).event(key, &delta);
+            let typed = DeltaChunks::new(&head).event(key, &delta);
             let built = sse(&head.delta(json!({ name: delta }), None));
+            prop_assert_eq!(std::str::from_utf8(&typed).unwrap(), std::str::from_utf8(&built).unwrap());
+        }
+
+        #[test]
+        fn a_tool_chunk_is_the_json_builders_event(
+            id in text(),
+            created in 0u64..u64::MAX,
+            index in 0u32..u32::MAX,
+            call_id in proptest::option::of(text()),
+            name in proptest::option::of(text()),
+            arguments in text(),
+        ) {
+            let head = ChunkHead { id, created, model: "m".into() };
+            let d = ToolCallDelta { index, id: call_id, name, arguments };
+            let typed = DeltaChunks::new(&head).tool(&d);
+            let built = sse(&head.delta(tool_delta(&d), None));
             prop_assert_eq!(std::str::from_utf8(&typed).unwrap(), std::str::from_utf8(&built).unwrap());
         }
     }

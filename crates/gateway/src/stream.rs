@@ -17,7 +17,7 @@ use steadfast_providers_core::{StreamEvent, Usage};
 use steadfast_router::RouterStream;
 use tokio::sync::watch;
 
-use crate::response::{ChunkHead, TextChunks, TextKey, finish_str, sse, stream_error, tool_delta};
+use crate::response::{ChunkHead, DeltaChunks, TextKey, finish_str, sse, stream_error};
 use crate::state::InFlight;
 
 const DONE: &[u8] = b"data: [DONE]\n\n";
@@ -143,8 +143,8 @@ impl<E: Encode> Sse<E> {
 /// OpenAI's chunks: a role chunk at once, then one chunk per event.
 pub(crate) struct Chunks {
     head: ChunkHead,
-    /// The text deltas' events, written from the head rendered once.
-    text: TextChunks,
+    /// The text and tool-call deltas' events, written from the head rendered once.
+    deltas: DeltaChunks,
     include_usage: bool,
     finish: Option<&'static str>,
     saw_tools: bool,
@@ -154,7 +154,7 @@ pub(crate) struct Chunks {
 impl Chunks {
     pub(crate) fn new(head: ChunkHead, include_usage: bool) -> Chunks {
         Chunks {
-            text: TextChunks::new(&head),
+            deltas: DeltaChunks::new(&head),
             head,
             include_usage,
             finish: None,
@@ -172,38 +172,25 @@ impl Encode for Chunks {
     }
 
     fn event(&mut self, ev: StreamEvent, out: &mut VecDeque<Bytes>) {
-        let delta = match ev {
+        match ev {
             StreamEvent::TextDelta { text } => {
-                out.push_back(self.text.event(TextKey::Content, &text));
-                return;
+                out.push_back(self.deltas.event(TextKey::Content, &text));
             }
             StreamEvent::ReasoningDelta { text } => {
-                out.push_back(self.text.event(TextKey::Reasoning, &text));
-                return;
+                out.push_back(self.deltas.event(TextKey::Reasoning, &text));
             }
             StreamEvent::RefusalDelta { text } => {
-                out.push_back(self.text.event(TextKey::Refusal, &text));
-                return;
+                out.push_back(self.deltas.event(TextKey::Refusal, &text));
             }
             StreamEvent::ToolCallDelta(d) => {
                 self.saw_tools = true;
-                tool_delta(&d)
+                out.push_back(self.deltas.tool(&d));
             }
-            StreamEvent::Usage(u) => {
-                self.usage = u;
-                return;
-            }
-            StreamEvent::Finish { reason, .. } => {
-                self.finish = Some(finish_str(reason));
-                return;
-            }
-            StreamEvent::KeepAlive => {
-                out.push_back(Bytes::from_static(KEEP_ALIVE));
-                return;
-            }
-            _ => return,
-        };
-        out.push_back(sse(&self.head.delta(delta, None)));
+            StreamEvent::Usage(u) => self.usage = u,
+            StreamEvent::Finish { reason, .. } => self.finish = Some(finish_str(reason)),
+            StreamEvent::KeepAlive => out.push_back(Bytes::from_static(KEEP_ALIVE)),
+            _ => {}
+        }
     }
 
     /// The finish chunk, the usage chunk when asked for, `[DONE]`.

@@ -5,6 +5,8 @@ use bytes::Bytes;
 use serde_json::{Value, json};
 use steadfast_providers_core::{ChatResponse, FinishReason, Usage};
 
+use crate::response::{number, string};
+
 /// `msg_` and 24 random hex digits: the id of an answer.
 pub fn message_id() -> String {
     format!("msg_{:016x}{:08x}", fastrand::u64(..), fastrand::u32(..))
@@ -119,6 +121,25 @@ pub fn event(kind: &str, data: &Value) -> Bytes {
     out.into()
 }
 
+/// A `content_block_delta` event whose delta is `{"type": kind, field: value}`, written as
+/// text: what [`event`] of the `json!` object gives, byte for byte, with only `value`
+/// escaped. `field` sorts before `type` (`text`, `thinking`, `signature`, `partial_json`),
+/// as the object's keys do.
+pub(crate) fn delta_event(index: usize, kind: &str, field: &str, value: &str) -> Bytes {
+    debug_assert!(field < "type");
+    let mut out = Vec::with_capacity(112 + kind.len() + field.len() + value.len());
+    out.extend_from_slice(b"event: content_block_delta\ndata: {\"delta\":{\"");
+    out.extend_from_slice(field.as_bytes());
+    out.extend_from_slice(b"\":");
+    string(&mut out, value);
+    out.extend_from_slice(br#","type":""#);
+    out.extend_from_slice(kind.as_bytes());
+    out.extend_from_slice(br#""},"index":"#);
+    number(&mut out, u64::try_from(index).unwrap_or(u64::MAX));
+    out.extend_from_slice(b",\"type\":\"content_block_delta\"}\n\n");
+    out.into()
+}
+
 /// The in-band `error` event that ends a stream the gateway cannot finish (no
 /// `message_stop` follows).
 pub fn error_event(error_type: &str, message: &str) -> Bytes {
@@ -131,7 +152,30 @@ pub fn error_event(error_type: &str, message: &str) -> Bytes {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
     use steadfast_providers_core::ToolCall;
+
+    proptest! {
+        #[test]
+        fn a_delta_event_is_the_json_builders_event(
+            index in 0usize..1_000_000,
+            value in "[a-z \"\\\\\n\u{1}\u{e9}\u{1f600}]{0,12}",
+            which in 0usize..4,
+        ) {
+            let (kind, field) = [
+                ("text_delta", "text"),
+                ("thinking_delta", "thinking"),
+                ("signature_delta", "signature"),
+                ("input_json_delta", "partial_json"),
+            ][which];
+            let typed = delta_event(index, kind, field, &value);
+            let built = event(
+                "content_block_delta",
+                &json!({"type": "content_block_delta", "index": index, "delta": {"type": kind, field: value}}),
+            );
+            prop_assert_eq!(std::str::from_utf8(&typed).unwrap(), std::str::from_utf8(&built).unwrap());
+        }
+    }
 
     fn call(arguments: &str) -> ToolCall {
         ToolCall {

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use steadfast_errors::ErrorKind;
 use steadfast_providers_core::{FinishReason, StreamEvent, ToolCallDelta, Usage};
 
-use super::response::{error_event, event, stop_reason, tool_use_id, usage_json};
+use super::response::{delta_event, error_event, event, stop_reason, tool_use_id, usage_json};
 use crate::stream::{Encode, Failure};
 
 /// The kind of the block open now.
@@ -81,13 +81,6 @@ impl Events {
         index
     }
 
-    fn delta(out: &mut VecDeque<Bytes>, index: usize, delta: &Value) {
-        out.push_back(event(
-            "content_block_delta",
-            &json!({"type": "content_block_delta", "index": index, "delta": delta}),
-        ));
-    }
-
     fn tool(&mut self, d: ToolCallDelta, out: &mut VecDeque<Bytes>) {
         let index = match self.tools.get(&d.index) {
             // A later fragment of a call already started (providers send one call's
@@ -106,11 +99,12 @@ impl Events {
             }
         };
         if !d.arguments.is_empty() {
-            Self::delta(
-                out,
+            out.push_back(delta_event(
                 index,
-                &json!({"type": "input_json_delta", "partial_json": d.arguments}),
-            );
+                "input_json_delta",
+                "partial_json",
+                &d.arguments,
+            ));
         }
     }
 }
@@ -141,7 +135,7 @@ impl Encode for Events {
                 if !text.is_empty() =>
             {
                 let index = self.block(Block::Text, || json!({"type": "text", "text": ""}), out);
-                Self::delta(out, index, &json!({"type": "text_delta", "text": text}));
+                out.push_back(delta_event(index, "text_delta", "text", &text));
             }
             StreamEvent::ReasoningDelta { text } if !text.is_empty() => {
                 let index = self.block(
@@ -149,19 +143,16 @@ impl Encode for Events {
                     || json!({"type": "thinking", "thinking": "", "signature": ""}),
                     out,
                 );
-                Self::delta(
-                    out,
-                    index,
-                    &json!({"type": "thinking_delta", "thinking": text}),
-                );
+                out.push_back(delta_event(index, "thinking_delta", "thinking", &text));
             }
             StreamEvent::ReasoningSignature { signature } => {
                 if let Some((Block::Thinking, index)) = self.open {
-                    Self::delta(
-                        out,
+                    out.push_back(delta_event(
                         index,
-                        &json!({"type": "signature_delta", "signature": signature}),
-                    );
+                        "signature_delta",
+                        "signature",
+                        &signature,
+                    ));
                 }
             }
             StreamEvent::ToolCallDelta(d) => self.tool(d, out),
