@@ -206,13 +206,18 @@ impl ChunkHead {
     }
 }
 
-/// The SSE events of a stream's text and tool-call deltas, written as text: what [`sse`] of
-/// [`ChunkHead::delta`]`(delta, None)` gives, byte for byte, with only the delta's own strings
-/// escaped per chunk. The head's part is rendered once per stream ([`DeltaChunks::new`]).
+/// The SSE events of a stream's chunks, written as text: what [`sse`] of
+/// [`ChunkHead::delta`] (or [`ChunkHead::usage`]) gives, byte for byte, with only the
+/// chunk's own strings escaped. The head's part is rendered once per stream
+/// ([`DeltaChunks::new`]).
 pub(crate) struct DeltaChunks {
-    /// What follows the text: the rest of the choice, `created`, `id`, `model`, `object`,
-    /// and the blank line that ends the event.
+    /// What follows a delta: `},"finish_reason":null`, the rest of the choice, `created`,
+    /// `id`, `model`, `object`, and the blank line that ends the event.
     tail: Vec<u8>,
+    /// Where in `tail` the choice's rest (`,"index":0,…`) starts.
+    rest_at: usize,
+    /// Where in `tail` the head's fields (`"created":…`) start.
+    head_at: usize,
 }
 
 /// The key of a text delta.
@@ -223,18 +228,64 @@ pub(crate) enum TextKey {
     Refusal,
 }
 
+/// `tail`'s end after the head's fields: the chunk's `}` and the blank line.
+const CHUNK_END: &[u8] = b"}\n\n";
+
 impl DeltaChunks {
     pub(crate) fn new(head: &ChunkHead) -> DeltaChunks {
         let mut tail = Vec::with_capacity(160 + head.id.len() + head.model.len());
-        tail.extend_from_slice(br#"},"finish_reason":null,"index":0,"logprobs":null}],"created":"#);
+        tail.extend_from_slice(br#"},"finish_reason":null"#);
+        let rest_at = tail.len();
+        tail.extend_from_slice(br#","index":0,"logprobs":null}],"#);
+        let head_at = tail.len();
+        tail.extend_from_slice(br#""created":"#);
         number(&mut tail, head.created);
         tail.extend_from_slice(br#","id":"#);
         string(&mut tail, &head.id);
         tail.extend_from_slice(br#","model":"#);
         string(&mut tail, &head.model);
-        tail.extend_from_slice(br#","object":"chat.completion.chunk"}"#);
-        tail.extend_from_slice(b"\n\n");
-        DeltaChunks { tail }
+        tail.extend_from_slice(br#","object":"chat.completion.chunk""#);
+        tail.extend_from_slice(CHUNK_END);
+        DeltaChunks {
+            tail,
+            rest_at,
+            head_at,
+        }
+    }
+
+    /// The first event: the assistant's role and empty content.
+    pub(crate) fn role(&self) -> bytes::Bytes {
+        const START: &[u8] = br#"data: {"choices":[{"delta":{"content":"","role":"assistant""#;
+        let mut out = Vec::with_capacity(START.len() + self.tail.len());
+        out.extend_from_slice(START);
+        out.extend_from_slice(&self.tail);
+        out.into()
+    }
+
+    /// The last chunk with a choice: an empty delta and the finish reason.
+    pub(crate) fn finish(&self, reason: &str) -> bytes::Bytes {
+        const START: &[u8] = br#"data: {"choices":[{"delta":{},"finish_reason":""#;
+        let rest = &self.tail[self.rest_at..];
+        let mut out = Vec::with_capacity(START.len() + reason.len() + 1 + rest.len());
+        out.extend_from_slice(START);
+        // A finish reason is one of `finish_str`'s names: nothing to escape.
+        out.extend_from_slice(reason.as_bytes());
+        out.push(b'"');
+        out.extend_from_slice(rest);
+        out.into()
+    }
+
+    /// The usage chunk (`stream_options.include_usage`): no choices.
+    pub(crate) fn usage(&self, usage: &Usage) -> bytes::Bytes {
+        const START: &[u8] = br#"data: {"choices":[],"#;
+        let head = &self.tail[self.head_at..self.tail.len() - CHUNK_END.len()];
+        let mut out = Vec::with_capacity(START.len() + head.len() + 160);
+        out.extend_from_slice(START);
+        out.extend_from_slice(head);
+        out.extend_from_slice(br#","usage":"#);
+        usage_text(&mut out, usage);
+        out.extend_from_slice(CHUNK_END);
+        out.into()
     }
 
     /// The event of one `key: text` delta.
@@ -460,6 +511,31 @@ mod tests {
             let typed = DeltaChunks::new(&head).event(key, &delta);
             let built = sse(&head.delta(json!({ name: delta }), None));
             prop_assert_eq!(std::str::from_utf8(&typed).unwrap(), std::str::from_utf8(&built).unwrap());
+        }
+
+        #[test]
+        fn the_role_finish_and_usage_chunks_are_the_json_builders_events(
+            id in text(),
+            model in text(),
+            created in 0u64..u64::MAX,
+            finish in 0usize..4,
+            tokens in proptest::array::uniform4(0u64..1_000_000),
+        ) {
+            let head = ChunkHead { id, created, model };
+            let chunks = DeltaChunks::new(&head);
+            let utf8 = |b: &[u8]| std::str::from_utf8(b).unwrap().to_owned();
+            let role = sse(&head.delta(json!({"role": "assistant", "content": ""}), None));
+            prop_assert_eq!(utf8(&chunks.role()), utf8(&role));
+            let reason = ["stop", "length", "tool_calls", "content_filter"][finish];
+            prop_assert_eq!(utf8(&chunks.finish(reason)), utf8(&sse(&head.delta(json!({}), Some(reason)))));
+            let usage = Usage {
+                input_tokens: tokens[0],
+                output_tokens: tokens[1],
+                reasoning_tokens: tokens[2] % 3,
+                cache_read_tokens: tokens[3] % 3,
+                ..Usage::default()
+            };
+            prop_assert_eq!(utf8(&chunks.usage(&usage)), utf8(&sse(&head.usage(&usage))));
         }
 
         #[test]

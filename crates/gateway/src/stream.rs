@@ -11,7 +11,6 @@ use std::pin::Pin;
 use bytes::Bytes;
 use futures_core::Stream;
 use futures_util::StreamExt;
-use serde_json::json;
 use steadfast_errors::ErrorKind;
 use steadfast_providers_core::{StreamEvent, Usage};
 use steadfast_router::RouterStream;
@@ -142,8 +141,7 @@ impl<E: Encode> Sse<E> {
 
 /// OpenAI's chunks: a role chunk at once, then one chunk per event.
 pub(crate) struct Chunks {
-    head: ChunkHead,
-    /// The text and tool-call deltas' events, written from the head rendered once.
+    /// Every chunk's event, written from the head rendered once.
     deltas: DeltaChunks,
     include_usage: bool,
     finish: Option<&'static str>,
@@ -155,7 +153,6 @@ impl Chunks {
     pub(crate) fn new(head: ChunkHead, include_usage: bool) -> Chunks {
         Chunks {
             deltas: DeltaChunks::new(&head),
-            head,
             include_usage,
             finish: None,
             saw_tools: false,
@@ -166,9 +163,7 @@ impl Chunks {
 
 impl Encode for Chunks {
     fn start(&mut self, out: &mut VecDeque<Bytes>) {
-        out.push_back(sse(&self
-            .head
-            .delta(json!({"role": "assistant", "content": ""}), None)));
+        out.push_back(self.deltas.role());
     }
 
     fn event(&mut self, ev: StreamEvent, out: &mut VecDeque<Bytes>) {
@@ -198,14 +193,14 @@ impl Encode for Chunks {
         let finish = self
             .finish
             .unwrap_or(if self.saw_tools { "tool_calls" } else { "stop" });
-        out.push_back(sse(&self.head.delta(json!({}), Some(finish))));
+        out.push_back(self.deltas.finish(finish));
         if self.include_usage {
             let usage = if billed.total() > 0 {
                 billed
             } else {
                 self.usage
             };
-            out.push_back(sse(&self.head.usage(&usage)));
+            out.push_back(self.deltas.usage(&usage));
         }
         out.push_back(Bytes::from_static(DONE));
     }
