@@ -448,7 +448,10 @@ async fn round(
     Ok(())
 }
 
-fn measure(targets: &[Target], calls: Calls) -> Result<Vec<Row>, String> {
+/// Every subject's row, and what became of LiteLLM when its proxy failed a call: its row
+/// is left out then (with why), as a flaky peer must not cost steadfast's figures; any
+/// other subject's failure fails the section.
+fn measure(targets: &[Target], calls: Calls) -> Result<(Vec<Row>, Option<String>), String> {
     // One client thread: its CPU is shared alike by every subject.
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -461,15 +464,21 @@ fn measure(targets: &[Target], calls: Calls) -> Result<Vec<Row>, String> {
             .pool_max_idle_per_host(CONCURRENCY)
             .build()
             .map_err(|e| format!("a client: {e}"))?;
+        // The subject left out, and why.
+        let mut dropped: Option<(usize, String)> = None;
+        let failed = |i: usize, t: &Target, e: String| -> Result<(usize, String), String> {
+            if t.subject == Subject::LiteLlm {
+                Ok((i, format!("left out after a failed call: {e}")))
+            } else {
+                Err(e)
+            }
+        };
         // Warm-up: connections, the proxies' lazy paths, a full c=64 burst each.
-        for t in targets {
-            round(
-                &client,
-                t,
-                (20, CONCURRENCY * 2, 5, CONCURRENCY * 2),
-                &mut Samples::default(),
-            )
-            .await?;
+        for (i, t) in targets.iter().enumerate() {
+            let warm = (20, CONCURRENCY * 2, 5, CONCURRENCY * 2);
+            if let Err(e) = round(&client, t, warm, &mut Samples::default()).await {
+                dropped = Some(failed(i, t, e)?);
+            }
         }
         let per_round = (
             calls.0 / ROUNDS,
@@ -479,14 +488,22 @@ fn measure(targets: &[Target], calls: Calls) -> Result<Vec<Row>, String> {
         );
         let mut samples: Vec<Samples> = targets.iter().map(|_| Samples::default()).collect();
         for _ in 0..ROUNDS {
-            for (t, s) in targets.iter().zip(&mut samples) {
-                round(&client, t, per_round, s).await?;
+            for (i, (t, s)) in targets.iter().zip(&mut samples).enumerate() {
+                if dropped.as_ref().is_some_and(|(d, _)| *d == i) {
+                    continue;
+                }
+                if let Err(e) = round(&client, t, per_round, s).await {
+                    dropped = Some(failed(i, t, e)?);
+                }
             }
         }
-        Ok(targets
+        let left_out = dropped.as_ref().map(|(i, _)| *i);
+        let rows = targets
             .iter()
             .zip(samples)
-            .map(|(t, mut s)| {
+            .enumerate()
+            .filter(|(i, _)| Some(*i) != left_out)
+            .map(|(_, (t, mut s))| {
                 s.c1.sort();
                 s.c64.sort();
                 s.delayed.sort();
@@ -510,7 +527,8 @@ fn measure(targets: &[Target], calls: Calls) -> Result<Vec<Row>, String> {
                     delayed_cpu_per_call: per_call(s.delayed_ns, s.delayed.len()),
                 }
             })
-            .collect())
+            .collect();
+        Ok((rows, dropped.map(|(_, why)| why)))
     })
 }
 
@@ -633,10 +651,10 @@ pub(crate) fn run(quick: bool, litellm: bool) -> Report {
     drop(gateway);
     drop(bare);
     match measured {
-        Ok(rows) => Report::Done {
+        Ok((rows, left_out)) => Report::Done {
             pinning,
             rows,
-            litellm_note,
+            litellm_note: left_out.or(litellm_note),
             litellm_version: litellm_version_seen,
             calls,
         },
