@@ -32,14 +32,6 @@ pub fn finish_str(reason: FinishReason) -> &'static str {
     }
 }
 
-/// OpenAI's `usage` object.
-pub fn usage_json(u: &Usage) -> Value {
-    let mut text = Vec::with_capacity(128);
-    usage_text(&mut text, u);
-    // The text is JSON by construction.
-    serde_json::from_slice(&text).unwrap_or(Value::Null)
-}
-
 /// The whole answer as a `chat.completion` object.
 ///
 /// ```
@@ -149,7 +141,7 @@ pub(crate) fn number(out: &mut Vec<u8>, n: u64) {
     let _ = serde_json::to_writer(&mut *out, &n);
 }
 
-/// OpenAI's `usage` object as text ([`usage_json`]'s keys, in its order).
+/// OpenAI's `usage` object as text, its keys in alphabetical order.
 fn usage_text(out: &mut Vec<u8>, u: &Usage) {
     out.extend_from_slice(br#"{"completion_tokens":"#);
     number(out, u.output_tokens);
@@ -181,35 +173,10 @@ pub struct ChunkHead {
     pub model: String,
 }
 
-impl ChunkHead {
-    /// A chunk with one choice carrying `delta` (and a finish reason, on the last).
-    pub fn delta(&self, delta: Value, finish: Option<&str>) -> Value {
-        json!({
-            "id": self.id,
-            "object": "chat.completion.chunk",
-            "created": self.created,
-            "model": self.model,
-            "choices": [{ "index": 0, "delta": delta, "finish_reason": finish, "logprobs": null }],
-        })
-    }
-
-    /// The usage chunk (`stream_options.include_usage`): no choices.
-    pub fn usage(&self, usage: &Usage) -> Value {
-        json!({
-            "id": self.id,
-            "object": "chat.completion.chunk",
-            "created": self.created,
-            "model": self.model,
-            "choices": [],
-            "usage": usage_json(usage),
-        })
-    }
-}
-
-/// The SSE events of a stream's chunks, written as text: what [`sse`] of
-/// [`ChunkHead::delta`] (or [`ChunkHead::usage`]) gives, byte for byte, with only the
-/// chunk's own strings escaped. The head's part is rendered once per stream
-/// ([`DeltaChunks::new`]).
+/// The SSE events of a stream's chunks, written as text with only the chunk's own strings
+/// escaped; the head's part is rendered once per stream ([`DeltaChunks::new`]). Keys come
+/// in alphabetical order, as a `serde_json::Value` writes them (the tests hold each event
+/// to a `json!` builder's, byte for byte).
 pub(crate) struct DeltaChunks {
     /// What follows a delta: `},"finish_reason":null`, the rest of the choice, `created`,
     /// `id`, `model`, `object`, and the blank line that ends the event.
@@ -264,13 +231,11 @@ impl DeltaChunks {
 
     /// The last chunk with a choice: an empty delta and the finish reason.
     pub(crate) fn finish(&self, reason: &str) -> bytes::Bytes {
-        const START: &[u8] = br#"data: {"choices":[{"delta":{},"finish_reason":""#;
+        const START: &[u8] = br#"data: {"choices":[{"delta":{},"finish_reason":"#;
         let rest = &self.tail[self.rest_at..];
-        let mut out = Vec::with_capacity(START.len() + reason.len() + 1 + rest.len());
+        let mut out = Vec::with_capacity(START.len() + reason.len() + 2 + rest.len());
         out.extend_from_slice(START);
-        // A finish reason is one of `finish_str`'s names: nothing to escape.
-        out.extend_from_slice(reason.as_bytes());
-        out.push(b'"');
+        string(&mut out, reason);
         out.extend_from_slice(rest);
         out.into()
     }
@@ -303,7 +268,8 @@ impl DeltaChunks {
         out.into()
     }
 
-    /// The event of one tool-call fragment: [`tool_delta`]'s delta.
+    /// The event of one tool-call fragment (`id` and `type` only on the fragment that
+    /// names the call).
     pub(crate) fn tool(&self, d: &ToolCallDelta) -> bytes::Bytes {
         let strings = d.arguments.len()
             + d.name.as_ref().map_or(0, String::len)
@@ -333,20 +299,6 @@ impl DeltaChunks {
     }
 }
 
-/// A tool call's delta as OpenAI sends it.
-pub fn tool_delta(d: &ToolCallDelta) -> Value {
-    let mut function = json!({ "arguments": d.arguments });
-    if let Some(name) = &d.name {
-        function["name"] = json!(name);
-    }
-    let mut call = json!({ "index": d.index, "function": function });
-    if let Some(id) = &d.id {
-        call["id"] = json!(id);
-        call["type"] = json!("function");
-    }
-    json!({ "tool_calls": [call] })
-}
-
 /// The in-band error that ends a stream the gateway cannot finish, as a `data:` payload:
 /// openai-python raises `APIError` on an event whose data has an `error` key.
 pub fn stream_error(message: &str, error_type: &str, code: &str) -> Value {
@@ -369,8 +321,60 @@ mod tests {
     use serde_json::{Value, json};
     use steadfast_providers_core::{ChatResponse, FinishReason, ToolCall, Usage};
 
-    use super::{ChunkHead, DeltaChunks, TextKey, completion_json_at, finish_str, sse, tool_delta};
+    use super::{ChunkHead, DeltaChunks, TextKey, completion_json_at, finish_str, sse};
     use steadfast_providers_core::ToolCallDelta;
+
+    /// OpenAI's `usage` object as the `json!` builder made it.
+    fn usage_reference(u: &Usage) -> Value {
+        let mut usage = json!({
+            "prompt_tokens": u.input_tokens,
+            "completion_tokens": u.output_tokens,
+            "total_tokens": u.total(),
+        });
+        if u.cache_read_tokens > 0 {
+            usage["prompt_tokens_details"] = json!({ "cached_tokens": u.cache_read_tokens });
+        }
+        if u.reasoning_tokens > 0 {
+            usage["completion_tokens_details"] = json!({ "reasoning_tokens": u.reasoning_tokens });
+        }
+        usage
+    }
+
+    /// The `json!` builders the stream's chunks were made with before they were written as
+    /// text: the references each event must equal byte for byte.
+    fn chunk_reference(head: &ChunkHead, delta: Value, finish: Option<&str>) -> Value {
+        json!({
+            "id": head.id,
+            "object": "chat.completion.chunk",
+            "created": head.created,
+            "model": head.model,
+            "choices": [{ "index": 0, "delta": delta, "finish_reason": finish, "logprobs": null }],
+        })
+    }
+
+    fn usage_chunk_reference(head: &ChunkHead, usage: &Usage) -> Value {
+        json!({
+            "id": head.id,
+            "object": "chat.completion.chunk",
+            "created": head.created,
+            "model": head.model,
+            "choices": [],
+            "usage": usage_reference(usage),
+        })
+    }
+
+    fn tool_delta_reference(d: &ToolCallDelta) -> Value {
+        let mut function = json!({ "arguments": d.arguments });
+        if let Some(name) = &d.name {
+            function["name"] = json!(name);
+        }
+        let mut call = json!({ "index": d.index, "function": function });
+        if let Some(id) = &d.id {
+            call["id"] = json!(id);
+            call["type"] = json!("function");
+        }
+        json!({ "tool_calls": [call] })
+    }
 
     /// The `json!` builder the gateway answered with before the typed object: the
     /// reference the typed text must equal byte for byte.
@@ -407,18 +411,7 @@ mod tests {
             None if !answer.tool_calls.is_empty() => "tool_calls",
             None => "stop",
         };
-        let u = answer.usage.unwrap_or_default();
-        let mut usage = json!({
-            "prompt_tokens": u.input_tokens,
-            "completion_tokens": u.output_tokens,
-            "total_tokens": u.total(),
-        });
-        if u.cache_read_tokens > 0 {
-            usage["prompt_tokens_details"] = json!({ "cached_tokens": u.cache_read_tokens });
-        }
-        if u.reasoning_tokens > 0 {
-            usage["completion_tokens_details"] = json!({ "reasoning_tokens": u.reasoning_tokens });
-        }
+        let usage = usage_reference(&answer.usage.unwrap_or_default());
         json!({
             "id": answer.id.clone().unwrap_or_else(|| "generated".to_owned()),
             "object": "chat.completion",
@@ -509,7 +502,7 @@ mod tests {
                 (TextKey::Refusal, "refusal"),
             ][key];
             let typed = DeltaChunks::new(&head).event(key, &delta);
-            let built = sse(&head.delta(json!({ name: delta }), None));
+            let built = sse(&chunk_reference(&head, json!({ name: delta }), None));
             prop_assert_eq!(std::str::from_utf8(&typed).unwrap(), std::str::from_utf8(&built).unwrap());
         }
 
@@ -524,10 +517,10 @@ mod tests {
             let head = ChunkHead { id, created, model };
             let chunks = DeltaChunks::new(&head);
             let utf8 = |b: &[u8]| std::str::from_utf8(b).unwrap().to_owned();
-            let role = sse(&head.delta(json!({"role": "assistant", "content": ""}), None));
+            let role = sse(&chunk_reference(&head, json!({"role": "assistant", "content": ""}), None));
             prop_assert_eq!(utf8(&chunks.role()), utf8(&role));
             let reason = ["stop", "length", "tool_calls", "content_filter"][finish];
-            prop_assert_eq!(utf8(&chunks.finish(reason)), utf8(&sse(&head.delta(json!({}), Some(reason)))));
+            prop_assert_eq!(utf8(&chunks.finish(reason)), utf8(&sse(&chunk_reference(&head, json!({}), Some(reason)))));
             let usage = Usage {
                 input_tokens: tokens[0],
                 output_tokens: tokens[1],
@@ -535,7 +528,7 @@ mod tests {
                 cache_read_tokens: tokens[3] % 3,
                 ..Usage::default()
             };
-            prop_assert_eq!(utf8(&chunks.usage(&usage)), utf8(&sse(&head.usage(&usage))));
+            prop_assert_eq!(utf8(&chunks.usage(&usage)), utf8(&sse(&usage_chunk_reference(&head, &usage))));
         }
 
         #[test]
@@ -550,7 +543,7 @@ mod tests {
             let head = ChunkHead { id, created, model: "m".into() };
             let d = ToolCallDelta { index, id: call_id, name, arguments };
             let typed = DeltaChunks::new(&head).tool(&d);
-            let built = sse(&head.delta(tool_delta(&d), None));
+            let built = sse(&chunk_reference(&head, tool_delta_reference(&d), None));
             prop_assert_eq!(std::str::from_utf8(&typed).unwrap(), std::str::from_utf8(&built).unwrap());
         }
     }
