@@ -45,8 +45,8 @@ pub(crate) async fn serve(
         .timer(TokioTimer::new())
         .header_read_timeout(shared.config.header_read_timeout)
         .keep_alive(true);
-    let upkeep = shared.config.metrics_upkeep.clone().map(|run| {
-        tokio::spawn(async move {
+    let _upkeep = shared.config.metrics_upkeep.clone().map(|run| {
+        Aborted(tokio::spawn(async move {
             let mut every = tokio::time::interval(crate::config::METRICS_UPKEEP_EVERY);
             every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             every.tick().await;
@@ -54,7 +54,7 @@ pub(crate) async fn serve(
                 every.tick().await;
                 run();
             }
-        })
+        }))
     });
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
@@ -87,10 +87,10 @@ pub(crate) async fn serve(
     tracing::info!(target: "steadfast_gateway", "shutting down: no new connections");
     let grace = shared.config.shutdown_grace;
     let expire = Arc::clone(&shared);
-    let timer = tokio::spawn(async move {
+    let _timer = Aborted(tokio::spawn(async move {
         tokio::time::sleep(grace).await;
         expire.expired.send_replace(true);
-    });
+    }));
     // Streams end at the grace; a whole answer still waiting on a provider gets a little
     // longer, then the server returns anyway (its connections close with the process).
     let last_call = grace.saturating_add(std::time::Duration::from_secs(5));
@@ -100,9 +100,14 @@ pub(crate) async fn serve(
             tracing::warn!(target: "steadfast_gateway", "connections still open after the grace; returning");
         }
     }
-    timer.abort();
-    if let Some(task) = upkeep {
-        task.abort();
-    }
     Ok(())
+}
+
+/// A task that ends with the `serve` that started it, returned or dropped.
+struct Aborted(tokio::task::JoinHandle<()>);
+
+impl Drop for Aborted {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }

@@ -59,6 +59,33 @@ async fn metrics_upkeep_runs_every_period_while_serving_and_stops_with_it() {
     );
 }
 
+/// A `serve` future dropped before it returned (its task aborted) takes its upkeep with it.
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn metrics_upkeep_stops_when_the_serve_future_is_dropped() {
+    let runs = Arc::new(AtomicUsize::new(0));
+    let counted = Arc::clone(&runs);
+    let config = GatewayConfig {
+        metrics_upkeep: Some(Arc::new(move || {
+            counted.fetch_add(1, Ordering::SeqCst);
+        })),
+        ..GatewayConfig::default()
+    };
+    let gateway = Gateway::new(Arc::new(Steadfast::from_config(CONFIG).unwrap()), config);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let task =
+        tokio::spawn(async move { gateway.serve(listener, std::future::pending::<()>()).await });
+    tokio::time::sleep(METRICS_UPKEEP_EVERY * 2 + METRICS_UPKEEP_EVERY / 2).await;
+    assert_eq!(runs.load(Ordering::SeqCst), 2);
+    task.abort();
+    assert!(task.await.unwrap_err().is_cancelled());
+    tokio::time::sleep(Duration::from_secs(600)).await;
+    assert_eq!(
+        runs.load(Ordering::SeqCst),
+        2,
+        "upkeep ran after the serve future was dropped"
+    );
+}
+
 /// `with_prometheus` wires both: what `/metrics` renders, and the upkeep that drains the
 /// histograms between scrapes (a rendered summary still holds what upkeep drained).
 #[test]
