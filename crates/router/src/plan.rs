@@ -48,42 +48,6 @@ pub(crate) struct Planned<'a> {
     pub(crate) first: &'a str,
 }
 
-/// Which of `n` candidates an order holds already: a bit each, kept on the stack for the
-/// usual handful.
-struct Seen {
-    bits: u128,
-    more: Vec<bool>,
-}
-
-impl Seen {
-    fn new(n: usize) -> Seen {
-        Seen {
-            bits: 0,
-            more: if n > 128 { vec![false; n] } else { Vec::new() },
-        }
-    }
-
-    /// Marks `i` (below `n`); `false` when it was marked already.
-    fn insert(&mut self, i: usize) -> bool {
-        if self.more.is_empty() {
-            let bit = 1u128 << i;
-            let fresh = self.bits & bit == 0;
-            self.bits |= bit;
-            fresh
-        } else {
-            !std::mem::replace(&mut self.more[i], true)
-        }
-    }
-
-    fn contains(&self, i: usize) -> bool {
-        if self.more.is_empty() {
-            self.bits & (1u128 << i) != 0
-        } else {
-            self.more[i]
-        }
-    }
-}
-
 impl<'a> Planner<'a> {
     /// The candidates for `request` and the call options that try them in the strategy's
     /// order, with the request's estimated tokens; or why there are none.
@@ -128,6 +92,9 @@ impl<'a> Planner<'a> {
                 Some(Limited::Rate) => rate += 1,
                 Some(Limited::Budget) => budget += 1,
                 None => {
+                    // Priced before the counters are locked: the lookup takes the
+                    // provider's catalog cache.
+                    let pricing = p.pricing(model);
                     let c = lock(&p.counters);
                     candidates.push(Candidate {
                         id: p.id().to_owned(),
@@ -138,7 +105,7 @@ impl<'a> Planner<'a> {
                             .ewma_ms
                             .and_then(|ms| Duration::try_from_secs_f64(ms / 1000.0).ok()),
                         success_rate: c.success_rate(),
-                        pricing: p.pricing(model),
+                        pricing,
                         health,
                         breaker,
                     });
@@ -187,16 +154,16 @@ impl<'a> Planner<'a> {
         // The ids move from the candidates into the order: a candidate whose id moved is
         // marked seen.
         let n = candidates.len();
-        let mut seen = Seen::new(n);
+        let mut seen = vec![false; n];
         let mut order: Vec<String> = Vec::with_capacity(n);
         for i in self.strategy.order(&candidates, &ctx) {
-            if i < n && seen.insert(i) {
+            if i < n && !std::mem::replace(&mut seen[i], true) {
                 order.push(std::mem::take(&mut candidates[i].id));
             }
         }
         if order.is_empty() {
             for (i, c) in candidates.iter_mut().enumerate() {
-                seen.insert(i);
+                seen[i] = true;
                 order.push(std::mem::take(&mut c.id));
             }
         }
@@ -207,7 +174,7 @@ impl<'a> Planner<'a> {
             } else if candidates
                 .iter()
                 .enumerate()
-                .any(|(i, c)| !seen.contains(i) && c.id == first)
+                .any(|(i, c)| !seen[i] && c.id == first)
             {
                 order.insert(0, first);
             } else if options.prefer.as_deref() == Some(first.as_str()) && !options.fallback {
