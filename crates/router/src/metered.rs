@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use futures_core::Stream;
+use futures_util::future::Either;
 use steadfast_errors::{ErrorKind, Owner, Provider, ProviderError};
 use steadfast_providers_core::{
     Capabilities, ChatProvider, ChatRequest, ChatResponse, ChatStream, ModelInfo, Pricing,
@@ -208,16 +209,6 @@ pub(crate) struct Metered {
 }
 
 impl Metered {
-    /// When the attempt admitted at `admitted` starts: then, unless the shared state was
-    /// waited for.
-    fn start(&self, admitted: Instant) -> Instant {
-        if self.shared.link.is_some() {
-            Instant::now()
-        } else {
-            admitted
-        }
-    }
-
     /// Reserves the attempt in the shared state, when there is one (see the `shared`
     /// module); nothing to wait for otherwise.
     async fn reserve_shared(
@@ -240,21 +231,27 @@ impl Metered {
         .await
     }
 
-    /// `fut`, cut at the configured timeout.
-    async fn timed<T>(
-        &self,
-        model: &str,
-        fut: impl Future<Output = Result<T, ProviderError>>,
-    ) -> Result<T, ProviderError> {
+    /// `fut`, cut at the configured timeout; without one, `fut` itself, with no layer
+    /// between (an async wrapper would be one more future in every attempt's).
+    fn timed<'a, T: 'a, F>(
+        &'a self,
+        model: &'a str,
+        fut: F,
+    ) -> Either<F, impl Future<Output = Result<T, ProviderError>> + 'a>
+    where
+        F: Future<Output = Result<T, ProviderError>> + 'a,
+    {
         match self.state.config.timeout {
-            None => fut.await,
-            Some(t) => tokio::time::timeout(t, fut).await.unwrap_or_else(|_| {
-                Err(ProviderError::new(
-                    ErrorKind::Timeout,
-                    self.state.id().to_owned(),
-                    "the attempt took longer than the router's configured timeout",
-                )
-                .with_model(model.to_owned()))
+            None => Either::Left(fut),
+            Some(t) => Either::Right(async move {
+                tokio::time::timeout(t, fut).await.unwrap_or_else(|_| {
+                    Err(ProviderError::new(
+                        ErrorKind::Timeout,
+                        self.state.id().to_owned(),
+                        "the attempt took longer than the router's configured timeout",
+                    )
+                    .with_model(model.to_owned()))
+                })
             }),
         }
     }
@@ -325,15 +322,11 @@ impl ChatProvider for Metered {
         let admitted = Instant::now();
         let mut slot = self.state.admit(admitted, call.as_deref(), request)?;
         slot.cluster = self.reserve_shared(call.as_deref(), request).await?;
-        let started = self.start(admitted);
-        // Without a timeout the provider's future is awaited as is, with no layer between.
-        let result = match self.state.config.timeout {
-            None => self.state.provider.chat(request).await,
-            Some(_) => {
-                self.timed(&request.model, self.state.provider.chat(request))
-                    .await
-            }
-        };
+        // After admission (and any wait for the shared state): the provider's time only.
+        let started = Instant::now();
+        let result = self
+            .timed(&request.model, self.state.provider.chat(request))
+            .await;
         // One reading of the clock for the latency, the billing and the outcome.
         let ended = Instant::now();
         let elapsed = ended.saturating_duration_since(started);
@@ -368,7 +361,7 @@ impl ChatProvider for Metered {
         let admitted = Instant::now();
         let mut slot = self.state.admit(admitted, call.as_deref(), request)?;
         slot.cluster = self.reserve_shared(call.as_deref(), request).await?;
-        let started = self.start(admitted);
+        let started = Instant::now();
         let result = self
             .timed(&request.model, self.state.provider.chat_stream(request))
             .await;
