@@ -23,8 +23,8 @@ base_url = "http://127.0.0.1:9/v1"
 deployments = ["only"]
 "#;
 
-#[tokio::test(flavor = "current_thread", start_paused = true)]
-async fn metrics_upkeep_runs_every_period_while_serving_and_stops_with_it() {
+/// A gateway whose upkeep counts its runs, and a listener for it.
+async fn counting_gateway() -> (Gateway, tokio::net::TcpListener, Arc<AtomicUsize>) {
     let runs = Arc::new(AtomicUsize::new(0));
     let counted = Arc::clone(&runs);
     let config = GatewayConfig {
@@ -35,6 +35,12 @@ async fn metrics_upkeep_runs_every_period_while_serving_and_stops_with_it() {
     };
     let gateway = Gateway::new(Arc::new(Steadfast::from_config(CONFIG).unwrap()), config);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    (gateway, listener, runs)
+}
+
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn metrics_upkeep_runs_every_period_while_serving_and_stops_with_it() {
+    let (gateway, listener, runs) = counting_gateway().await;
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         gateway
@@ -62,16 +68,7 @@ async fn metrics_upkeep_runs_every_period_while_serving_and_stops_with_it() {
 /// A `serve` future dropped before it returned (its task aborted) takes its upkeep with it.
 #[tokio::test(flavor = "current_thread", start_paused = true)]
 async fn metrics_upkeep_stops_when_the_serve_future_is_dropped() {
-    let runs = Arc::new(AtomicUsize::new(0));
-    let counted = Arc::clone(&runs);
-    let config = GatewayConfig {
-        metrics_upkeep: Some(Arc::new(move || {
-            counted.fetch_add(1, Ordering::SeqCst);
-        })),
-        ..GatewayConfig::default()
-    };
-    let gateway = Gateway::new(Arc::new(Steadfast::from_config(CONFIG).unwrap()), config);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let (gateway, listener, runs) = counting_gateway().await;
     let task =
         tokio::spawn(async move { gateway.serve(listener, std::future::pending::<()>()).await });
     tokio::time::sleep(METRICS_UPKEEP_EVERY * 2 + METRICS_UPKEEP_EVERY / 2).await;
